@@ -1,0 +1,13 @@
+export { BusUnavailableError } from './bus.js';
+export type {
+  Bus,
+  BusHandler,
+  Publication,
+  HistoryQuery,
+  HistoryResult,
+  HistoryPolicy,
+  HistoryPolicyResolver,
+} from './bus.js';
+export { MemoryBus } from './memory-bus.js';
+export type { MemoryBusOptions } from './memory-bus.js';
+export { newEpoch } from './epoch.js';

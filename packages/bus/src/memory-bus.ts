@@ -1,0 +1,105 @@
+import { encodePublicationFrame, type StreamPosition } from '@megaphone/protocol';
+import type { Bus, BusHandler, HistoryPolicyResolver, HistoryQuery, HistoryResult, Publication } from './bus.js';
+import { newEpoch } from './epoch.js';
+
+interface ChannelLog {
+  epoch: string;
+  offset: number;
+  /** Retained publications, ascending; trimmed from the front by count and age. */
+  items: Publication[];
+  head: number;
+}
+
+export interface MemoryBusOptions {
+  history: HistoryPolicyResolver;
+  /** Injected clock, for tests of age-based trimming. */
+  now?: () => number;
+}
+
+/**
+ * The embedded bus: one process, no dependencies. Publications are delivered synchronously to the
+ * handler in publish order, never lost, so `resubscribed` is never called.
+ */
+export class MemoryBus implements Bus {
+  readonly kind = 'memory' as const;
+  private handler: BusHandler | undefined;
+  private readonly channels = new Map<string, ChannelLog>();
+  private readonly subscribed = new Set<string>();
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(private readonly options: MemoryBusOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  setHandler(handler: BusHandler): void {
+    this.handler = handler;
+  }
+
+  private log(channel: string): ChannelLog {
+    let log = this.channels.get(channel);
+    if (log === undefined) {
+      log = { epoch: newEpoch(), offset: 0, items: [], head: 0 };
+      this.channels.set(channel, log);
+    }
+    return log;
+  }
+
+  private trim(channel: string, log: ChannelLog): void {
+    const { size, ttlMs } = this.options.history(channel);
+    const minTime = this.now() - ttlMs;
+    while (log.items.length - log.head > size || (log.head < log.items.length && log.items[log.head]!.time < minTime)) {
+      log.head++;
+    }
+    if (log.head > 1024 && log.head * 2 > log.items.length) {
+      log.items = log.items.slice(log.head);
+      log.head = 0;
+    }
+  }
+
+  async publish(channel: string, dataJson: string): Promise<StreamPosition> {
+    if (this.closed) throw new Error('bus is closed');
+    const log = this.log(channel);
+    const offset = ++log.offset;
+    const time = this.now();
+    const pub: Publication = { channel, epoch: log.epoch, offset, time, frame: encodePublicationFrame(channel, offset, time, dataJson) };
+    log.items.push(pub);
+    this.trim(channel, log);
+    if (this.subscribed.has(channel)) this.handler?.publication(pub);
+    return { epoch: log.epoch, offset };
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.subscribed.add(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.subscribed.delete(channel);
+  }
+
+  async history(channel: string, query: HistoryQuery = {}): Promise<HistoryResult> {
+    const log = this.log(channel);
+    this.trim(channel, log);
+    const retained = log.items.slice(log.head);
+    const { since, limit } = query;
+    if (since !== undefined) {
+      const first = retained.length > 0 ? retained[0]!.offset : log.offset + 1;
+      const ok = since.epoch === log.epoch && since.offset <= log.offset && since.offset + 1 >= first;
+      if (!ok) return { epoch: log.epoch, offset: log.offset, publications: [], recovered: false };
+      let pubs = retained.filter((p) => p.offset > since.offset);
+      if (limit !== undefined) pubs = pubs.slice(0, limit);
+      return { epoch: log.epoch, offset: log.offset, publications: pubs, recovered: true };
+    }
+    const n = limit ?? retained.length;
+    return { epoch: log.epoch, offset: log.offset, publications: n > 0 ? retained.slice(-n) : [], recovered: true };
+  }
+
+  isReady(): boolean {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.subscribed.clear();
+  }
+}

@@ -1,0 +1,50 @@
+export {
+  MAX_CHANNEL_LENGTH,
+  isValidChannel,
+  namespaceOf,
+  UPTIME_CHANNEL,
+  JOBS_CHANNEL,
+  jobChannel,
+} from './channel.js';
+export {
+  ErrorCode,
+  ERROR_CODES,
+  CloseCode,
+  Reason,
+  HttpErrorCode,
+  HTTP_STATUS,
+  httpErrorBody,
+  closeReason,
+} from './errors.js';
+export type { HttpErrorBody } from './errors.js';
+export type {
+  StreamPosition,
+  SubscribeCommand,
+  UnsubscribeCommand,
+  PingCommand,
+  ClientCommand,
+  WelcomeMessage,
+  SubscribedMessage,
+  PublicationMessage,
+  UnsubscribedMessage,
+  GapMessage,
+  PongMessage,
+  ErrorMessage,
+  ServerMessage,
+} from './messages.js';
+export {
+  MAX_CLIENT_FRAME_BYTES,
+  MAX_EPOCH_LENGTH,
+  DEFAULT_PARSE_LIMITS,
+  parseClientFrame,
+  isValidEpoch,
+} from './parse.js';
+export type { ParseLimits, ParseError, ParseResult } from './parse.js';
+export {
+  MESSAGE_SEPARATOR,
+  encodeServerMessage,
+  encodePublicationFrame,
+  decodeServerFrame,
+  encodeSseId,
+  decodeSseId,
+} from './codec.js';

@@ -1,0 +1,62 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+
+export interface Readiness {
+  ready: boolean;
+  /** Why not ready, for humans (`bus disconnected`, `draining`). */
+  reasons: string[];
+}
+
+export interface AdminServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  /** Checked on each `/readyz`. `/healthz` never depends on anything but the process. */
+  readiness: () => Readiness;
+  logger: Logger;
+}
+
+export interface AdminServer {
+  readonly server: Server;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** `/healthz`, `/readyz`, `/metrics` on their own port (never exposed publicly). */
+export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":{"code":"method_not_allowed","message":"use GET"}}');
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else if (path === '/readyz') {
+      const r = opts.readiness();
+      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready: r.ready, reasons: r.reasons }));
+    } else if (path === '/metrics') {
+      opts.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': opts.registry.contentType }).end(text),
+        (err: unknown) => {
+          opts.logger.error({ err }, 'metrics collection failed');
+          res.writeHead(500).end();
+        },
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"try /healthz, /readyz or /metrics"}}');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

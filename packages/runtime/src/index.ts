@@ -1,0 +1,10 @@
+export { ConfigError, EnvReader, freeze } from './env.js';
+export type { Env, IntOptions } from './env.js';
+export { readBusConfig, readCommonConfig, historyPolicyFor } from './bus-config.js';
+export type { BusConfig, RedisTopology, HostPort, NamespaceConfig, CommonConfig } from './bus-config.js';
+export { createLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export { METRIC_PREFIX, LATENCY_BUCKETS_SECONDS, createRegistry } from './metrics.js';
+export { startAdminServer } from './admin.js';
+export type { AdminServer, AdminServerOptions, Readiness } from './admin.js';
+export { handleSignals } from './shutdown.js';
