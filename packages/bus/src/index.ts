@@ -11,3 +11,5 @@ export type {
 export { MemoryBus } from './memory-bus.js';
 export type { MemoryBusOptions } from './memory-bus.js';
 export { newEpoch } from './epoch.js';
+export { createBus } from './create-bus.js';
+export type { CreateBusOptions } from './create-bus.js';

@@ -1,0 +1,17 @@
+import type { BusConfig, Logger } from '@megaphone/runtime';
+import type { Bus, HistoryPolicyResolver } from './bus.js';
+import { MemoryBus } from './memory-bus.js';
+
+export interface CreateBusOptions {
+  history: HistoryPolicyResolver;
+  logger: Logger;
+  /** A name for this bus's Redis connections (`CLIENT SETNAME`), e.g. `gw-2`. */
+  clientName?: string;
+}
+
+/** The bus a service's configuration asks for: Redis when configured, else the embedded one. */
+export async function createBus(config: BusConfig, opts: CreateBusOptions): Promise<Bus> {
+  if (config.kind === 'memory') return new MemoryBus({ history: opts.history });
+  const { RedisBus } = await import('./redis-bus.js');
+  return RedisBus.create(config, opts);
+}
