@@ -1,0 +1,48 @@
+// `npm start`: producer and gateway in one process sharing one bus — the embedded MemoryBus unless
+// REDIS_URL (or Sentinel/Cluster) is configured. Each service reads its own settings from the
+// environment; the bus settings are common to both.
+import { createBus } from '@megaphone/bus';
+import { ConfigError, createLogger, handleSignals, historyPolicyFor } from '@megaphone/runtime';
+import { readGatewayConfig, startGateway } from '@megaphone/gateway';
+import { readProducerConfig, startProducer } from '@megaphone/producer';
+
+function readConfigs() {
+  try {
+    return { gateway: readGatewayConfig(process.env), producer: readProducerConfig(process.env) };
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`megaphone: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+const config = readConfigs();
+const logger = createLogger({ level: config.gateway.logLevel, service: 'megaphone', node: config.gateway.nodeName });
+const bus = await createBus(config.gateway.bus, {
+  history: historyPolicyFor(config.gateway.namespaces),
+  logger: logger.child({ component: 'bus' }),
+  clientName: config.gateway.nodeName,
+});
+const producer = await startProducer({ config: config.producer, bus, logger: logger.child({ service: 'producer' }) });
+const gateway = await startGateway({ config: config.gateway, bus, logger: logger.child({ service: 'gateway' }) });
+
+const host = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? 'localhost' : config.gateway.host;
+logger.info(
+  {
+    console: `http://${host}:${gateway.port}/`,
+    websocket: `ws://${host}:${gateway.port}/ws`,
+    producerApi: `http://${host}:${producer.port}/v1`,
+    gatewayAdmin: `http://${host}:${gateway.adminPort}/metrics`,
+    bus: bus.kind,
+  },
+  'megaphone is running',
+);
+process.stdout.write(`\n  Megaphone console: http://${host}:${gateway.port}/\n\n`);
+
+handleSignals(async () => {
+  await gateway.drain();
+  await producer.close();
+  await bus.close();
+}, logger);
