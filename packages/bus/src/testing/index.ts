@@ -1,0 +1,6 @@
+export { RedisServer, freePort, redisCli, parseInfo, waitFor } from './redis-process.js';
+export type { RedisServerOptions } from './redis-process.js';
+export { RedisCluster } from './redis-cluster.js';
+export type { RedisClusterOptions } from './redis-cluster.js';
+export { RedisSentinelGroup } from './redis-sentinel.js';
+export type { RedisSentinelOptions } from './redis-sentinel.js';

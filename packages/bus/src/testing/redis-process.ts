@@ -1,0 +1,292 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Test harness: real `redis-server` processes (from PATH) on free ports, each in its own temp dir,
+ * without persistence. Every process is tracked by pid and SIGKILLed when the test process exits,
+ * as a safety net for a test that forgets to stop what it started.
+ */
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of live) {
+      try {
+        if (child.pid !== undefined) {
+          process.kill(child.pid, 'SIGCONT');
+          process.kill(child.pid, 'SIGKILL');
+        }
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+export const HOST = '127.0.0.1';
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port that is free now (never 6379). With `clusterBus`, port + 10000 is free too (Redis Cluster's
+ * bus port), so the result stays at or below 55535.
+ */
+export async function freePort(opts: { clusterBus?: boolean } = {}): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, HOST, () => {
+        const addr = srv.address();
+        const p = typeof addr === 'object' && addr !== null ? addr.port : 0;
+        srv.close(() => resolve(p));
+      });
+    });
+    if (port === 6379 || port === 0) continue;
+    if (opts.clusterBus) {
+      if (port > 55535 || port === 6379 - 10000) continue;
+      if (!(await canBind(port + 10000))) continue;
+    }
+    return port;
+  }
+  throw new Error('no free port found');
+}
+
+/** Runs `redis-cli -p <port> <args…>` and returns its raw stdout (trimmed). */
+export function redisCli(port: number, args: readonly string[], timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('redis-cli', ['-h', HOST, '-p', String(port), ...args], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`redis-cli -p ${port} ${args.join(' ')}: ${err.message} ${stderr}`.trim()));
+      else resolve(stdout.trim());
+    });
+  });
+}
+
+/** Parses `INFO` output into key → value. */
+export function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Polls `check` until it returns true, or throws with `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+export interface RedisServerOptions {
+  /** A fixed port; by default a free one. */
+  port?: number;
+  /** Extra `redis-server` arguments, e.g. `['--cluster-enabled', 'yes']`. */
+  args?: readonly string[];
+  /** Reserve port + 10000 as well (cluster bus). */
+  clusterBus?: boolean;
+  /** Run as a Sentinel with this config file body (the port line is added). */
+  sentinelConfig?: string;
+}
+
+/** One `redis-server` (or `redis-server --sentinel`) child process. */
+export class RedisServer {
+  readonly host = HOST;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private paused = false;
+
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly options: RedisServerOptions,
+  ) {}
+
+  /** Starts a server and resolves once it answers PING. Retries on another port if the port was taken. */
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    installExitHook();
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = options.port ?? (await freePort({ clusterBus: options.clusterBus ?? false }));
+      const dir = mkdtempSync(join(tmpdir(), `megaphone-redis-${port}-`));
+      const server = new RedisServer(port, dir, options);
+      try {
+        await server.spawn();
+        return server;
+      } catch (err) {
+        lastError = err;
+        await server.kill().catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+        if (options.port !== undefined) break;
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  get url(): string {
+    return `redis://${HOST}:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  get logFile(): string {
+    return join(this.dir, 'redis.log');
+  }
+
+  /** The last lines of this server's log (for failing-test messages). */
+  logTail(lines = 30): string {
+    if (!existsSync(this.logFile)) return '';
+    return readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');
+  }
+
+  private async spawn(): Promise<void> {
+    const common = ['--port', String(this.port), '--bind', HOST, '--dir', this.dir, '--logfile', this.logFile, '--daemonize', 'no'];
+    let argv: string[];
+    if (this.options.sentinelConfig !== undefined) {
+      const conf = join(this.dir, 'sentinel.conf');
+      // Sentinel rewrites its config file; keep the one it wrote on restart.
+      if (!existsSync(conf)) writeFileSync(conf, `${this.options.sentinelConfig.trim()}\n`);
+      argv = [conf, '--sentinel', ...common];
+    } else {
+      argv = [...common, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...(this.options.args ?? [])];
+    }
+    const child = spawn('redis-server', argv, { stdio: 'ignore' });
+    child.unref();
+    this.child = child;
+    this.paused = false;
+    live.add(child);
+    let exitedEarly = false;
+    this.exited = new Promise((resolve) => {
+      child.once('exit', () => {
+        exitedEarly = true;
+        live.delete(child);
+        if (this.child === child) this.child = undefined;
+        resolve();
+      });
+      child.once('error', () => {
+        exitedEarly = true;
+        live.delete(child);
+        if (this.child === child) this.child = undefined;
+        resolve();
+      });
+    });
+    await waitFor(
+      `redis-server on port ${this.port} to answer PING`,
+      async () => {
+        if (exitedEarly) throw new Error(`redis-server on port ${this.port} exited at start: ${this.logTail(5)}`);
+        return (await redisCli(this.port, ['PING'], 1000)) === 'PONG';
+      },
+      10_000,
+      30,
+    ).catch((err: unknown) => {
+      if (exitedEarly) throw new Error(`redis-server on port ${this.port} exited at start:\n${this.logTail(10)}`);
+      throw err;
+    });
+  }
+
+  /** `redis-cli` against this server. */
+  cli(...args: string[]): Promise<string> {
+    return redisCli(this.port, args);
+  }
+
+  async info(section = 'all'): Promise<Record<string, string>> {
+    return parseInfo(await this.cli('INFO', section));
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (this.child === undefined) return;
+    if (this.paused) this.resume();
+    this.signal('SIGTERM');
+    // The timer also keeps the event loop alive while we wait (the child itself is unref'd).
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** `kill -9`: no shutdown, no goodbye to clients (they see a reset or nothing). */
+  async kill(): Promise<void> {
+    if (this.child === undefined) return;
+    this.signal('SIGKILL');
+    const keepAlive = setInterval(() => undefined, 1000);
+    await this.exited;
+    clearInterval(keepAlive);
+    this.paused = false;
+  }
+
+  /** Starts the server again on the same port. Data is gone (no persistence); cluster/sentinel config files are kept. */
+  async restart(): Promise<void> {
+    if (this.child !== undefined) await this.stop();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.spawn();
+        return;
+      } catch (err) {
+        await this.kill().catch(() => undefined);
+        // The port may linger for a moment after a kill.
+        if (attempt >= 20) throw err;
+        await sleep(250);
+      }
+    }
+  }
+
+  /** SIGSTOP: the process keeps its sockets open but answers nothing (a hung server, no FIN). */
+  pause(): void {
+    this.signal('SIGSTOP');
+    this.paused = true;
+  }
+
+  /** SIGCONT after `pause`. */
+  resume(): void {
+    this.signal('SIGCONT');
+    this.paused = false;
+  }
+
+  /** Stops the process and removes its directory. */
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
