@@ -1,0 +1,321 @@
+import type { ClientCommand, ServerMessage, StreamPosition } from '@megaphone/protocol';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { closeAction } from './close-policy.js';
+import { Emitter } from './emitter.js';
+import type { Anomaly, ClientError, ConnectionState, GapEvent, StateChange } from './events.js';
+import { Subscription, type SubscribeOptions } from './subscription.js';
+import { OPEN, frameText, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
+
+export interface MegaphoneClientOptions {
+  /** `ws(s)://host/ws`. */
+  url: string;
+  /** Defaults to `globalThis.WebSocket` (browsers, Node ≥ 22); pass `ws`'s class in older Node. */
+  WebSocket?: WebSocketConstructor;
+  backoff?: BackoffOptions;
+  /**
+   * Silence on the connection for this long (default: twice the server's `heartbeatMs`) sends a
+   * ping; as long again without a byte drops the connection and reconnects. Browsers cannot see
+   * WebSocket ping frames, so a half-open TCP connection is only noticed this way.
+   */
+  idleTimeoutMs?: number;
+}
+
+export interface ClientEvents extends Record<string, unknown[]> {
+  state: [StateChange];
+  welcome: [{ node: string; session: string; heartbeatMs: number }];
+  gap: [GapEvent];
+  anomaly: [Anomaly];
+  error: [ClientError];
+}
+
+/** Refused subscribe commands worth retrying rather than giving up on. */
+const RETRYABLE_ERRORS = new Set(['rate_limited', 'history_unavailable', 'internal']);
+
+/**
+ * A Megaphone WebSocket client: subscriptions that survive reconnects, resumed with `since` from
+ * the last position the application saw, with every hole reported (SPEC §3 guarantees).
+ */
+export class MegaphoneClient extends Emitter<ClientEvents> {
+  private readonly url: string;
+  private readonly WebSocketCtor: WebSocketConstructor;
+  private readonly backoff: Backoff;
+  private readonly idleTimeoutOverride: number | undefined;
+  private readonly subs = new Map<string, Subscription>();
+  private readonly byId = new Map<number, Subscription>();
+  private socket: WebSocketLike | undefined;
+  private currentState: ConnectionState = 'idle';
+  private currentNode: string | undefined;
+  private nextId = 1;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private idleTimer: ReturnType<typeof setInterval> | undefined;
+  private lastReceived = 0;
+  private pingSent = false;
+  private idleTimeoutMs = 0;
+  private wanted = false;
+
+  constructor(options: MegaphoneClientOptions) {
+    super();
+    this.url = options.url;
+    const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (ctor === undefined) throw new Error('no WebSocket implementation: pass one as options.WebSocket');
+    this.WebSocketCtor = ctor;
+    this.backoff = new Backoff(options.backoff);
+    this.idleTimeoutOverride = options.idleTimeoutMs;
+  }
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** The gateway node this client is connected to (from `welcome`). */
+  get node(): string | undefined {
+    return this.currentNode;
+  }
+
+  /** The last position the application saw on a channel. */
+  position(channel: string): StreamPosition | undefined {
+    return this.subs.get(channel)?.lastPosition;
+  }
+
+  /** Opens the connection (also done by the first `subscribe`). Calling it again after `closed` reconnects. */
+  connect(): void {
+    this.wanted = true;
+    if (this.socket !== undefined || this.reconnectTimer !== undefined) return;
+    this.backoff.reset();
+    this.open('connecting');
+  }
+
+  /** Closes the connection for good; subscriptions are kept and renewed by a later `connect()`. */
+  close(): void {
+    this.wanted = false;
+    this.clearReconnect();
+    const socket = this.socket;
+    if (socket !== undefined) {
+      this.detach(socket);
+      try {
+        socket.close(1000, 'client closed');
+      } catch {
+        // already closing
+      }
+    }
+    this.setState({ state: 'closed' });
+  }
+
+  /**
+   * Subscribes to a channel; returns the function that unsubscribes. One subscription per channel
+   * per client: subscribing again to the same channel throws.
+   */
+  subscribe(channel: string, options: SubscribeOptions): () => void {
+    if (this.subs.has(channel)) throw new Error(`already subscribed to ${channel}`);
+    const sub = new Subscription(channel, options, {
+      gap: (g) => this.emit('gap', g),
+      anomaly: (a) => this.emit('anomaly', a),
+    });
+    this.subs.set(channel, sub);
+    if (this.isOpen()) this.sendSubscribe(sub);
+    else if (this.currentState === 'idle') this.connect();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (this.subs.get(channel) !== sub) return;
+      this.subs.delete(channel);
+      this.byId.delete(sub.commandId);
+      if (this.isOpen()) this.send({ op: 'unsubscribe', id: this.nextId++, channel });
+    };
+  }
+
+  private isOpen(): boolean {
+    return this.socket !== undefined && this.socket.readyState === OPEN;
+  }
+
+  private open(state: 'connecting' | 'reconnecting'): void {
+    this.reconnectTimer = undefined;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.WebSocketCtor(this.url);
+    } catch (err) {
+      // An invalid URL throws synchronously; retrying will not fix it.
+      this.emit('error', { kind: 'fatal', message: `cannot open ${this.url}: ${String(err)}` });
+      this.setState({ state: 'closed' });
+      return;
+    }
+    this.socket = socket;
+    this.setState({ state, attempt: this.backoff.attempts });
+    socket.onopen = () => {
+      this.lastReceived = Date.now();
+      for (const sub of this.subs.values()) this.sendSubscribe(sub);
+    };
+    socket.onmessage = (ev) => {
+      this.lastReceived = Date.now();
+      this.pingSent = false;
+      this.onFrame(frameText(ev.data));
+    };
+    socket.onclose = (ev) => this.onClosed(socket, ev.code, ev.reason);
+    socket.onerror = () => {
+      // A close event always follows; the decision is taken there.
+    };
+  }
+
+  private onFrame(frame: string): void {
+    for (const line of frame.split('\n')) {
+      if (line.length === 0) continue;
+      let msg: ServerMessage;
+      try {
+        msg = JSON.parse(line) as ServerMessage;
+      } catch {
+        this.emit('error', { kind: 'protocol', message: `unparseable server message: ${line.slice(0, 200)}` });
+        continue;
+      }
+      this.dispatch(msg);
+    }
+  }
+
+  private dispatch(msg: ServerMessage): void {
+    switch (msg.op) {
+      case 'welcome':
+        this.currentNode = msg.node;
+        this.backoff.reset();
+        this.startIdleWatch(msg.heartbeatMs);
+        this.emit('welcome', { node: msg.node, session: msg.session, heartbeatMs: msg.heartbeatMs });
+        this.setState({ state: 'open', node: msg.node });
+        return;
+      case 'subscribed': {
+        const sub = this.byId.get(msg.id);
+        if (sub !== undefined && sub.commandId === msg.id && this.subs.get(sub.channel) === sub) sub.onSubscribed(msg);
+        return;
+      }
+      case 'message': {
+        const sub = this.subs.get(msg.channel);
+        if (sub !== undefined) sub.onMessage(msg);
+        return;
+      }
+      case 'gap':
+        this.subs.get(msg.channel)?.onGapMessage(msg);
+        return;
+      case 'unsubscribed': {
+        if (msg.id !== undefined) return; // our own unsubscribe, already forgotten
+        const sub = this.subs.get(msg.channel);
+        if (sub === undefined) return;
+        sub.live = false;
+        sub.options.onUnsubscribed?.(msg.reason ?? 'unknown');
+        return;
+      }
+      case 'error': {
+        const sub = msg.id === undefined ? undefined : this.byId.get(msg.id);
+        if (sub === undefined || this.subs.get(sub.channel) !== sub) {
+          this.emit('error', { kind: 'protocol', code: msg.code, message: msg.message });
+          return;
+        }
+        this.byId.delete(sub.commandId);
+        if (RETRYABLE_ERRORS.has(msg.code)) {
+          setTimeout(() => {
+            if (this.subs.get(sub.channel) === sub && !sub.live && this.isOpen()) this.sendSubscribe(sub);
+          }, 500 + Math.random() * 1500);
+        } else {
+          this.subs.delete(sub.channel);
+        }
+        sub.options.onError?.({ code: msg.code, message: msg.message });
+        this.emit('error', { kind: 'subscribe', channel: sub.channel, code: msg.code, message: msg.message });
+        return;
+      }
+      case 'pong':
+        return;
+      default:
+        this.emit('anomaly', { channel: '', kind: 'unexpected', message: `unknown op ${(msg as { op?: unknown }).op}` });
+    }
+  }
+
+  private sendSubscribe(sub: Subscription): void {
+    this.byId.delete(sub.commandId);
+    const cmd = sub.command(this.nextId++);
+    this.byId.set(cmd.id, sub);
+    this.send(cmd);
+  }
+
+  private send(cmd: ClientCommand): void {
+    this.socket?.send(JSON.stringify(cmd));
+  }
+
+  private onClosed(socket: WebSocketLike, code: number, reason: string): void {
+    if (socket !== this.socket) return;
+    this.detach(socket);
+    for (const sub of this.subs.values()) sub.live = false;
+    this.byId.clear();
+    if (!this.wanted) {
+      this.setState({ state: 'closed', closeCode: code, closeReason: reason });
+      return;
+    }
+    const action = closeAction(code, reason);
+    if (action.kind === 'fatal') {
+      this.wanted = false;
+      this.emit('error', { kind: 'fatal', code, message: `closed by the server (${code}${reason ? `: ${reason}` : ''}); not reconnecting` });
+      this.setState({ state: 'closed', closeCode: code, closeReason: reason });
+      return;
+    }
+    if (action.kind === 'unauthorized') {
+      this.wanted = false;
+      this.emit('error', { kind: 'unauthorized', code, message: 'unauthorized: get a new token, then connect()' });
+      this.setState({ state: 'closed', closeCode: code, closeReason: reason });
+      return;
+    }
+    const delayMs = action.retryAfterMs === undefined ? this.backoff.next() : this.backoff.afterHint(action.retryAfterMs);
+    this.reconnectTimer = setTimeout(() => this.open('reconnecting'), delayMs);
+    this.setState({ state: 'reconnecting', delayMs, attempt: this.backoff.attempts, closeCode: code, closeReason: reason });
+  }
+
+  /** Forgets a socket: no event of it reaches the state machine any more. */
+  private detach(socket: WebSocketLike): void {
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onclose = null;
+    socket.onerror = () => {};
+    if (this.socket === socket) this.socket = undefined;
+    this.currentNode = undefined;
+    this.stopIdleWatch();
+  }
+
+  private startIdleWatch(heartbeatMs: number): void {
+    this.stopIdleWatch();
+    this.idleTimeoutMs = this.idleTimeoutOverride ?? (heartbeatMs > 0 ? heartbeatMs * 2 : 0);
+    if (this.idleTimeoutMs <= 0) return;
+    const every = Math.max(50, Math.floor(this.idleTimeoutMs / 4));
+    this.idleTimer = setInterval(() => this.checkIdle(), every);
+  }
+
+  private checkIdle(): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    const silent = Date.now() - this.lastReceived;
+    if (silent >= this.idleTimeoutMs * 2) {
+      // The connection is dead without the OS noticing; a close handshake would never complete.
+      this.detach(socket);
+      this.socket = socket; // so that onClosed accepts it
+      try {
+        socket.close(4001, 'client idle timeout');
+      } catch {
+        // ignore
+      }
+      this.onClosed(socket, 4001, 'client idle timeout');
+    } else if (silent >= this.idleTimeoutMs && !this.pingSent) {
+      this.pingSent = true;
+      this.send({ op: 'ping', id: this.nextId++ });
+    }
+  }
+
+  private stopIdleWatch(): void {
+    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
+    this.pingSent = false;
+  }
+
+  private clearReconnect(): void {
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+  }
+
+  private setState(change: StateChange): void {
+    this.currentState = change.state;
+    this.emit('state', change);
+  }
+}
