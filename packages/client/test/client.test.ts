@@ -1,0 +1,324 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import { MegaphoneClient, type GapEvent, type StateChange, type Anomaly, type ClientError } from '../src/index.js';
+import type { WebSocketConstructor } from '../src/index.js';
+import { FakeGateway } from './fake-gateway.js';
+import { waitFor } from './wait.js';
+
+const WS = WebSocket as unknown as WebSocketConstructor;
+
+interface Recorder {
+  offsets: number[];
+  data: unknown[];
+  gaps: GapEvent[];
+}
+
+function recorder(): Recorder & { onMessage(d: unknown, m: { offset: number }): void; onGap(g: GapEvent): void } {
+  const r = { offsets: [] as number[], data: [] as unknown[], gaps: [] as GapEvent[] };
+  return {
+    ...r,
+    onMessage(d: unknown, m: { offset: number }) {
+      r.offsets.push(m.offset);
+      r.data.push(d);
+    },
+    onGap(g: GapEvent) {
+      r.gaps.push(g);
+    },
+    get offsets() {
+      return r.offsets;
+    },
+    get data() {
+      return r.data;
+    },
+    get gaps() {
+      return r.gaps;
+    },
+  };
+}
+
+function client(gw: FakeGateway): MegaphoneClient {
+  return new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 } });
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+test('replays history then delivers live publications in order, and reports the node', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    for (let i = 1; i <= 10; i++) gw.publish('cmd:a', { i });
+    const states: StateChange[] = [];
+    c.on('state', (s) => states.push(s));
+    const r = recorder();
+    c.subscribe('cmd:a', { history: 5, onMessage: r.onMessage, onGap: r.onGap });
+    await waitFor(() => r.offsets.length === 5, 'history');
+    gw.publish('cmd:a', { i: 11 });
+    await waitFor(() => r.offsets.length === 6, 'live');
+    assert.deepEqual(r.offsets, range(6, 11));
+    assert.deepEqual(r.data.at(-1), { i: 11 });
+    assert.equal(c.node, 'fake-1');
+    assert.deepEqual(states.map((s) => s.state), ['connecting', 'open']);
+    assert.deepEqual(c.position('cmd:a'), { epoch: 'e1', offset: 11 });
+    assert.deepEqual(r.gaps, []);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('after a dropped connection it reconnects and resumes with since, without duplicates or gaps', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const states: string[] = [];
+    c.on('state', (s) => states.push(s.state));
+    const r = recorder();
+    c.subscribe('cmd:a', { onMessage: r.onMessage, onGap: r.onGap });
+    await waitFor(() => c.state === 'open' && gw.sockets.size === 1 && gw.commands.length === 1, 'subscribed');
+    await waitFor(() => c.position('cmd:a'), 'position');
+    for (let i = 1; i <= 3; i++) gw.publish('cmd:a', i);
+    await waitFor(() => r.offsets.length === 3, 'first messages');
+    gw.terminateAll();
+    for (let i = 4; i <= 8; i++) gw.publish('cmd:a', i);
+    await waitFor(() => r.offsets.length === 8, 'resumed messages');
+    gw.publish('cmd:a', 9);
+    await waitFor(() => r.offsets.length === 9, 'live after resume');
+    assert.deepEqual(r.offsets, range(1, 9));
+    assert.deepEqual(r.gaps, []);
+    const resume = gw.commands.filter((cmd) => cmd.op === 'subscribe').at(-1);
+    assert.deepEqual(resume, { op: 'subscribe', id: resume?.id, channel: 'cmd:a', since: { epoch: 'e1', offset: 3 } });
+    assert.deepEqual(states, ['connecting', 'open', 'reconnecting', 'reconnecting', 'open']);
+    assert.equal(c.node, 'fake-2');
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('a resume that history cannot cover is reported as a reset, never silently', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const r = recorder();
+    c.subscribe('cmd:a', { onMessage: r.onMessage, onGap: r.onGap });
+    await waitFor(() => c.position('cmd:a'), 'subscribed');
+    gw.publish('cmd:a', 1);
+    await waitFor(() => r.offsets.length === 1, 'first');
+    gw.terminateAll();
+    for (let i = 2; i <= 5; i++) gw.publish('cmd:a', i);
+    gw.trimHistory('cmd:a');
+    await waitFor(() => r.gaps.length === 1, 'reset');
+    assert.deepEqual(r.gaps[0], {
+      channel: 'cmd:a',
+      kind: 'reset',
+      from: { epoch: 'e1', offset: 1 },
+      epoch: 'e1',
+      to: 5,
+      reason: 'history_expired',
+    });
+    gw.publish('cmd:a', 6);
+    await waitFor(() => r.offsets.length === 2, 'live after reset');
+    assert.deepEqual(r.offsets, [1, 6]);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('a channel whose epoch changed while away restarts from the new epoch with a reset', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const r = recorder();
+    c.subscribe('cmd:a', { onMessage: r.onMessage, onGap: r.onGap });
+    await waitFor(() => c.position('cmd:a'), 'subscribed');
+    gw.publish('cmd:a', 1);
+    gw.publish('cmd:a', 2);
+    await waitFor(() => r.offsets.length === 2, 'first');
+    gw.terminateAll();
+    gw.resetChannel('cmd:a', 'e2');
+    await waitFor(() => r.gaps.length === 1, 'reset');
+    assert.equal(r.gaps[0]?.reason, 'epoch_changed');
+    assert.equal(r.gaps[0]?.epoch, 'e2');
+    gw.publish('cmd:a', 'new');
+    await waitFor(() => r.offsets.length === 3, 'live in new epoch');
+    assert.deepEqual(c.position('cmd:a'), { epoch: 'e2', offset: 1 });
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('splits frames on newlines, drops duplicate offsets and reports skipped ones', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const anomalies: Anomaly[] = [];
+    c.on('anomaly', (a) => anomalies.push(a));
+    const r = recorder();
+    c.subscribe('x', { onMessage: r.onMessage, onGap: r.onGap });
+    await waitFor(() => c.position('x'), 'subscribed');
+    const m = (offset: number) => JSON.stringify({ op: 'message', channel: 'x', offset, ts: 1, data: offset });
+    gw.sendRaw([m(1), m(2), m(2), m(1), m(5), m(6)].join('\n'));
+    await waitFor(() => r.offsets.length === 4, 'messages');
+    assert.deepEqual(r.offsets, [1, 2, 5, 6]);
+    assert.deepEqual(anomalies.map((a) => a.kind), ['duplicate', 'duplicate', 'skipped']);
+    assert.equal(r.gaps.length, 1);
+    assert.deepEqual({ kind: r.gaps[0]?.kind, from: r.gaps[0]?.from?.offset, to: r.gaps[0]?.to }, { kind: 'skipped', from: 2, to: 4 });
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('a gap announced by the server moves the position and reaches the application', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const r = recorder();
+    c.subscribe('x', { onMessage: r.onMessage, onGap: r.onGap });
+    await waitFor(() => c.position('x'), 'subscribed');
+    const m = (offset: number) => JSON.stringify({ op: 'message', channel: 'x', offset, ts: 1, data: offset });
+    gw.sendRaw([m(1), JSON.stringify({ op: 'gap', channel: 'x', epoch: 'e1', offset: 7, reason: 'history_expired' }), m(8)].join('\n'));
+    await waitFor(() => r.offsets.length === 2, 'messages');
+    assert.deepEqual(r.offsets, [1, 8]);
+    assert.equal(r.gaps.length, 1);
+    assert.deepEqual(r.gaps[0], { channel: 'x', kind: 'lost', from: { epoch: 'e1', offset: 1 }, epoch: 'e1', to: 7, reason: 'history_expired' });
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('a policy close (1008) is not retried and is reported', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const errors: ClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    c.connect();
+    await waitFor(() => c.state === 'open', 'open');
+    gw.closeAll(1008, 'origin not allowed');
+    await waitFor(() => c.state === 'closed', 'closed');
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(gw.connectionCount, 1);
+    assert.equal(errors[0]?.kind, 'fatal');
+    assert.equal(errors[0]?.code, 1008);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('4401 emits an auth error and waits for connect()', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const errors: ClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    c.connect();
+    await waitFor(() => c.state === 'open', 'open');
+    gw.closeAll(4401, 'token expired');
+    await waitFor(() => c.state === 'closed', 'closed');
+    assert.equal(errors[0]?.kind, 'unauthorized');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(gw.connectionCount, 1);
+    c.connect();
+    await waitFor(() => c.state === 'open', 'reopened');
+    assert.equal(gw.connectionCount, 2);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('a draining close (1001) waits at least the hinted delay before reconnecting', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const states: StateChange[] = [];
+    c.on('state', (s) => states.push(s));
+    c.connect();
+    await waitFor(() => c.state === 'open', 'open');
+    const closedAt = Date.now();
+    gw.closeAll(1001, '{"retryAfterMs":300}');
+    await waitFor(() => gw.connectionCount === 2, 'reconnected');
+    assert.ok(Date.now() - closedAt >= 300, 'reconnected before the hint');
+    const reconnecting = states.find((s) => s.state === 'reconnecting');
+    assert.ok(reconnecting?.delayMs !== undefined && reconnecting.delayMs >= 300);
+    assert.equal(reconnecting.closeCode, 1001);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('keeps retrying while the gateway is down and resumes when it is back on the same port', async () => {
+  let gw = await FakeGateway.start();
+  const port = gw.port;
+  const c = client(gw);
+  try {
+    const r = recorder();
+    c.subscribe('x', { onMessage: r.onMessage, onGap: r.onGap });
+    await waitFor(() => c.position('x'), 'subscribed');
+    gw.publish('x', 1);
+    await waitFor(() => r.offsets.length === 1, 'first');
+    await gw.close();
+    await waitFor(() => c.state === 'reconnecting', 'reconnecting');
+    await new Promise((res) => setTimeout(res, 200));
+    gw = await FakeGateway.start(port);
+    // The new fake starts from scratch: same epoch name, offset 0 < 1, so the resume is refused.
+    await waitFor(() => c.state === 'open', 'open again', 5000);
+    await waitFor(() => r.gaps.length === 1, 'reset reported');
+    assert.equal(r.gaps[0]?.kind, 'reset');
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('unsubscribing stops delivery and tells the server', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const r = recorder();
+    const unsubscribe = c.subscribe('x', { onMessage: r.onMessage });
+    await waitFor(() => c.position('x'), 'subscribed');
+    gw.publish('x', 1);
+    await waitFor(() => r.offsets.length === 1, 'first');
+    unsubscribe();
+    await waitFor(() => gw.commands.some((cmd) => cmd.op === 'unsubscribe'), 'unsubscribe sent');
+    gw.publish('x', 2);
+    await new Promise((res) => setTimeout(res, 50));
+    assert.deepEqual(r.offsets, [1]);
+    assert.throws(() => {
+      c.subscribe('y', { onMessage: () => {} });
+      c.subscribe('y', { onMessage: () => {} });
+    }, /already subscribed/);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('a refused subscribe reaches onError and the subscription is dropped', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    gw.onSubscribe = (ws, cmd) => {
+      gw.send(ws, { op: 'error', id: cmd.id, code: 'forbidden', message: 'no' });
+      return true;
+    };
+    let refused: { code: string } | undefined;
+    c.subscribe('secret', { onMessage: () => {}, onError: (e) => (refused = e) });
+    await waitFor(() => refused, 'error');
+    assert.equal(refused?.code, 'forbidden');
+    assert.equal(c.position('secret'), undefined);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
