@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+
+/** Every child this harness started; killed on exit even when a test throws before its cleanup. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) killQuietly(c.pid, 'SIGKILL');
+});
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** A child process with the tail of its output kept for failure messages. */
+export class Child {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  private readonly lines: string[] = [];
+  private readonly exited: Promise<void>;
+
+  constructor(name: string, command: string, args: readonly string[], opts: SpawnOptions & { tailLines?: number } = {}) {
+    this.name = name;
+    this.proc = spawn(command, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(this.proc);
+    const keep = opts.tailLines ?? 60;
+    const collect = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.length === 0) continue;
+        this.lines.push(line.length > 600 ? `${line.slice(0, 600)}…` : line);
+        if (this.lines.length > keep) this.lines.shift();
+      }
+    };
+    this.proc.stdout?.on('data', collect);
+    this.proc.stderr?.on('data', collect);
+    this.proc.on('error', (err) => this.lines.push(`spawn error: ${err.message}`));
+    this.exited = new Promise((resolve) => {
+      this.proc.on('exit', () => {
+        live.delete(this.proc);
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number {
+    if (this.proc.pid === undefined) throw new Error(`${this.name} has no pid (spawn failed): ${this.tail()}`);
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** The last lines the process wrote, for assertion messages. */
+  tail(n = 30): string {
+    return this.lines.slice(-n).join('\n');
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.running && this.proc.pid !== undefined) killQuietly(this.proc.pid, sig);
+  }
+
+  async waitExit(timeoutMs: number): Promise<boolean> {
+    if (!this.running) return true;
+    const timer = new Promise<false>((r) => setTimeout(() => r(false), timeoutMs).unref());
+    return Promise.race([this.exited.then(() => true as const), timer]);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. A stopped (SIGSTOP) process is continued first. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.signal('SIGCONT');
+    this.signal('SIGTERM');
+    if (await this.waitExit(graceMs)) return;
+    await this.kill9();
+  }
+
+  async kill9(): Promise<void> {
+    if (!this.running) return;
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+}

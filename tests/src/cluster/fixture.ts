@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProducerApi } from './producer-api.js';
+import { RecordingClient } from './recording-client.js';
+import { gatewayProcess, producerProcess, startAll, stopAll } from './services.js';
+import type { RedisEnv, ServiceProcess } from './services.js';
+
+/** A jobs file every cluster test can use: `lines` prints numbered lines, a little at a time. */
+export const TEST_JOBS = `jobs:
+  - name: lines
+    command: ["sh", "-c", "i=1; while [ $i -le 200 ]; do echo line-$i; i=$((i+1)); if [ $((i % 20)) -eq 0 ]; then sleep 0.05; fi; done"]
+    timeout: 60s
+`;
+
+export interface ClusterOptions {
+  gateways?: number;
+  /** Redis as seen by gateway i (a fault proxy in front of one of them, for instance). */
+  gatewayRedis?: (i: number) => RedisEnv;
+  gatewayEnv?: Record<string, string>;
+  producerEnv?: Record<string, string>;
+  jobs?: string;
+}
+
+/** One producer and N gateways as separate processes, all on the same Redis. */
+export class Cluster {
+  readonly clients: RecordingClient[] = [];
+
+  private constructor(
+    readonly producer: ServiceProcess,
+    readonly gateways: ServiceProcess[],
+    readonly api: ProducerApi,
+    private readonly dir: string,
+  ) {}
+
+  static async start(redis: RedisEnv, opts: ClusterOptions = {}): Promise<Cluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'mp-cluster-'));
+    const jobsFile = join(dir, 'jobs.yaml');
+    writeFileSync(jobsFile, opts.jobs ?? TEST_JOBS);
+    const producer = await producerProcess('producer-1', redis, jobsFile, opts.producerEnv);
+    const gateways: ServiceProcess[] = [];
+    for (let i = 0; i < (opts.gateways ?? 3); i++) {
+      gateways.push(await gatewayProcess(`gw-${i + 1}`, opts.gatewayRedis?.(i) ?? redis, opts.gatewayEnv));
+    }
+    const all = [producer, ...gateways];
+    try {
+      await startAll(all);
+    } catch (err) {
+      await stopAll(all);
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    return new Cluster(producer, gateways, new ProducerApi(producer.httpUrl), dir);
+  }
+
+  get wsUrls(): string[] {
+    return this.gateways.map((g) => g.wsUrl);
+  }
+
+  /**
+   * `count` clients round-robin over the gateways (or over `on`), each subscribed to every channel
+   * before this resolves. With `autoResume`, a client whose connection dies resumes on the other gateways.
+   */
+  async connectClients(count: number, channels: readonly string[], opts: { on?: number[]; autoResume?: boolean; prefix?: string } = {}): Promise<RecordingClient[]> {
+    const on = opts.on ?? this.gateways.map((_, i) => i);
+    const made: RecordingClient[] = [];
+    await Promise.all(
+      Array.from({ length: count }, async (_, k) => {
+        const gi = on[k % on.length]!;
+        const c = new RecordingClient(`${opts.prefix ?? 'client'}-${k + 1}@gw-${gi + 1}`);
+        this.clients.push(c);
+        made.push(c);
+        await c.connect(this.gateways[gi]!.wsUrl);
+        for (const ch of channels) await c.subscribe(ch);
+        if (opts.autoResume) c.autoResumeUrls = this.wsUrls.filter((_, i) => i !== gi);
+      }),
+    );
+    return made;
+  }
+
+  /** Every process's recent output, for a failing assertion's message. */
+  tails(n = 15): string {
+    return [this.producer, ...this.gateways].map((s) => s.tail(n)).join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close().catch(() => undefined)));
+    await stopAll([this.producer, ...this.gateways]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
