@@ -1,0 +1,156 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Bus } from '@megaphone/bus';
+import type { StreamPosition } from '@megaphone/protocol';
+import type { Logger } from '@megaphone/runtime';
+import { authorize } from './auth.js';
+import { HttpError, readJsonBody, sendError, sendJson } from './http-util.js';
+import type { JobManager } from './job-manager.js';
+import type { Outbox, OutboxResult } from './outbox.js';
+import { parsePublishBody } from './publish-request.js';
+
+export interface ApiOptions {
+  jobs: JobManager;
+  outbox: Outbox;
+  bus: Pick<Bus, 'isReady'>;
+  apiToken: string | undefined;
+  maxBodyBytes: number;
+  maxPublicationBytes: number;
+  /** How long `POST /v1/publish` waits for the bus before answering 503. */
+  publishTimeoutMs: number;
+  logger: Logger;
+  onRequest?(route: string, status: number): void;
+}
+
+interface Route {
+  /** Template used as the metrics label. */
+  name: string;
+  pattern: RegExp;
+  methods: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void> | void>>;
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The producer's HTTP API (SPEC §5). Every error is `{"error":{"code","message"}}` with its catalogue status. */
+export function createApiServer(opts: ApiOptions): Server {
+  const routes: Route[] = [
+    { name: '/v1/jobs', pattern: /^\/v1\/jobs\/?$/, methods: { GET: (_q, res) => sendJson(res, 200, { jobs: opts.jobs.list() }) } },
+    { name: '/v1/jobs/{name}/runs', pattern: /^\/v1\/jobs\/([^/]+)\/runs\/?$/, methods: { POST: (_q, res, p) => startRun(res, p[0]!) } },
+    { name: '/v1/runs/{run}', pattern: /^\/v1\/runs\/([^/]+)\/?$/, methods: { GET: (_q, res, p) => getRun(res, p[0]!), DELETE: (_q, res, p) => stopRun(res, p[0]!) } },
+    { name: '/v1/publish', pattern: /^\/v1\/publish\/?$/, methods: { POST: (req, res) => publish(req, res) } },
+  ];
+
+  function startRun(res: ServerResponse, name: string): void {
+    const r = opts.jobs.startRun(name, 'api');
+    if (r.ok) {
+      sendJson(res, 202, { run: r.run.id, channel: `cmd:${name}` }, { location: `/v1/runs/${r.run.id}` });
+      return;
+    }
+    if (r.reason === 'not_found') throw new HttpError('not_found', `no job named "${name.slice(0, 64)}"`);
+    if (r.reason === 'running') throw new HttpError('conflict', `job "${name}" is already running; one run per job at a time`);
+    throw new HttpError('unavailable', 'the producer is shutting down');
+  }
+
+  function getRun(res: ServerResponse, id: string): void {
+    const run = opts.jobs.getRun(id);
+    if (run === undefined) throw new HttpError('not_found', 'no such run (finished runs are kept for a while, not forever)');
+    sendJson(res, 200, run.summary());
+  }
+
+  function stopRun(res: ServerResponse, id: string): void {
+    const r = opts.jobs.stopRun(id);
+    if (r === 'not_found') throw new HttpError('not_found', 'no such run');
+    if (r === 'finished') throw new HttpError('conflict', 'the run has already ended');
+    sendJson(res, 202, { run: id, state: 'stopping' });
+  }
+
+  async function publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonBody(req, opts.maxBodyBytes);
+    const { items, single } = parsePublishBody(body, opts.maxPublicationBytes);
+    const retry = { 'retry-after': '1' };
+    if (!opts.bus.isReady()) throw new HttpError('unavailable', 'the bus is unavailable; nothing was published, retry later', retry);
+    if (opts.outbox.isFull()) throw new HttpError('unavailable', 'the outbox is full (the bus is not keeping up); nothing was published, retry later', retry);
+    const tickets = items.map((it) => opts.outbox.enqueue(it.channel, it.dataJson));
+    let timer: NodeJS.Timeout | undefined;
+    const results = await Promise.race([
+      Promise.all(tickets.map((t) => t.done)),
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), opts.publishTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (results === undefined || results.some((r) => !r.ok)) {
+      const withdrawn = tickets.filter((t) => t.cancel()).length;
+      const maybe = items.length - withdrawn;
+      throw new HttpError(
+        'unavailable',
+        `the bus did not confirm within ${opts.publishTimeoutMs} ms; ${withdrawn} of ${items.length} publication(s) were withdrawn` +
+          (maybe > 0 ? `, ${maybe} were already handed to the bus and may still be published` : ''),
+        retry,
+      );
+    }
+    const out = results.map((r, i) => ({ channel: items[i]!.channel, ...(r as Extract<OutboxResult, { ok: true }>).position as StreamPosition }));
+    sendJson(res, 200, single ? out[0] : out);
+  }
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const method = req.method ?? 'GET';
+    let routeName = 'other';
+    const done = (status: number): void => opts.onRequest?.(routeName, status);
+    res.once('finish', () => done(res.statusCode));
+    const handle = async (): Promise<void> => {
+      for (const route of routes) {
+        const m = route.pattern.exec(path);
+        if (m === null) continue;
+        routeName = route.name;
+        const handler = route.methods[method];
+        if (handler === undefined) {
+          throw new HttpError('method_not_allowed', `${method} is not allowed here; use ${Object.keys(route.methods).join(', ')}`, {
+            allow: Object.keys(route.methods).join(', '),
+          });
+        }
+        if (MUTATING.has(method)) {
+          const auth = authorize(req, opts.apiToken);
+          if (!auth.ok) {
+            throw new HttpError(auth.status, auth.message, auth.status === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {});
+          }
+        }
+        const params = m.slice(1).map((s) => {
+          try {
+            return decodeURIComponent(s);
+          } catch {
+            throw new HttpError('bad_request', 'the path is not valid');
+          }
+        });
+        await handler(req, res, params);
+        return;
+      }
+      throw new HttpError('not_found', 'no such endpoint; see GET /v1/jobs, POST /v1/jobs/{name}/runs, GET|DELETE /v1/runs/{run}, POST /v1/publish');
+    };
+    handle().catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) {
+        sendError(res, err);
+      } else {
+        opts.logger.error({ err, method, route: routeName }, 'API request failed');
+        sendError(res, new HttpError('internal', 'internal error'));
+      }
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  return server;
+}
+
+export async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}

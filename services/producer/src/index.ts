@@ -1,0 +1,11 @@
+export { readProducerConfig, PRODUCER_ENV_NAMES, DEFAULT_JOBS_FILE } from './config.js';
+export type { ProducerConfig } from './config.js';
+export { startProducer, DEFAULT_TUNING } from './producer.js';
+export type { StartProducerOptions, ProducerHandle, ProducerTuning } from './producer.js';
+export { loadJobsFile, parseJobsFile, JOB_NAME_RE, RESTART_POLICIES } from './jobs-file.js';
+export type { JobSpec, RestartPolicy, JobsFileResult } from './jobs-file.js';
+export { parseDuration, formatDuration } from './duration.js';
+export type { JobStatus, RestartBackoff } from './job-manager.js';
+export type { RunSummary, RunOutcome, RunTrigger } from './run.js';
+export type { OutputPublication, StreamName } from './output-batcher.js';
+export type { UptimeData } from './uptime.js';

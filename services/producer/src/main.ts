@@ -1,0 +1,16 @@
+// `npm run producer`: the producer alone, configured by the environment (what the container runs).
+import { ConfigError, createLogger, handleSignals } from '@megaphone/runtime';
+import { readProducerConfig, type ProducerConfig } from './config.js';
+import { startProducer } from './producer.js';
+
+let config: ProducerConfig;
+try {
+  config = readProducerConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`megaphone producer: ${err.message}\n`);
+  process.exit(1);
+}
+const logger = createLogger({ level: config.logLevel, service: 'producer', node: config.nodeName });
+const producer = await startProducer({ config, logger });
+handleSignals(() => producer.close(), logger);

@@ -1,0 +1,104 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { LATENCY_BUCKETS_SECONDS, METRIC_PREFIX } from '@megaphone/runtime';
+import type { JobManagerMetrics } from './job-manager.js';
+import type { OutboxMetrics } from './outbox.js';
+import type { StreamName } from './output-batcher.js';
+
+export interface ProducerMetricsSources {
+  activeRuns(): number;
+  outbox(): { bytes: number; messages: number };
+  busReady(): boolean;
+}
+
+export interface ProducerMetrics {
+  jobs: JobManagerMetrics;
+  outbox: OutboxMetrics;
+  lines(stream: StreamName, count: number): void;
+  apiRequest(route: string, status: number): void;
+  busReconnected(): void;
+}
+
+/** The producer's metrics (docs/metrics.md), registered on the service's registry. */
+export function createProducerMetrics(registry: Registry, sources: ProducerMetricsSources): ProducerMetrics {
+  const p = METRIC_PREFIX;
+  const registers = [registry];
+  const runs = new Counter({
+    name: `${p}producer_runs_total`,
+    help: 'Job runs that ended, by job and outcome (success, failure, timeout, killed).',
+    labelNames: ['job', 'outcome'],
+    registers,
+  });
+  new Gauge({
+    name: `${p}producer_runs_active`,
+    help: 'Job runs in progress.',
+    registers,
+    collect() {
+      this.set(sources.activeRuns());
+    },
+  });
+  const lines = new Counter({ name: `${p}producer_lines_total`, help: 'Output lines read from commands, by stream.', labelNames: ['stream'], registers });
+  const publications = new Counter({ name: `${p}producer_publications_total`, help: 'Publications the bus accepted.', registers });
+  const publishErrors = new Counter({ name: `${p}producer_publish_errors_total`, help: 'Bus publish attempts that failed (each is retried).', registers });
+  const latency = new Histogram({
+    name: `${p}producer_publish_latency_seconds`,
+    help: 'From a publication entering the outbox to the bus accepting it (includes time queued while the bus is down).',
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers,
+  });
+  new Gauge({
+    name: `${p}producer_outbox_bytes`,
+    help: 'Bytes of publications waiting in the outbox.',
+    registers,
+    collect() {
+      this.set(sources.outbox().bytes);
+    },
+  });
+  new Gauge({
+    name: `${p}producer_outbox_messages`,
+    help: 'Publications waiting in the outbox.',
+    registers,
+    collect() {
+      this.set(sources.outbox().messages);
+    },
+  });
+  const api = new Counter({
+    name: `${p}producer_api_requests_total`,
+    help: 'Producer API requests by route template and HTTP status.',
+    labelNames: ['route', 'status'],
+    registers,
+  });
+  new Gauge({
+    name: `${p}bus_connected`,
+    help: '1 while the bus is connected and ready, else 0.',
+    registers,
+    collect() {
+      this.set(sources.busReady() ? 1 : 0);
+    },
+  });
+  const reconnects = new Counter({ name: `${p}bus_reconnects_total`, help: 'Times the bus became ready again after being unavailable.', registers });
+  new Histogram({
+    name: `${p}bus_resubscribe_duration_seconds`,
+    help: 'Time to take every subscription again after a reconnect (the producer holds none; kept for parity with the gateway).',
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers,
+  });
+
+  return {
+    jobs: {
+      runStarted: () => undefined,
+      runEnded: (job, outcome) => runs.inc({ job, outcome }),
+    },
+    outbox: {
+      published: (seconds) => {
+        publications.inc();
+        latency.observe(seconds);
+      },
+      failed: () => publishErrors.inc(),
+    },
+    lines: (stream, count) => {
+      if (count > 0) lines.inc({ stream }, count);
+    },
+    apiRequest: (route, status) => api.inc({ route, status: String(status) }),
+    busReconnected: () => reconnects.inc(),
+  };
+}
