@@ -1,0 +1,65 @@
+import { h, replaceChildren } from './dom.js';
+import { formatDuration, type JobState, type JobStatus } from './jobs.js';
+
+const STATUS_LABEL: Readonly<Record<JobStatus, string>> = {
+  running: 'running',
+  success: 'ok',
+  failure: 'failed',
+  timeout: 'timed out',
+  killed: 'stopped',
+};
+
+/** The list of jobs with their state; choosing one shows its output. */
+export class JobsView {
+  readonly el: HTMLElement;
+  private readonly list: HTMLElement;
+  private selected: string | undefined;
+  private jobs: JobState[] = [];
+
+  constructor(private readonly onSelect: (job: string) => void) {
+    this.list = h('ul', { class: 'job-list', 'data-testid': 'jobs' });
+    this.el = h('nav', { class: 'jobs', 'aria-label': 'Jobs' }, h('h2', {}, 'Jobs'), this.list);
+    this.renderEmpty();
+  }
+
+  select(job: string | undefined): void {
+    this.selected = job;
+    this.render(this.jobs);
+  }
+
+  render(jobs: JobState[]): void {
+    this.jobs = jobs;
+    if (jobs.length === 0) return this.renderEmpty();
+    replaceChildren(this.list, ...jobs.map((job) => this.item(job)));
+  }
+
+  private renderEmpty(): void {
+    replaceChildren(this.list, h('li', { class: 'empty' }, 'No job has run yet.'));
+  }
+
+  private item(job: JobState): HTMLElement {
+    const detail =
+      job.status === 'running'
+        ? `run ${job.runs}`
+        : [job.error ?? (job.signal ? job.signal : job.code !== null && job.code !== undefined ? `exit ${job.code}` : ''), job.durationMs ? formatDuration(job.durationMs) : '']
+            .filter((s) => s !== '')
+            .join(' · ');
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: 'job',
+        'data-testid': 'job',
+        'data-job': job.name,
+        'data-status': job.status,
+        'aria-current': job.name === this.selected ? 'true' : undefined,
+      },
+      h('span', { class: `dot ${job.status}`, 'aria-hidden': 'true' }),
+      h('span', { class: 'job-name' }, job.name),
+      h('span', { class: `job-status ${job.status}` }, STATUS_LABEL[job.status]),
+      h('span', { class: 'job-detail' }, detail),
+    );
+    button.addEventListener('click', () => this.onSelect(job.name));
+    return h('li', {}, button);
+  }
+}

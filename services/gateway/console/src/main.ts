@@ -1,0 +1,92 @@
+import { MegaphoneClient, type StateChange } from '@megaphone/client';
+import { byTestId, h } from './dom.js';
+import { JobOutput } from './job-output.js';
+import { JobsModel } from './jobs.js';
+import { JobsView } from './jobs-view.js';
+import { StatusView } from './status-view.js';
+import { UptimeView } from './uptime-view.js';
+
+/** The lifecycle events the jobs list is folded from (SPEC §5: the `jobs` channel). */
+const JOBS_HISTORY = 1000;
+
+function gatewayUrl(): string {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/ws`;
+}
+
+function jobFromHash(): string | undefined {
+  const m = /^#job=([a-z0-9-]{1,64})$/.exec(location.hash);
+  return m?.[1];
+}
+
+function start(root: HTMLElement): void {
+  const client = new MegaphoneClient({ url: gatewayUrl(), backoff: { initialMs: 500, maxMs: 10_000 } });
+  const status = new StatusView();
+  const uptime = new UptimeView();
+  const output = new JobOutput(client);
+  const model = new JobsModel();
+  const select = (job: string) => {
+    if (location.hash !== `#job=${job}`) history.replaceState(null, '', `#job=${job}`);
+    output.show(job);
+    jobsView.select(job);
+  };
+  const jobsView = new JobsView(select);
+
+  // Test and support hooks: counters of what the SDK reported, readable from the DOM.
+  const debug = h('div', { 'data-testid': 'debug', hidden: '', 'data-opens': '0', 'data-gaps': '0', 'data-anomalies': '0' });
+  const bump = (key: string) => (debug.dataset[key] = String(Number(debug.dataset[key] ?? '0') + 1));
+
+  root.replaceChildren(
+    h('header', { class: 'topbar' }, h('h1', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '◢'), 'megaphone'), uptime.el, status.el),
+    h('main', { class: 'layout' }, jobsView.el, output.el),
+    debug,
+  );
+
+  client.on('state', (change: StateChange) => {
+    status.update(change);
+    if (change.state === 'open') bump('opens');
+  });
+  client.on('gap', () => bump('gaps'));
+  client.on('anomaly', (a) => {
+    bump('anomalies');
+    console.warn('megaphone:', a.message, a);
+  });
+  client.on('error', (e) => console.warn('megaphone:', e.message));
+
+  client.subscribe('uptime', { history: 1, onMessage: (d) => uptime.update(d) });
+
+  const subscribeJobs = (): void => {
+    const unsubscribe = client.subscribe('jobs', {
+      history: JOBS_HISTORY,
+      onMessage: (d, meta) => {
+        if (!model.apply(d, meta.ts)) return;
+        jobsView.render(model.list());
+        if (output.selected === undefined) {
+          const wanted = jobFromHash();
+          const first = model.list().find((j) => j.status === 'running') ?? model.list()[0];
+          const job = wanted !== undefined && model.get(wanted) !== undefined ? wanted : first?.name;
+          if (job !== undefined) select(job);
+        }
+      },
+      onGap: (gap) => {
+        // The lifecycle history changed under us: rebuild the list from what history still holds.
+        if (gap.kind !== 'reset') return;
+        unsubscribe();
+        model.clear();
+        jobsView.render([]);
+        subscribeJobs();
+      },
+    });
+  };
+  subscribeJobs();
+
+  const wanted = jobFromHash();
+  if (wanted !== undefined) select(wanted);
+  addEventListener('hashchange', () => {
+    const job = jobFromHash();
+    if (job !== undefined) select(job);
+  });
+  client.connect();
+}
+
+start(byTestId(document, 'app'));

@@ -1,0 +1,48 @@
+import type { StateChange } from '@megaphone/client';
+import { h } from './dom.js';
+
+/** The connection badge: state, gateway node, and the countdown while reconnecting. */
+export class StatusView {
+  readonly el: HTMLElement;
+  private readonly text: HTMLElement;
+  private countdown: ReturnType<typeof setInterval> | undefined;
+
+  constructor() {
+    this.text = h('span', { class: 'status-text' }, 'connecting…');
+    this.el = h('div', { class: 'status', 'data-testid': 'connection', 'data-state': 'connecting', role: 'status' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), this.text);
+  }
+
+  update(change: StateChange): void {
+    if (this.countdown !== undefined) clearInterval(this.countdown);
+    this.countdown = undefined;
+    this.el.dataset['state'] = change.state;
+    if (change.node !== undefined) this.el.dataset['node'] = change.node;
+    else delete this.el.dataset['node'];
+    switch (change.state) {
+      case 'idle':
+      case 'connecting':
+        this.text.textContent = 'connecting…';
+        return;
+      case 'open':
+        this.text.textContent = change.node ? `live · ${change.node}` : 'live';
+        return;
+      case 'closed':
+        this.text.textContent = 'disconnected';
+        return;
+      case 'reconnecting': {
+        if (change.delayMs === undefined) {
+          this.text.textContent = 'reconnecting…';
+          return;
+        }
+        const at = Date.now() + change.delayMs;
+        const tick = () => {
+          const left = Math.max(0, at - Date.now());
+          this.text.textContent = left > 0 ? `reconnecting in ${(left / 1000).toFixed(1)}s` : 'reconnecting…';
+          if (left === 0 && this.countdown !== undefined) clearInterval(this.countdown);
+        };
+        tick();
+        this.countdown = setInterval(tick, 100);
+      }
+    }
+  }
+}
