@@ -240,7 +240,6 @@ export class Run {
       ...(s.error !== null ? { error: s.error } : {}),
       outcome: s.outcome,
     });
-    this.ctx.logger.debug({ job: this.job.name, run: this.id, code: s.code, signal: s.signal, outcome: s.outcome }, 'run ended');
     this.resolveEnded(s);
   }
 

@@ -1,0 +1,141 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BusUnavailableError, MemoryBus, type Bus, type BusHandler, type HistoryQuery, type HistoryResult } from '@megaphone/bus';
+import type { StreamPosition } from '@megaphone/protocol';
+import { createLogger } from '@megaphone/runtime';
+import { readProducerConfig, type ProducerConfig } from '../src/config.js';
+import type { JobSpec } from '../src/jobs-file.js';
+
+export const silentLogger = createLogger({ level: 'silent', service: 'producer-test', node: 'test' });
+
+export function memoryBus(): MemoryBus {
+  return new MemoryBus({ history: () => ({ size: 100_000, ttlMs: 3_600_000 }) });
+}
+
+/** A temporary folder removed by `cleanup()`. */
+export function tempDir(): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'mp-producer-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function writeJobsFile(dir: string, yaml: string): string {
+  const file = join(dir, 'jobs.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** A config for tests: loopback, port 0, silent, short kill grace, the given jobs. */
+export function testConfig(jobs: JobSpec[], env: Record<string, string> = {}): ProducerConfig {
+  const { dir, cleanup } = tempDir();
+  try {
+    const config = readProducerConfig({
+      PRODUCER_JOBS_FILE: writeJobsFile(dir, 'jobs: []\n'),
+      PRODUCER_HOST: '127.0.0.1',
+      PRODUCER_PORT: '0',
+      PRODUCER_ADMIN_HOST: '127.0.0.1',
+      PRODUCER_ADMIN_PORT: '0',
+      PRODUCER_KILL_GRACE_MS: '300',
+      PRODUCER_UPTIME_INTERVAL_MS: '100',
+      LOG_LEVEL: 'silent',
+      NODE_NAME: 'producer-test',
+      ...env,
+    });
+    return { ...config, jobs };
+  } finally {
+    cleanup();
+  }
+}
+
+export function job(name: string, command: string[], extra: Partial<JobSpec> = {}): JobSpec {
+  return { name, command, restart: 'never', env: {}, maxLineBytes: 16_384, startOnBoot: false, ...extra };
+}
+
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The data of every publication retained on a channel, parsed. */
+export async function published(bus: Bus, channel: string): Promise<Record<string, unknown>[]> {
+  const h = await bus.history(channel);
+  return h.publications.map((p) => (JSON.parse(p.frame.toString('utf8')) as { data: Record<string, unknown> }).data);
+}
+
+/** Every output line of a run on `cmd:<job>`, per stream, in order. */
+export async function outputLines(bus: Bus, job: string, run?: string, stream: 'stdout' | 'stderr' = 'stdout'): Promise<string[]> {
+  const pubs = await published(bus, `cmd:${job}`);
+  return pubs
+    .filter((d) => d.stream === stream && (run === undefined || d.run === run))
+    .flatMap((d) => d.lines as string[]);
+}
+
+/**
+ * A MemoryBus whose availability tests control: `down()` makes it not ready and every publish reject,
+ * `stall()` leaves publishes pending until `up()`.
+ */
+export class FlakyBus implements Bus {
+  readonly kind = 'memory' as const;
+  readonly inner = memoryBus();
+  private mode: 'up' | 'down' | 'stalled' = 'up';
+  private readonly stalled: (() => void)[] = [];
+  /** Publish calls that reached this bus (including rejected ones). */
+  attempts = 0;
+
+  down(): void {
+    this.mode = 'down';
+  }
+  stall(): void {
+    this.mode = 'stalled';
+  }
+  up(): void {
+    this.mode = 'up';
+    for (const go of this.stalled.splice(0)) go();
+  }
+  /** Ready, but publishes fail (the bus accepted the connection but cannot publish). */
+  rejecting = false;
+
+  setHandler(handler: BusHandler): void {
+    this.inner.setHandler(handler);
+  }
+  async publish(channel: string, dataJson: string): Promise<StreamPosition> {
+    this.attempts++;
+    if (this.mode === 'down' || this.rejecting) throw new BusUnavailableError('bus is down (test)');
+    if (this.mode === 'stalled') await new Promise<void>((r) => this.stalled.push(r));
+    return this.inner.publish(channel, dataJson);
+  }
+  subscribe(channel: string): Promise<void> {
+    return this.inner.subscribe(channel);
+  }
+  unsubscribe(channel: string): Promise<void> {
+    return this.inner.unsubscribe(channel);
+  }
+  history(channel: string, query?: HistoryQuery): Promise<HistoryResult> {
+    return this.inner.history(channel, query);
+  }
+  isReady(): boolean {
+    return this.mode !== 'down';
+  }
+  async close(): Promise<void> {
+    this.up();
+    await this.inner.close();
+  }
+}
