@@ -1,0 +1,131 @@
+import { isValidChannel } from '@megaphone/protocol';
+import { EnvReader, freeze, readCommonConfig, type CommonConfig, type Env } from '@megaphone/runtime';
+
+/**
+ * Which browser origins may open a WebSocket or an SSE stream:
+ * `same-origin` (the Origin's host must equal the Host header), an exact list, or anyone (`*`).
+ * Requests without an Origin header (CLIs, services) are not browsers and are always allowed.
+ */
+export type OriginPolicy =
+  | { kind: 'same-origin' }
+  | { kind: 'list'; origins: readonly string[] }
+  | { kind: 'any' };
+
+export interface GatewayConfig extends CommonConfig {
+  host: string;
+  port: number;
+  adminHost: string;
+  adminPort: number;
+  allowedOrigins: OriginPolicy;
+  heartbeatMs: number;
+  maxConnections: number;
+  /** Per connection. */
+  maxSubscriptions: number;
+  /** Per connection: hub-pending plus transport-buffered bytes. */
+  maxQueueBytes: number;
+  /** Largest `history` a client may ask for. */
+  maxHistory: number;
+  /** Per connection, with a burst of the same size. */
+  maxCommandsPerSecond: number;
+  drainMs: number;
+  /** Exact channel names, or `ns:*` for a whole namespace. */
+  conflateChannels: readonly string[];
+  /** Things worth a warning at start (e.g. `GATEWAY_ALLOWED_ORIGINS=*`). */
+  warnings: readonly string[];
+}
+
+function readOrigins(r: EnvReader, warnings: string[]): OriginPolicy {
+  const items = r.list('GATEWAY_ALLOWED_ORIGINS');
+  if (items === undefined || items.length === 0) return { kind: 'same-origin' };
+  if (items.includes('*')) {
+    if (items.length > 1) r.problem('GATEWAY_ALLOWED_ORIGINS: "*" cannot be combined with other origins');
+    warnings.push('GATEWAY_ALLOWED_ORIGINS=* lets any web page open connections to this gateway');
+    return { kind: 'any' };
+  }
+  const origins: string[] = [];
+  for (const item of items) {
+    // An origin is scheme://host[:port], exactly as browsers send it: no path, no trailing slash.
+    let url: URL | undefined;
+    try {
+      url = new URL(item);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== item.toLowerCase()) {
+      r.problem(`GATEWAY_ALLOWED_ORIGINS: "${item}" is not an origin like https://example.com or http://localhost:8080`);
+    } else origins.push(url.origin);
+  }
+  return { kind: 'list', origins };
+}
+
+function readConflate(r: EnvReader): string[] {
+  const items = r.list('GATEWAY_CONFLATE_CHANNELS') ?? ['uptime'];
+  const out: string[] = [];
+  for (const item of items) {
+    const ok = item.endsWith(':*') ? isValidChannel(item.slice(0, -2)) && !item.slice(0, -2).includes(':') : isValidChannel(item);
+    if (ok) out.push(item);
+    else r.problem(`GATEWAY_CONFLATE_CHANNELS: "${item}" is neither a channel name nor "namespace:*"`);
+  }
+  return out;
+}
+
+function read(r: EnvReader): GatewayConfig {
+  const common = readCommonConfig(r);
+  const warnings: string[] = [];
+  const host = r.str('GATEWAY_HOST', '0.0.0.0');
+  const port = r.port('GATEWAY_PORT', 8080);
+  const adminHost = r.str('GATEWAY_ADMIN_HOST', '0.0.0.0');
+  const adminPort = r.port('GATEWAY_ADMIN_PORT', 9100);
+  if (port !== 0 && port === adminPort && host === adminHost) r.problem('GATEWAY_PORT and GATEWAY_ADMIN_PORT must differ');
+  const allowedOrigins = readOrigins(r, warnings);
+  const heartbeatMs = r.int('GATEWAY_HEARTBEAT_MS', 25_000, { min: 50, max: 600_000 });
+  const maxConnections = r.int('GATEWAY_MAX_CONNECTIONS', 50_000, { min: 1, max: 10_000_000 });
+  const maxSubscriptions = r.int('GATEWAY_MAX_SUBSCRIPTIONS', 64, { min: 1, max: 10_000 });
+  const maxQueueBytes = r.int('GATEWAY_MAX_QUEUE_BYTES', 1_048_576, { min: 16_384, max: 1024 * 1024 * 1024 });
+  const maxHistory = r.int('GATEWAY_MAX_HISTORY', 1000, { min: 0, max: 1_000_000 });
+  const maxCommandsPerSecond = r.int('GATEWAY_MAX_COMMANDS_PER_SECOND', 50, { min: 1, max: 100_000 });
+  const drainMs = r.int('GATEWAY_DRAIN_MS', 10_000, { min: 0, max: 3_600_000 });
+  const conflateChannels = readConflate(r);
+  if (maxQueueBytes < common.maxPublicationBytes) {
+    warnings.push(`GATEWAY_MAX_QUEUE_BYTES (${maxQueueBytes}) is below MAX_PUBLICATION_BYTES (${common.maxPublicationBytes}): one large publication puts a client over its cap`);
+  }
+  return {
+    ...common,
+    host,
+    port,
+    adminHost,
+    adminPort,
+    allowedOrigins,
+    heartbeatMs,
+    maxConnections,
+    maxSubscriptions,
+    maxQueueBytes,
+    maxHistory,
+    maxCommandsPerSecond,
+    drainMs,
+    conflateChannels,
+    warnings,
+  };
+}
+
+/** Reads and validates the gateway's environment; throws a ConfigError listing every problem. */
+export function readGatewayConfig(env: Env): GatewayConfig {
+  const r = new EnvReader(env);
+  const config = read(r);
+  r.done();
+  return freeze(config);
+}
+
+/** Every environment variable the gateway reads (ops tests check deployment files against it). */
+export const GATEWAY_ENV_NAMES: readonly string[] = (() => {
+  const r = new EnvReader({});
+  read(r);
+  return Object.freeze([...r.known].sort());
+})();
+
+/** True for channels whose subscribers may get only the latest value when they lag. */
+export function conflateMatcher(patterns: readonly string[]): (channel: string) => boolean {
+  const exact = new Set(patterns.filter((p) => !p.endsWith(':*')));
+  const prefixes = patterns.filter((p) => p.endsWith(':*')).map((p) => p.slice(0, -1));
+  return (channel) => exact.has(channel) || prefixes.some((p) => channel.startsWith(p));
+}

@@ -1,0 +1,16 @@
+// `npm run gateway`: one gateway, configured by the environment (what the container image runs).
+import { ConfigError, handleSignals, createLogger } from '@megaphone/runtime';
+import { readGatewayConfig } from './config.js';
+import { startGateway } from './gateway.js';
+
+let config;
+try {
+  config = readGatewayConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`gateway: ${err.message}\n`);
+  process.exit(1);
+}
+const logger = createLogger({ level: config.logLevel, service: 'gateway', node: config.nodeName });
+const gateway = await startGateway({ config, logger });
+handleSignals(() => gateway.drain(), logger);

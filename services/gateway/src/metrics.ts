@@ -1,0 +1,128 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { LATENCY_BUCKETS_SECONDS } from '@megaphone/runtime';
+
+/** Per-connection queued bytes, from idle to far past the default 1 MiB cap. */
+const QUEUE_BYTES_BUCKETS = [0, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
+const RESUBSCRIBE_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * Every metric the gateway exposes (docs/metrics.md describes them). Labels are bounded: transport,
+ * close code, error code, outcome, reason and namespace; never channel names or client ids.
+ */
+export class GatewayMetrics {
+  readonly connections: Gauge<'transport'>;
+  readonly connectionsOpened: Counter<'transport'>;
+  readonly connectionsClosed: Counter<'transport' | 'code'>;
+  readonly subscriptions: Gauge;
+  readonly channels: Gauge;
+  readonly busPublicationsReceived: Counter<'namespace'>;
+  readonly deliveries: Counter<'namespace'>;
+  readonly framesWritten: Counter;
+  readonly bytesWritten: Counter;
+  readonly connectionQueueBytes: Histogram;
+  readonly outboundQueuedBytes: Gauge;
+  readonly hubPendingMessages: Gauge;
+  readonly slowConsumerEvents: Counter<'outcome'>;
+  readonly droppedMessages: Counter<'reason'>;
+  readonly deliveryLatency: Histogram;
+  readonly recoveries: Counter<'result'>;
+  readonly clientErrors: Counter<'code'>;
+  readonly gaps: Counter<'outcome'>;
+  readonly epochChanges: Counter;
+  readonly draining: Gauge;
+  readonly busConnected: Gauge;
+  readonly busReconnects: Counter;
+  readonly busResubscribeDuration: Histogram;
+
+  constructor(registry: Registry, sample: () => ScrapeSample) {
+    const registers = [registry];
+    // One sample per scrape feeds the gauges and the histogram below; prom-client calls each
+    // metric's collect() in turn, so the first one takes the sample and the others reuse it.
+    let current: ScrapeSample | undefined;
+    const take = (): ScrapeSample => {
+      if (current === undefined) {
+        current = sample();
+        queueMicrotask(() => (current = undefined));
+      }
+      return current;
+    };
+
+    this.connections = new Gauge({ name: 'megaphone_connections', help: 'Open client connections.', labelNames: ['transport'], registers });
+    this.connectionsOpened = new Counter({ name: 'megaphone_connections_opened_total', help: 'Client connections accepted.', labelNames: ['transport'], registers });
+    this.connectionsClosed = new Counter({ name: 'megaphone_connections_closed_total', help: 'Client connections closed, by close code (SSE: 1000 client gone, 1001 drain, 4000 slow consumer).', labelNames: ['transport', 'code'], registers });
+    this.subscriptions = new Gauge({
+      name: 'megaphone_subscriptions',
+      help: 'Client subscriptions held by this node.',
+      registers,
+      collect() {
+        this.set(take().subscriptions);
+      },
+    });
+    this.channels = new Gauge({
+      name: 'megaphone_channels',
+      help: 'Channels this node holds a bus subscription for.',
+      registers,
+      collect() {
+        this.set(take().channels);
+      },
+    });
+    this.busPublicationsReceived = new Counter({ name: 'megaphone_bus_publications_received_total', help: 'Publications received from the bus.', labelNames: ['namespace'], registers });
+    this.deliveries = new Counter({ name: 'megaphone_deliveries_total', help: 'Messages handed to client queues.', labelNames: ['namespace'], registers });
+    this.framesWritten = new Counter({ name: 'megaphone_frames_written_total', help: 'WebSocket frames / SSE chunks written to client sockets.', registers });
+    this.bytesWritten = new Counter({ name: 'megaphone_bytes_written_total', help: 'Payload bytes written to client sockets.', registers });
+    this.connectionQueueBytes = new Histogram({
+      name: 'megaphone_connection_queue_bytes',
+      help: 'Queued outbound bytes per connection (hub-pending plus transport-buffered), sampled at scrape.',
+      buckets: QUEUE_BYTES_BUCKETS,
+      registers,
+      collect() {
+        this.reset();
+        for (const bytes of take().perConnectionQueuedBytes) this.observe(bytes);
+      },
+    });
+    this.outboundQueuedBytes = new Gauge({
+      name: 'megaphone_outbound_queued_bytes',
+      help: 'Total queued outbound bytes over all connections.',
+      registers,
+      collect() {
+        this.set(take().queuedBytes);
+      },
+    });
+    this.hubPendingMessages = new Gauge({
+      name: 'megaphone_hub_pending_messages',
+      help: 'Messages waiting in the hub for their connection to flush.',
+      registers,
+      collect() {
+        this.set(take().pendingMessages);
+      },
+    });
+    this.slowConsumerEvents = new Counter({ name: 'megaphone_slow_consumer_events_total', help: 'Slow-consumer events by outcome.', labelNames: ['outcome'], registers });
+    this.droppedMessages = new Counter({ name: 'megaphone_dropped_messages_total', help: 'Messages not delivered live, by reason (caught up from history later unless counted as a lost gap).', labelNames: ['reason'], registers });
+    this.deliveryLatency = new Histogram({ name: 'megaphone_delivery_latency_seconds', help: 'Publish time to written to the client socket.', buckets: LATENCY_BUCKETS_SECONDS, registers });
+    this.recoveries = new Counter({ name: 'megaphone_recoveries_total', help: 'Subscriptions with `since`, by result.', labelNames: ['result'], registers });
+    this.clientErrors = new Counter({ name: 'megaphone_client_errors_total', help: 'Error replies sent to clients, by code.', labelNames: ['code'], registers });
+    this.gaps = new Counter({ name: 'megaphone_gaps_total', help: 'Holes noticed mid-stream, by outcome (filled from history or lost and told).', labelNames: ['outcome'], registers });
+    this.epochChanges = new Counter({ name: 'megaphone_epoch_changes_total', help: 'Channel epoch changes noticed (history reset).', registers });
+    this.draining = new Gauge({ name: 'megaphone_draining', help: '1 while this gateway drains.', registers });
+    this.busConnected = new Gauge({ name: 'megaphone_bus_connected', help: '1 while the bus is connected and holds its subscriptions.', registers });
+    this.busReconnects = new Counter({ name: 'megaphone_bus_reconnects_total', help: 'Bus reconnections (not ready → ready after the first connect).', registers });
+    this.busResubscribeDuration = new Histogram({ name: 'megaphone_bus_resubscribe_duration_seconds', help: 'Time from losing the bus to holding every subscription again.', buckets: RESUBSCRIBE_BUCKETS, registers });
+
+    for (const t of ['ws', 'sse']) {
+      this.connections.set({ transport: t }, 0);
+      this.connectionsOpened.inc({ transport: t }, 0);
+    }
+    for (const o of ['lagged', 'caught_up', 'conflated', 'disconnected']) this.slowConsumerEvents.inc({ outcome: o }, 0);
+    for (const r of ['recovered', 'not_recovered']) this.recoveries.inc({ result: r }, 0);
+    for (const o of ['filled', 'lost']) this.gaps.inc({ outcome: o }, 0);
+  }
+}
+
+/** What the gateway samples from the hub when Prometheus scrapes. */
+export interface ScrapeSample {
+  subscriptions: number;
+  channels: number;
+  queuedBytes: number;
+  pendingMessages: number;
+  perConnectionQueuedBytes: Iterable<number>;
+}

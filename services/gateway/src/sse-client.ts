@@ -1,0 +1,109 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hub, HubConnection } from '@megaphone/hub';
+import { CloseCode, type StreamPosition, type SubscribeCommand } from '@megaphone/protocol';
+import type { Logger } from '@megaphone/runtime';
+import type { ClientConnection } from './connections.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export interface SseRequest {
+  channels: readonly string[];
+  history: number | undefined;
+  /** Positions from `Last-Event-ID` (or `lastEventId`): those channels resume with `since`. */
+  resume: ReadonlyMap<string, StreamPosition>;
+}
+
+export interface SseClientDeps {
+  hub: Hub;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  node: string;
+  session: string;
+  heartbeatMs: number;
+  /** CORS headers for an allowed cross-origin page. */
+  corsHeaders: Record<string, string>;
+  onClose(client: SseClient): void;
+}
+
+const KEEPALIVE = Buffer.from(': keepalive\n\n');
+
+/** One Server-Sent Events stream: the hub writes finished event-stream bytes into the response. */
+export class SseClient implements ClientConnection {
+  readonly transport = 'sse' as const;
+  readonly conn: HubConnection;
+  private closeCode: number | undefined;
+
+  constructor(
+    req: IncomingMessage,
+    private readonly res: ServerResponse,
+    request: SseRequest,
+    private readonly deps: SseClientDeps,
+  ) {
+    req.socket.setNoDelay(true);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+      ...deps.corsHeaders,
+    });
+    // Headers go out now, so the client knows the stream is open before the first event.
+    res.write(KEEPALIVE);
+    this.conn = deps.hub.connect(
+      {
+        write: (chunk) => void res.write(chunk),
+        bufferedBytes: () => res.writableLength,
+        close: (code) => this.close(code),
+      },
+      { format: 'sse' },
+    );
+    res.on('drain', () => this.conn.drained());
+    res.on('close', () => {
+      this.conn.close();
+      deps.onClose(this);
+      deps.metrics.connectionsClosed.inc({ transport: 'sse', code: String(this.closeCode ?? CloseCode.Normal) });
+      deps.logger.debug({ session: deps.session }, 'sse stream closed');
+    });
+    this.conn.send({ op: 'welcome', node: deps.node, session: deps.session, heartbeatMs: deps.heartbeatMs });
+    request.channels.forEach((channel, i) => {
+      const since = request.resume.get(channel);
+      const cmd: SubscribeCommand =
+        since !== undefined
+          ? { op: 'subscribe', id: i + 1, channel, since }
+          : request.history !== undefined
+            ? { op: 'subscribe', id: i + 1, channel, history: request.history }
+            : { op: 'subscribe', id: i + 1, channel };
+      this.conn.subscribe(cmd).catch((err: unknown) => {
+        deps.logger.error({ err, session: deps.session }, 'sse subscribe failed');
+        this.close(CloseCode.Internal);
+      });
+    });
+  }
+
+  queuedBytes(): number {
+    return this.res.writableLength;
+  }
+
+  heartbeat(): void {
+    // Anything already queued keeps the stream alive as well as a comment would.
+    if (this.res.writableLength === 0 && !this.res.writableEnded) this.res.write(KEEPALIVE);
+  }
+
+  /** `retry:` tells EventSource how long to wait before it reconnects (with `Last-Event-ID`). */
+  drain(retryAfterMs: number): void {
+    if (this.res.writableEnded) return;
+    this.res.write(`retry: ${retryAfterMs}\n\n`);
+    this.close(CloseCode.GoingAway);
+  }
+
+  terminate(): void {
+    this.res.destroy();
+  }
+
+  close(code: number): void {
+    if (this.res.writableEnded) return;
+    this.closeCode = code;
+    this.res.end();
+    // A reader that stopped reading never lets end() finish: do not wait for it.
+    if (code === CloseCode.SlowConsumer) this.res.destroy();
+  }
+}

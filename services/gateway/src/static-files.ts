@@ -1,0 +1,87 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { sendHttpError } from './http-error.js';
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.webp': 'image/webp',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** Bundler output with a content hash in the name (`app-3F2A1B9C.js`) never changes: cache it for good. */
+const HASHED = /[.-][A-Za-z0-9]{8,}\.[a-z0-9]+$/;
+
+/**
+ * Resolves a URL path inside `root`, or undefined when it would leave it (`..`, encoded
+ * separators, NUL bytes) or is not decodable.
+ */
+export function resolveStaticPath(root: string, urlPath: string): string | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
+  const relative = normalize(decoded.endsWith('/') ? `${decoded}index.html` : decoded).replace(/^([/\\])+/, '');
+  if (relative.split(/[/\\]/).includes('..')) return undefined;
+  const base = root.endsWith(sep) ? root : root + sep;
+  const full = join(base, relative);
+  return full.startsWith(base) ? full : undefined;
+}
+
+/** Serves the web console's files (GET/HEAD), with ETags and cache headers. */
+export async function serveStatic(root: string, req: IncomingMessage, res: ServerResponse, urlPath: string): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendHttpError(res, 'method_not_allowed', 'use GET', { allow: 'GET, HEAD' });
+    return;
+  }
+  const file = resolveStaticPath(root, urlPath);
+  if (file === undefined) {
+    sendHttpError(res, 'not_found', 'no such file');
+    return;
+  }
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    sendHttpError(res, 'not_found', urlPath === '/' ? 'the web console is not built (npm run build)' : 'no such file');
+    return;
+  }
+  if (!info.isFile()) {
+    sendHttpError(res, 'not_found', 'no such file');
+    return;
+  }
+  const etag = `"${info.size.toString(36)}-${Math.floor(info.mtimeMs).toString(36)}"`;
+  const ext = extname(file).toLowerCase();
+  const headers: Record<string, string | number> = {
+    'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
+    'cache-control': ext === '.html' ? 'no-cache' : HASHED.test(file) ? 'public, max-age=31536000, immutable' : 'public, max-age=300',
+    etag,
+    'x-content-type-options': 'nosniff',
+  };
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304, headers).end();
+    return;
+  }
+  headers['content-length'] = info.size;
+  res.writeHead(200, headers);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const stream = createReadStream(file);
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+}

@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError } from '@megaphone/runtime';
+import { GATEWAY_ENV_NAMES, conflateMatcher, readGatewayConfig } from '../src/index.js';
+
+test('defaults match the documented ones', () => {
+  const c = readGatewayConfig({});
+  assert.equal(c.host, '0.0.0.0');
+  assert.equal(c.port, 8080);
+  assert.equal(c.adminHost, '0.0.0.0');
+  assert.equal(c.adminPort, 9100);
+  assert.deepEqual(c.allowedOrigins, { kind: 'same-origin' });
+  assert.equal(c.heartbeatMs, 25000);
+  assert.equal(c.maxConnections, 50000);
+  assert.equal(c.maxSubscriptions, 64);
+  assert.equal(c.maxQueueBytes, 1048576);
+  assert.equal(c.maxHistory, 1000);
+  assert.equal(c.maxCommandsPerSecond, 50);
+  assert.equal(c.drainMs, 10000);
+  assert.deepEqual(c.conflateChannels, ['uptime']);
+  assert.deepEqual(c.warnings, []);
+  assert.equal(c.bus.kind, 'memory');
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.allowedOrigins));
+});
+
+test('origins: an exact list, or * with a warning', () => {
+  const list = readGatewayConfig({ GATEWAY_ALLOWED_ORIGINS: 'https://a.example, http://localhost:8080' });
+  assert.deepEqual(list.allowedOrigins, { kind: 'list', origins: ['https://a.example', 'http://localhost:8080'] });
+  const any = readGatewayConfig({ GATEWAY_ALLOWED_ORIGINS: '*' });
+  assert.deepEqual(any.allowedOrigins, { kind: 'any' });
+  assert.equal(any.warnings.length, 1);
+  assert.match(any.warnings[0]!, /GATEWAY_ALLOWED_ORIGINS=\*/);
+});
+
+test('every problem is listed at once', () => {
+  try {
+    readGatewayConfig({
+      GATEWAY_PORT: 'eighty',
+      GATEWAY_HEARTBEAT_MS: '5',
+      GATEWAY_MAX_CONNECTIONS: '0',
+      GATEWAY_ALLOWED_ORIGINS: 'https://a.example/path,*',
+      GATEWAY_CONFLATE_CHANNELS: 'bad name',
+      LOG_LEVEL: 'loud',
+    });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    const text = err.problems.join('\n');
+    for (const name of ['GATEWAY_PORT', 'GATEWAY_HEARTBEAT_MS', 'GATEWAY_MAX_CONNECTIONS', 'GATEWAY_ALLOWED_ORIGINS', 'GATEWAY_CONFLATE_CHANNELS', 'LOG_LEVEL']) {
+      assert.match(text, new RegExp(name), name);
+    }
+  }
+  assert.throws(() => readGatewayConfig({ GATEWAY_ALLOWED_ORIGINS: 'example.com' }), ConfigError);
+});
+
+test('GATEWAY_ENV_NAMES lists every variable the parser accepts', () => {
+  for (const name of [
+    'NODE_NAME', 'LOG_LEVEL', 'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_CLUSTER_NODES', 'REDIS_KEY_PREFIX',
+    'HISTORY_SIZE', 'HISTORY_TTL_MS', 'CHANNEL_NAMESPACES', 'MAX_PUBLICATION_BYTES',
+    'GATEWAY_HOST', 'GATEWAY_PORT', 'GATEWAY_ADMIN_HOST', 'GATEWAY_ADMIN_PORT', 'GATEWAY_ALLOWED_ORIGINS', 'GATEWAY_HEARTBEAT_MS',
+    'GATEWAY_MAX_CONNECTIONS', 'GATEWAY_MAX_SUBSCRIPTIONS', 'GATEWAY_MAX_QUEUE_BYTES', 'GATEWAY_MAX_HISTORY',
+    'GATEWAY_MAX_COMMANDS_PER_SECOND', 'GATEWAY_DRAIN_MS', 'GATEWAY_CONFLATE_CHANNELS',
+  ]) {
+    assert.ok(GATEWAY_ENV_NAMES.includes(name), name);
+  }
+  assert.ok(GATEWAY_ENV_NAMES.every((n) => !n.startsWith('PRODUCER_')));
+});
+
+test('conflated channels: exact names and whole namespaces', () => {
+  const c = readGatewayConfig({ GATEWAY_CONFLATE_CHANNELS: 'uptime,metrics:*' });
+  const conflate = conflateMatcher(c.conflateChannels);
+  assert.equal(conflate('uptime'), true);
+  assert.equal(conflate('metrics:cpu'), true);
+  assert.equal(conflate('uptime2'), false);
+  assert.equal(conflate('cmd:build'), false);
+});

@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createConnection, type Socket } from 'node:net';
+import { TestClient, httpGet, isOp, sleep, startTestGateway, type TestGateway } from './helpers.js';
+
+const PUBLICATIONS = 600;
+const PAYLOAD = 'x'.repeat(10_000); // 600 × ~10 KB ≈ 6 MB
+
+/** A client whose TCP socket the test can stop reading from. */
+async function pausableClient(t: TestGateway): Promise<{ client: TestClient; socket: () => Socket }> {
+  let socket: Socket | undefined;
+  const client = await TestClient.connect(t.ws, {
+    createConnection: (opts) => (socket = createConnection(opts as { port: number; host: string })),
+  });
+  return { client, socket: () => socket! };
+}
+
+/** Publishes like a bus does: a few publications per event-loop turn, not all in one. */
+async function publishMany(t: TestGateway, channel: string, onTurn: () => void): Promise<void> {
+  for (let i = 1; i <= PUBLICATIONS; i++) {
+    await t.bus.publish(channel, JSON.stringify({ i, pad: PAYLOAD }));
+    if (i % 4 === 0) {
+      await new Promise((r) => setImmediate(r));
+      onTurn();
+    }
+  }
+}
+
+function counter(body: string, name: string, labels: string): number {
+  const line = body.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+test('a client that stops reading while 6 MB is published does not hold up another, and is caught up in order', async () => {
+  const maxQueue = 256 * 1024;
+  const t = await startTestGateway({ GATEWAY_MAX_QUEUE_BYTES: String(maxQueue), HISTORY_SIZE: '2000' });
+  try {
+    const fast = await TestClient.connect(t.ws);
+    const slow = await pausableClient(t);
+    fast.send({ op: 'subscribe', id: 1, channel: 'big' });
+    slow.client.send({ op: 'subscribe', id: 1, channel: 'big' });
+    await fast.next(isOp('subscribed', 1));
+    await slow.client.next(isOp('subscribed', 1));
+    slow.socket().pause();
+
+    let peakQueued = 0;
+    await publishMany(t, 'big', () => (peakQueued = Math.max(peakQueued, t.gw.hub.stats().queuedBytes)));
+    await fast.until(() => fast.publications('big').length === PUBLICATIONS, 20_000);
+    assert.deepEqual(fast.publications('big').map((p) => p.offset), Array.from({ length: PUBLICATIONS }, (_, i) => i + 1));
+    assert.ok(slow.client.publications('big').length < PUBLICATIONS, 'the paused client has not read everything');
+    assert.ok(peakQueued < 4 * maxQueue + 1024 * 1024, `gateway queue stayed bounded (peak ${peakQueued} bytes)`);
+
+    const lagged = counter((await httpGet(`${t.admin}/metrics`)).body, 'megaphone_slow_consumer_events_total', 'outcome="lagged"');
+    assert.ok(lagged >= 1, 'the slow consumer was noticed');
+
+    slow.socket().resume();
+    const outcome = await Promise.race([
+      slow.client.until((ms) => ms.filter((m) => m.op === 'message').length >= PUBLICATIONS, 20_000).then(() => 'caught_up' as const),
+      slow.client.closed.then((c) => c.code),
+    ]);
+    if (outcome === 'caught_up') {
+      const offsets = slow.client.publications('big').map((p) => p.offset);
+      assert.deepEqual(offsets, Array.from({ length: PUBLICATIONS }, (_, i) => i + 1), 'every publication, in order, once');
+      await t.bus.publish('big', '{"after":true}');
+      await slow.client.until(() => slow.client.publications('big').length === PUBLICATIONS + 1);
+    } else {
+      assert.equal(outcome, 4000);
+    }
+    await fast.close();
+    await slow.client.close();
+  } finally {
+    await t.close();
+  }
+});
+
+test('a slow client whose missed publications left history is told: closed with 4000 or sent a gap', async () => {
+  const t = await startTestGateway({ GATEWAY_MAX_QUEUE_BYTES: String(64 * 1024), HISTORY_SIZE: '20' });
+  try {
+    const slow = await pausableClient(t);
+    slow.client.send({ op: 'subscribe', id: 1, channel: 'big' });
+    await slow.client.next(isOp('subscribed', 1));
+    slow.socket().pause();
+    await publishMany(t, 'big', () => {});
+    await sleep(100);
+    slow.socket().resume();
+    const outcome = await Promise.race([
+      slow.client.closed.then((c) => c.code),
+      slow.client.next(isOp('gap'), 0, 20_000).then(() => 'gap' as const),
+    ]);
+    assert.ok(outcome === 4000 || outcome === 'gap', String(outcome));
+    const offsets = slow.client.publications('big').map((p) => p.offset);
+    for (let i = 1; i < offsets.length; i++) assert.ok(offsets[i]! > offsets[i - 1]!, 'in order, no duplicates');
+    await slow.client.close();
+  } finally {
+    await t.close();
+  }
+});
