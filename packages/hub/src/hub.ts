@@ -1,0 +1,213 @@
+import type { Bus, Publication } from '@megaphone/bus';
+import type { Logger } from '@megaphone/runtime';
+import { Channel } from './channel.js';
+import { Connection, type HubConnection } from './connection.js';
+import type { HubContext } from './context.js';
+import { withDefaults, type HubMetrics } from './metrics.js';
+import type { ConnectOptions, HubOptions, HubStats, Sink } from './types.js';
+
+/** How often lagging connections are checked even if their transport never reports a drain. */
+const LAG_CHECK_MS = 250;
+
+/**
+ * The per-node fan-out: channel → subscribers, one bus subscription per channel, per-connection
+ * queues. Knows nothing of ws, http or Redis; it writes to `Sink`s.
+ *
+ * Guarantees, per subscription:
+ * - Publications arrive in offset order with no duplicates. `subscribed` comes first (with the
+ *   channel's epoch and latest offset, and `recovered` for `since`), then the replay, then live,
+ *   joined without a gap or a duplicate even while publications keep arriving.
+ * - A hole — publications the bus lost, a reconnect (`resubscribed`), a subscriber that fell
+ *   behind — is filled from history. What history no longer has is announced: a `gap` message
+ *   (`history_expired`, or `epoch_changed` with the new epoch), or for a slow consumer a close
+ *   with 4000. Never a silent hole.
+ * - Everything one connection gets in one event-loop turn is one `sink.write` (messages joined
+ *   by '\n' for ws). Subscribers at the same position get the same joined buffer, built once per
+ *   channel per turn; publication frames are forwarded as the publisher encoded them.
+ * - A connection's hub-pending + transport-buffered bytes stay under `maxQueueBytes` plus one
+ *   batch: past it, live batches are not queued (counted as dropped), and once it drains the
+ *   subscriptions catch up from history over the same connection — or, on conflated channels,
+ *   get only the latest publication.
+ *
+ * Costs: one history read per joining `history`/`since` subscriber; plain subscribers share one
+ * read per channel. Catch-ups read history per subscription.
+ */
+export class Hub {
+  private readonly bus: Bus;
+  private readonly ctx: HubContext;
+  private readonly channels = new Map<string, Channel>();
+  private readonly connections = new Set<Connection>();
+  private readonly laggingConns = new Set<Connection>();
+  /** Bus subscribe/unsubscribe calls per channel, run one after another. */
+  private readonly busOps = new Map<string, Promise<void>>();
+  private dirtyChannels: Channel[] = [];
+  private dirtyConns: Connection[] = [];
+  private flushScheduled = false;
+  private subscriptions = 0;
+  private nextId = 1;
+  private closed = false;
+  private readonly lagTimer: NodeJS.Timeout;
+  private readonly metrics: HubMetrics;
+  private readonly logger: Logger | undefined;
+
+  constructor(opts: HubOptions) {
+    this.bus = opts.bus;
+    this.metrics = withDefaults(opts.metrics);
+    this.logger = opts.logger;
+    const conflate = opts.conflate ?? (() => false);
+    this.ctx = {
+      bus: opts.bus,
+      metrics: this.metrics,
+      logger: opts.logger,
+      maxQueueBytes: opts.maxQueueBytes,
+      maxSubscriptions: opts.maxSubscriptionsPerConnection,
+      conflate,
+      now: opts.now ?? Date.now,
+      acquire: (name) => this.acquire(name),
+      release: (ch) => this.release(ch),
+      markConnDirty: (conn) => {
+        this.dirtyConns.push(conn);
+        if (!this.flushScheduled) this.scheduleFlush();
+      },
+      markChannelDirty: (ch) => {
+        this.dirtyChannels.push(ch);
+        if (!this.flushScheduled) this.scheduleFlush();
+      },
+      lagging: (conn, on) => {
+        if (on) this.laggingConns.add(conn);
+        else this.laggingConns.delete(conn);
+      },
+      subscriptionsChanged: (delta) => {
+        this.subscriptions += delta;
+      },
+      connectionClosed: (conn) => {
+        this.connections.delete(conn);
+      },
+    };
+    this.bus.setHandler({
+      publication: (pub) => this.onPublication(pub),
+      resubscribed: (channels) => this.onResubscribed(channels),
+    });
+    this.lagTimer = setInterval(() => this.checkLagging(), LAG_CHECK_MS);
+    this.lagTimer.unref();
+  }
+
+  connect(sink: Sink, opts: ConnectOptions = {}): HubConnection {
+    const conn = new Connection(this.nextId++, sink, opts.format === 'sse', this.ctx);
+    if (this.closed) conn.close();
+    else this.connections.add(conn);
+    return conn;
+  }
+
+  stats(): HubStats {
+    let queuedBytes = 0;
+    for (const c of this.connections) queuedBytes += c.queuedBytes();
+    let pendingMessages = 0;
+    for (const ch of this.channels.values()) pendingMessages += ch.heldCount;
+    return {
+      connections: this.connections.size,
+      channels: this.channels.size,
+      subscriptions: this.subscriptions,
+      queuedBytes,
+      pendingMessages,
+      laggingConnections: this.laggingConns.size,
+    };
+  }
+
+  /** Each connection's hub-pending + transport-buffered bytes (for a histogram sampled at scrape). */
+  *queuedBytesPerConnection(): IterableIterator<number> {
+    for (const c of this.connections) yield c.queuedBytes();
+  }
+
+  /** Releases every connection's subscriptions and the bus subscriptions; sinks are left open. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.lagTimer);
+    for (const c of [...this.connections]) c.close();
+    await Promise.allSettled([...this.busOps.values()]);
+  }
+
+  private acquire(name: string): Channel {
+    let ch = this.channels.get(name);
+    if (ch !== undefined) return ch;
+    const created = new Channel(name, this.ctx);
+    this.channels.set(name, created);
+    created.ready = this.busOp(name, () => this.bus.subscribe(name));
+    created.ready.catch(() => {
+      if (this.channels.get(name) === created) {
+        this.channels.delete(name);
+        created.dispose();
+      }
+    });
+    ch = created;
+    return ch;
+  }
+
+  private release(ch: Channel): void {
+    if (this.channels.get(ch.name) === ch) this.channels.delete(ch.name);
+    ch.dispose();
+    this.busOp(ch.name, () => this.bus.unsubscribe(ch.name)).catch((err: unknown) => {
+      this.logger?.warn({ err, channel: ch.name }, 'bus unsubscribe failed');
+    });
+  }
+
+  /** Runs bus calls for one channel in order, so subscribe/unsubscribe/subscribe cannot overtake. */
+  private busOp(name: string, op: () => Promise<void>): Promise<void> {
+    const prev = this.busOps.get(name);
+    const next = prev === undefined ? op() : prev.catch(() => {}).then(op);
+    this.busOps.set(name, next);
+    const cleanup = (): void => {
+      if (this.busOps.get(name) === next) this.busOps.delete(name);
+    };
+    next.then(cleanup, cleanup);
+    return next;
+  }
+
+  private onPublication(pub: Publication): void {
+    const ch = this.channels.get(pub.channel);
+    if (ch === undefined) return;
+    this.metrics.publicationReceived(ch.namespace);
+    ch.onPublication(pub);
+  }
+
+  private onResubscribed(channels: readonly string[]): void {
+    for (const name of channels) this.channels.get(name)?.verify();
+  }
+
+  private checkLagging(): void {
+    for (const c of this.laggingConns) c.drained();
+  }
+
+  private scheduleFlush(): void {
+    this.flushScheduled = true;
+    setImmediate(this.flush);
+  }
+
+  /** Once per turn: distribute every channel's batch, then one write per connection. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const chans = this.dirtyChannels;
+    if (chans.length > 0) {
+      this.dirtyChannels = [];
+      for (let i = 0; i < chans.length; i++) {
+        const ch = chans[i]!;
+        ch.dirty = false;
+        ch.distribute();
+      }
+    }
+    const conns = this.dirtyConns;
+    if (conns.length === 0) return;
+    this.dirtyConns = [];
+    let frames = 0;
+    let bytes = 0;
+    for (let i = 0; i < conns.length; i++) {
+      const n = conns[i]!.flush();
+      if (n > 0) {
+        frames++;
+        bytes += n;
+      }
+    }
+    if (frames > 0) this.metrics.written(frames, bytes);
+  };
+}

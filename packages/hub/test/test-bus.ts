@@ -1,0 +1,89 @@
+import { MemoryBus, type Bus, type BusHandler, type HistoryQuery, type HistoryResult, type Publication } from '@megaphone/bus';
+import type { StreamPosition } from '@megaphone/protocol';
+
+export function memoryBus(size = 1000, ttlMs = 3_600_000): MemoryBus {
+  return new MemoryBus({ history: () => ({ size, ttlMs }) });
+}
+
+/**
+ * A bus around a MemoryBus that misbehaves on demand, like a real network bus can: it drops,
+ * holds back (reorders) or duplicates publications on their way to the node, and counts
+ * subscribe/unsubscribe calls.
+ */
+export class TestBus implements Bus {
+  readonly kind = 'memory' as const;
+  private handler: BusHandler | undefined;
+  subscribeCalls = 0;
+  unsubscribeCalls = 0;
+  readonly subscribed = new Set<string>();
+  /** Return true to lose this publication on the way to the node. */
+  drop: (pub: Publication) => boolean = () => false;
+  /** Return true to hold this publication back until `release()`. */
+  hold: (pub: Publication) => boolean = () => false;
+  duplicate = false;
+  private readonly heldBack: Publication[] = [];
+  failHistory = false;
+  historyDelayMs = 0;
+  historyCalls = 0;
+  subscribeDelayMs = 0;
+
+  constructor(readonly inner: MemoryBus = memoryBus()) {
+    inner.setHandler({
+      publication: (pub) => {
+        if (this.drop(pub)) return;
+        if (this.hold(pub)) {
+          this.heldBack.push(pub);
+          return;
+        }
+        this.handler?.publication(pub);
+        if (this.duplicate) this.handler?.publication(pub);
+      },
+    });
+  }
+
+  setHandler(handler: BusHandler): void {
+    this.handler = handler;
+  }
+
+  /** Delivers the held-back publications (late, out of order). */
+  release(): void {
+    const held = this.heldBack.splice(0);
+    for (const pub of held) this.handler?.publication(pub);
+  }
+
+  resubscribed(channels: string[]): void {
+    this.handler?.resubscribed?.(channels);
+  }
+
+  publish(channel: string, dataJson: string): Promise<StreamPosition> {
+    return this.inner.publish(channel, dataJson);
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.subscribeCalls++;
+    if (this.subscribeDelayMs > 0) await new Promise((r) => setTimeout(r, this.subscribeDelayMs));
+    this.subscribed.add(channel);
+    await this.inner.subscribe(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.unsubscribeCalls++;
+    this.subscribed.delete(channel);
+    await this.inner.unsubscribe(channel);
+  }
+
+  async history(channel: string, query?: HistoryQuery): Promise<HistoryResult> {
+    this.historyCalls++;
+    if (this.historyDelayMs > 0) await new Promise((r) => setTimeout(r, this.historyDelayMs));
+    if (this.failHistory) throw new Error('history unavailable (test)');
+    return this.inner.history(channel, query);
+  }
+
+  isReady(): boolean {
+    return this.inner.isReady();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
