@@ -55,11 +55,11 @@ export function loadJobsFile(file: string): JobsFileResult {
 
 export function parseJobsFile(text: string, file: string): JobsFileResult {
   const problems: string[] = [];
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      const line = e.linePos?.[0]?.line;
-      problems.push(`jobs file ${file}${line !== undefined ? ` line ${line}` : ''}: ${e.message.split('\n')[0]}`);
+      // With prettyErrors the first line of the message already says "at line L, column C".
+      problems.push(`jobs file ${file}: ${e.message.split('\n')[0]!.replace(/:$/, '')}`);
     }
     return { jobs: [], problems };
   }
