@@ -1,0 +1,76 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RedisServer } from '@megaphone/bus/testing';
+import { Cluster } from '../src/cluster/fixture.js';
+import { RecordingClient } from '../src/cluster/recording-client.js';
+import { checkStream, describe as describeStream } from '../src/cluster/stream-check.js';
+import { httpStatus } from '../src/cluster/services.js';
+import { sleep, waitFor } from '../src/cluster/wait.js';
+
+type JobData = { run?: string; stream?: string; lines?: string[]; event?: string };
+
+describe('the producer while Redis is down', { timeout: 180_000 }, () => {
+  let redis: RedisServer;
+  let cluster: Cluster;
+
+  before(async () => {
+    redis = await RedisServer.start();
+    cluster = await Cluster.start({ REDIS_URL: redis.url }, { gateways: 1 });
+  });
+
+  after(async () => {
+    await cluster?.stop();
+    await redis?.close();
+  });
+
+  test("is not ready, refuses publishes with 503 at once, and keeps a job's output until Redis is back, in order", async () => {
+    const channel = 'cmd:lines';
+    const [live] = await cluster.connectClients(1, [channel], { autoResume: true, prefix: 'live' });
+    await redis.kill();
+
+    await waitFor('producer /readyz 503', async () => (await httpStatus(`${cluster.producer.adminUrl}/readyz`)) === 503, { timeoutMs: 10_000 });
+    assert.equal(await httpStatus(`${cluster.producer.adminUrl}/healthz`), 200, '/healthz never depends on Redis');
+
+    const refused = await cluster.api.request('POST', '/v1/publish', { channel: 'news', data: { n: 1 } }, 10_000);
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.ok(refused.ms < 5000, `answered in ${refused.ms} ms instead of hanging`);
+    const code = (refused.body as { error?: { code?: string } } | null)?.error?.code;
+    assert.equal(typeof code, 'string', `a JSON error body: ${JSON.stringify(refused.body)}`);
+
+    const run = await cluster.api.startRun('lines');
+    assert.equal(run.status, 202, `a run starts while Redis is down: ${JSON.stringify(run.body)}`);
+    // The run prints its 200 lines in about half a second, all while Redis is away.
+    await sleep(2000);
+
+    await redis.restart();
+    await cluster.producer.waitReady(20_000);
+    await cluster.gateways[0]!.waitReady(20_000);
+
+    // History is the source of truth: a client that joins now sees the whole run, in order.
+    const late = new RecordingClient('late-joiner');
+    cluster.clients.push(late);
+    await late.connect(cluster.gateways[0]!.wsUrl);
+    const expected = Array.from({ length: 200 }, (_, i) => `line-${i + 1}`);
+    const linesOf = (c: RecordingClient) =>
+      c.messages(channel).map((m) => m.data as JobData).filter((d) => d.run === run.run && d.stream === 'stdout').flatMap((d) => d.lines ?? []);
+    const exitedIn = (c: RecordingClient) => c.messages(channel).some((m) => (m.data as JobData).run === run.run && (m.data as JobData).event === 'exited');
+    await late.subscribe(channel, { history: 1000 });
+    await waitFor('the run exit in history', () => exitedIn(late), { timeoutMs: 20_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}: late joiner has ${late.messages(channel).length} messages\n${cluster.tails()}`);
+    });
+    assert.deepEqual(linesOf(late), expected, 'every line, once, in order');
+    const runEvents = late.messages(channel).map((m) => m.data as JobData).filter((d) => d.run === run.run && d.event);
+    assert.deepEqual(runEvents.map((d) => d.event), ['started', 'exited']);
+
+    // The client that stayed connected: whatever it got is in order, and any hole was announced.
+    await waitFor('the live client to see the run exit', () => exitedIn(live!), { timeoutMs: 20_000 }).catch(() => undefined);
+    const report = checkStream(live!.channelEvents(channel));
+    assert.deepEqual(report.problems, [], describeStream(live!, channel, report));
+    const seen = linesOf(live!);
+    assert.deepEqual(seen, expected.slice(expected.length - seen.length), 'the live client got a suffix of the run, in order');
+    if (seen.length < expected.length) assert.ok(report.notices >= 1, 'lines the live client did not get were announced');
+
+    const ok = await cluster.api.request('POST', '/v1/publish', { channel: 'news', data: { n: 2 } });
+    assert.ok(ok.status === 200 || ok.status === 201, `publishing works again: ${JSON.stringify(ok.body)}`);
+  });
+});
