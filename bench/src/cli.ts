@@ -1,0 +1,43 @@
+import { SYSTEM_NAMES, type SystemName } from './systems.js';
+
+export interface CliOptions {
+  quick: boolean;
+  scenarios: string[] | undefined;
+  systems: SystemName[];
+  profile: boolean;
+  outDir: string | undefined;
+  writeDocs: boolean;
+  help: boolean;
+}
+
+export const USAGE = `npm run bench -- [options]
+  --quick                 2-minute smoke run (small client counts, short steps)
+  --scenario a,b          only these scenarios (fanout-1k, fanout-5k, burst, many-channels, slow-consumers, idle)
+  --systems a,b           only these systems (megaphone, socketio, naive, floor)
+  --profile               also profile the gateway with --cpu-prof at saturation (fanout-1k, top step)
+  --out DIR               results directory (default bench/results)
+  --no-docs               do not rewrite the results section of docs/benchmarks.md`;
+
+export function parseCli(argv: readonly string[]): CliOptions {
+  const opts: CliOptions = { quick: false, scenarios: undefined, systems: [...SYSTEM_NAMES], profile: false, outDir: undefined, writeDocs: true, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--scenario' || a === '--scenarios') opts.scenarios = value().split(',');
+    else if (a === '--systems' || a === '--system') {
+      const names = value().split(',');
+      for (const n of names) if (!SYSTEM_NAMES.includes(n as SystemName)) throw new Error(`unknown system ${n}`);
+      opts.systems = names as SystemName[];
+    } else if (a === '--profile') opts.profile = true;
+    else if (a === '--out') opts.outDir = value();
+    else if (a === '--no-docs') opts.writeDocs = false;
+    else if (a === '--help' || a === '-h') opts.help = true;
+    else throw new Error(`unknown option ${a}\n${USAGE}`);
+  }
+  return opts;
+}

@@ -1,0 +1,14 @@
+export { startRedis } from './redis-server.js';
+export type { RedisHandle } from './redis-server.js';
+export { runScenarioOn, stepResult, channelsFor, LOADGEN_CPU_LIMIT } from './run-scenario.js';
+export type { RunOptions } from './run-scenario.js';
+export { scenarios } from './scenarios.js';
+export type { ScenarioSpec, StepSpec } from './scenarios.js';
+export { startSystem, SYSTEM_NAMES, SYSTEM_LABELS } from './systems.js';
+export type { SystemName, RunningSystem } from './systems.js';
+export { checkTargets, peakDelivered } from './targets.js';
+export { renderText, renderMarkdown } from './report.js';
+export { topSelfTime } from './profile.js';
+export { countMarks, scanSample, markedText } from './loadgen/marks.js';
+export { encodeMsgpack, socketIoBroadcast } from './loadgen/msgpack.js';
+export type { BenchReport, ScenarioResult, SystemResult, StepResult, TargetCheck } from './results.js';

@@ -1,0 +1,167 @@
+import { createHistogram } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { BenchClient, type Tally } from './ws-client.js';
+import { publish } from './publisher.js';
+import { coreBusy, coreTimes, processCpuUs, processRssBytes } from '../proc-stats.js';
+import type { ConnectReply, ConnectRequest, LoadgenReply, LoadgenRequest, RunReply, RunRequest } from './messages.js';
+
+/**
+ * The load generator: a child process (pinned to the load core by the bench) that holds every
+ * client, publishes, and measures. Driven over IPC by the bench, one request at a time.
+ */
+const tally: Tally = {
+  delivered: 0,
+  stalledDelivered: 0,
+  frames: 0,
+  disorder: 0,
+  closed: 0,
+  closeCodes: new Map(),
+  latency: createHistogram({ lowest: 1, highest: 120_000_000, figures: 3 }),
+};
+let clients: BenchClient[] = [];
+let clientChannels: string[] = [];
+let channels: string[] = [];
+let redis: Redis | undefined;
+
+function reply(msg: LoadgenReply): void {
+  process.send?.(msg);
+}
+
+async function connectAll(req: ConnectRequest): Promise<ConnectReply> {
+  const t0 = performance.now();
+  channels = req.channels;
+  let failed = 0;
+  let firstError: string | undefined;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < req.clients) {
+      const i = next++;
+      const channel = req.channels[i % req.channels.length]!;
+      const client = new BenchClient(
+        { protocol: req.protocol, port: req.port, path: req.pathTemplate.replace('{channel}', encodeURIComponent(channel)), channel },
+        tally,
+        i % req.sampleEvery === 0,
+      );
+      try {
+        await client.start(20_000);
+        clients.push(client);
+        clientChannels.push(channel);
+      } catch (err) {
+        failed++;
+        firstError ??= err instanceof Error ? err.message : String(err);
+        client.close();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: req.concurrency }, worker));
+  return { type: 'connected', clients: clients.length, failed, ...(firstError ? { firstError } : {}), elapsedMs: performance.now() - t0 };
+}
+
+async function run(req: RunRequest): Promise<RunReply> {
+  if ((req.via.kind === 'redis-plain' || req.via.kind === 'redis-socketio') && redis === undefined) {
+    redis = new Redis({ port: req.via.redisPort, host: '127.0.0.1' });
+  }
+  const stallEvery = req.stallFraction > 0 ? Math.round(1 / req.stallFraction) : 0;
+  const healthyPerChannel = new Map<string, number>();
+  clients.forEach((c, i) => {
+    // Stall clients that do not sample latency, so the histogram holds healthy clients only.
+    if (stallEvery > 0 && i % stallEvery === stallEvery - 1 && !c.sampled) c.stall();
+    if (!c.stalled) healthyPerChannel.set(clientChannels[i]!, (healthyPerChannel.get(clientChannels[i]!) ?? 0) + 1);
+  });
+  tally.delivered = 0;
+  tally.stalledDelivered = 0;
+  tally.disorder = 0;
+  tally.closed = 0;
+  tally.closeCodes.clear();
+  tally.latency.reset();
+
+  const rssStart = processRssBytes(req.serverPid);
+  let rssPeak = rssStart;
+  const rssTimer = setInterval(() => {
+    try {
+      rssPeak = Math.max(rssPeak, processRssBytes(req.serverPid));
+    } catch {
+      // the server exited; the step reports what it saw
+    }
+  }, 100);
+  const cpu0 = process.cpuUsage();
+  const cores0 = coreTimes();
+  const server0 = processCpuUs(req.serverPid);
+  const t0 = performance.now();
+  const stats = await publish(req.via, channels, req.ratePerChannel, req.durationMs, req.payloadChars, redis);
+  const publishMs = performance.now() - t0;
+  let expected = 0;
+  for (const [channel, n] of stats.perChannel) expected += n * (healthyPerChannel.get(channel) ?? 0);
+
+  // Wait for the tail: stop when everything arrived or nothing moved for a while, or at drainMs.
+  let last = tally.delivered;
+  let lastChange = performance.now();
+  const drainEnd = performance.now() + req.drainMs;
+  while (tally.delivered < expected && performance.now() < drainEnd && performance.now() - lastChange < 1500) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (tally.delivered !== last) {
+      last = tally.delivered;
+      lastChange = performance.now();
+    }
+  }
+  const windowMs = Math.max(publishMs, lastChange - t0);
+  const serverCpuUs = processCpuUs(req.serverPid) - server0;
+  const cpu = process.cpuUsage(cpu0);
+  const cores = coreBusy(cores0, coreTimes());
+  const wallMs = performance.now() - t0;
+  clearInterval(rssTimer);
+  const h = tally.latency;
+  const us = (v: number): number => (h.count > 0 ? v : 0);
+  return {
+    type: 'ran',
+    published: stats.published,
+    publishErrors: stats.errors,
+    ...(stats.firstError ? { firstPublishError: stats.firstError } : {}),
+    expected,
+    delivered: tally.delivered,
+    stalledDelivered: tally.stalledDelivered,
+    disorder: tally.disorder,
+    windowMs,
+    publishMs,
+    latencyUs: { p50: us(h.percentile(50)), p99: us(h.percentile(99)), p999: us(h.percentile(99.9)), max: us(h.max), count: h.count },
+    loadgenCpu: (cpu.user + cpu.system) / 1000 / wallMs,
+    coreBusy: cores,
+    serverCpuUs,
+    serverRssStartBytes: rssStart,
+    serverRssPeakBytes: rssPeak,
+    serverRssEndBytes: processRssBytes(req.serverPid),
+    closed: tally.closed,
+    closeCodes: Object.fromEntries([...tally.closeCodes].map(([k, v]) => [String(k), v])),
+  };
+}
+
+function stop(): void {
+  for (const c of clients) c.close();
+  clients = [];
+  clientChannels = [];
+  redis?.disconnect();
+  process.disconnect?.();
+  setTimeout(() => process.exit(0), 200).unref();
+}
+
+process.on('message', (msg: LoadgenRequest) => {
+  const handle = async (): Promise<LoadgenReply | undefined> => {
+    switch (msg.type) {
+      case 'connect':
+        return connectAll(msg);
+      case 'run':
+        return run(msg);
+      case 'stop':
+        stop();
+        return undefined;
+    }
+  };
+  handle().then(
+    (r) => r && reply(r),
+    (err: unknown) => reply({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) }),
+  );
+});
+process.on('disconnect', () => {
+  for (const c of clients) c.close();
+  process.exit(0);
+});

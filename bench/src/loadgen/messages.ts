@@ -1,0 +1,84 @@
+import type { ClientProtocol } from './ws-client.js';
+
+/** How the load generator publishes during a step. */
+export type PublishVia =
+  /** Megaphone: `POST /v1/publish` on the producer, one request per tick holding that tick's messages. */
+  | { kind: 'producer'; port: number }
+  /** Megaphone: start a producer job whose command prints timestamped lines. */
+  | { kind: 'job'; port: number; job: string; lines: number }
+  /** Naive ws and the floor: `PUBLISH <channel> <message line>` on Redis. */
+  | { kind: 'redis-plain'; redisPort: number }
+  /** Socket.IO: what `@socket.io/redis-emitter` publishes. */
+  | { kind: 'redis-socketio'; redisPort: number };
+
+export interface ConnectRequest {
+  type: 'connect';
+  protocol: ClientProtocol;
+  port: number;
+  /** Path with `{channel}` replaced by each client's channel. */
+  pathTemplate: string;
+  clients: number;
+  /** Client i subscribes to `channels[i % channels.length]`. */
+  channels: string[];
+  /** Every n-th client records latency. */
+  sampleEvery: number;
+  concurrency: number;
+}
+
+export interface RunRequest {
+  type: 'run';
+  via: PublishVia;
+  /** Messages per second per channel (open loop); ignored for jobs. */
+  ratePerChannel: number;
+  durationMs: number;
+  /** Characters of the marked text in each message (before JSON framing). */
+  payloadChars: number;
+  /** After publishing stops, wait at most this long for outstanding deliveries. */
+  drainMs: number;
+  /** Fraction of clients that stop reading when the step starts (slow consumers). */
+  stallFraction: number;
+  /** The process whose CPU and memory the step measures. */
+  serverPid: number;
+}
+
+export interface StopRequest {
+  type: 'stop';
+}
+
+export type LoadgenRequest = ConnectRequest | RunRequest | StopRequest;
+
+export interface ConnectReply {
+  type: 'connected';
+  clients: number;
+  failed: number;
+  firstError?: string;
+  elapsedMs: number;
+}
+
+export interface RunReply {
+  type: 'ran';
+  published: number;
+  publishErrors: number;
+  firstPublishError?: string;
+  /** Deliveries expected on clients that kept reading. */
+  expected: number;
+  delivered: number;
+  stalledDelivered: number;
+  disorder: number;
+  /** Publish start → last delivery seen (or publish end), ms. */
+  windowMs: number;
+  publishMs: number;
+  latencyUs: { p50: number; p99: number; p999: number; max: number; count: number };
+  /** The load generator's own CPU over the step, as a fraction of one core. */
+  loadgenCpu: number;
+  /** Each CPU core's busy fraction over the step (all processes, including other users of the machine). */
+  coreBusy: number[];
+  serverCpuUs: number;
+  serverRssStartBytes: number;
+  serverRssPeakBytes: number;
+  serverRssEndBytes: number;
+  closed: number;
+  closeCodes: Record<string, number>;
+}
+
+export type LoadgenReply = ConnectReply | RunReply | { type: 'error'; message: string };

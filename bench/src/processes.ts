@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+
+/** The gateway (or peer) under test runs on this core; Redis, the producer and the load on the other. */
+export const SERVER_CORE = 0;
+export const LOAD_CORE = 1;
+
+const HAS_TASKSET = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Starts `cmd args` pinned to one CPU core (when taskset exists). */
+export function spawnPinned(core: number, cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+  const [file, argv] = HAS_TASKSET ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, [...args]];
+  // taskset execs the command, so the child's pid is the pinned process itself.
+  return spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+/** Collects a child's output (the last few KiB) for error messages. */
+export function captureOutput(child: ChildProcess): () => string {
+  let out = '';
+  const add = (b: Buffer): void => {
+    out = (out + b.toString('utf8')).slice(-8192);
+  };
+  child.stdout?.on('data', add);
+  child.stderr?.on('data', add);
+  return () => out;
+}
+
+export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number, what: string): Promise<void> {
+  const output = captureOutput(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`${what} not ready after ${timeoutMs} ms: ${output()}`)), timeoutMs);
+    const check = (): void => {
+      if (pattern.test(output())) finish();
+    };
+    const onExit = (code: number | null): void => finish(new Error(`${what} exited (${code}) before ready: ${output()}`));
+    function finish(err?: Error): void {
+      clearTimeout(timer);
+      child.stdout?.off('data', check);
+      child.stderr?.off('data', check);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve();
+    }
+    child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
+    child.once('exit', onExit);
+  });
+}
+
+export async function waitForHttpOk(url: string, timeoutMs: number, what: string, child?: ChildProcess): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < end) {
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+      lastError = `HTTP ${res.status}`;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms (${lastError})`);
+}
+
+/** SIGTERM, then SIGKILL after a grace; resolves when the child has exited. */
+export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,70 @@
+import type { SystemName } from './systems.js';
+
+export interface StepResult {
+  label: string;
+  offeredPerSec: number;
+  deliveredPerSec: number;
+  expected: number;
+  delivered: number;
+  completeness: number;
+  /** Gateway (or peer) CPU per delivered message, µs. */
+  cpuUsPerDelivery: number;
+  /** Gateway (or peer) CPU over the step as a fraction of its core. */
+  serverCpu: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  latencySamples: number;
+  loadgenCpu: number;
+  /** Busy fraction of the server core and of the load core over the step (everything running there). */
+  serverCoreBusy: number;
+  loadCoreBusy: number;
+  /** False when the load generator's core was saturated: the numbers measure the load generator. */
+  valid: boolean;
+  saturated: boolean;
+  disorder: number;
+  publishErrors: number;
+  firstPublishError?: string;
+  serverRssStartMiB: number;
+  serverRssPeakMiB: number;
+  closeCodes: Record<string, number>;
+  stalledDelivered: number;
+  windowMs: number;
+}
+
+export interface SystemResult {
+  system: SystemName;
+  clients: number;
+  connectFailed: number;
+  connectError?: string;
+  connectMs: number;
+  /** (RSS with every client connected and subscribed − RSS before) / clients, KiB. */
+  idleKiBPerConnection: number;
+  rssBeforeMiB: number;
+  rssConnectedMiB: number;
+  steps: StepResult[];
+  error?: string;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  systems: SystemResult[];
+}
+
+export interface TargetCheck {
+  target: string;
+  met: boolean | undefined;
+  detail: string;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  quick: boolean;
+  machine: { cpus: string; cores: number; memGiB: number; node: string; kernel: string; loadAvg: number[]; redis: string; note: string };
+  scenarios: ScenarioResult[];
+  targets: TargetCheck[];
+  profile?: { file: string; top: { fn: string; where: string; selfPct: number }[] };
+}

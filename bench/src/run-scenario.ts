@@ -1,0 +1,128 @@
+import { Loadgen } from './loadgen-handle.js';
+import { processRssBytes } from './proc-stats.js';
+import { startSystem, type SystemName, type StartOptions } from './systems.js';
+import type { ScenarioSpec, StepSpec } from './scenarios.js';
+import type { RunReply } from './loadgen/messages.js';
+import type { StepResult, SystemResult } from './results.js';
+import { LOAD_CORE, SERVER_CORE } from './processes.js';
+
+/** A run is invalid when the load generator used more than this share of its core, or the core was full. */
+export const LOADGEN_CPU_LIMIT = 0.9;
+export const LOAD_CORE_LIMIT = 0.97;
+const MiB = 1024 * 1024;
+
+export interface RunOptions {
+  redisPort: number;
+  nodeFlags?: string[];
+  log: (line: string) => void;
+}
+
+export function channelsFor(spec: ScenarioSpec): string[] {
+  if (spec.steps.some((s) => s.jobLines !== undefined)) return ['cmd:burst'];
+  if (spec.channels === 1) return ['bench'];
+  return Array.from({ length: spec.channels }, (_, i) => `bench.${i}`);
+}
+
+export function stepResult(step: StepSpec, r: RunReply): StepResult {
+  const completeness = r.expected > 0 ? r.delivered / r.expected : 0;
+  const p99Ms = r.latencyUs.p99 / 1000;
+  return {
+    label: step.label,
+    offeredPerSec: r.expected / (r.publishMs / 1000),
+    deliveredPerSec: r.delivered / (r.windowMs / 1000),
+    expected: r.expected,
+    delivered: r.delivered,
+    completeness,
+    cpuUsPerDelivery: r.delivered > 0 ? r.serverCpuUs / r.delivered : 0,
+    serverCpu: r.serverCpuUs / 1000 / r.windowMs,
+    p50Ms: r.latencyUs.p50 / 1000,
+    p99Ms,
+    p999Ms: r.latencyUs.p999 / 1000,
+    maxMs: r.latencyUs.max / 1000,
+    latencySamples: r.latencyUs.count,
+    loadgenCpu: r.loadgenCpu,
+    serverCoreBusy: r.coreBusy[SERVER_CORE] ?? 0,
+    loadCoreBusy: r.coreBusy[LOAD_CORE] ?? 0,
+    valid: r.loadgenCpu < LOADGEN_CPU_LIMIT && (r.coreBusy[LOAD_CORE] ?? 0) < LOAD_CORE_LIMIT && r.publishErrors === 0,
+    saturated: completeness < 0.999 || p99Ms > 1000,
+    disorder: r.disorder,
+    publishErrors: r.publishErrors,
+    ...(r.firstPublishError ? { firstPublishError: r.firstPublishError } : {}),
+    serverRssStartMiB: r.serverRssStartBytes / MiB,
+    serverRssPeakMiB: r.serverRssPeakBytes / MiB,
+    closeCodes: r.closeCodes,
+    stalledDelivered: r.stalledDelivered,
+    windowMs: r.windowMs,
+  };
+}
+
+/** Starts one system fresh, connects the scenario's clients, runs its steps, stops everything. */
+export async function runScenarioOn(name: SystemName, spec: ScenarioSpec, opts: RunOptions): Promise<SystemResult> {
+  const burst = spec.steps.find((s) => s.jobLines !== undefined);
+  const startOpts: StartOptions = { redisPort: opts.redisPort, ...(opts.nodeFlags ? { nodeFlags: opts.nodeFlags } : {}) };
+  if (burst?.jobLines !== undefined) startOpts.burst = { lines: burst.jobLines, durationMs: burst.durationMs };
+  const system = await startSystem(name, startOpts);
+  const loadgen = new Loadgen();
+  const result: SystemResult = {
+    system: name, clients: 0, connectFailed: 0, connectMs: 0, idleKiBPerConnection: 0, rssBeforeMiB: 0, rssConnectedMiB: 0, steps: [],
+  };
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const rssBefore = processRssBytes(system.pid);
+    const conn = await loadgen.connect({
+      protocol: system.protocol,
+      port: system.port,
+      pathTemplate: system.pathTemplate,
+      clients: spec.clients,
+      channels: channelsFor(spec),
+      sampleEvery: spec.sampleEvery,
+      concurrency: 50,
+    });
+    result.clients = conn.clients;
+    result.connectFailed = conn.failed;
+    if (conn.firstError) result.connectError = conn.firstError;
+    result.connectMs = conn.elapsedMs;
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssConnected = processRssBytes(system.pid);
+    result.rssBeforeMiB = rssBefore / MiB;
+    result.rssConnectedMiB = rssConnected / MiB;
+    result.idleKiBPerConnection = conn.clients > 0 ? (rssConnected - rssBefore) / 1024 / conn.clients : 0;
+    opts.log(`  ${name}: ${conn.clients} clients connected in ${(conn.elapsedMs / 1000).toFixed(1)} s` +
+      (conn.failed ? ` (${conn.failed} failed: ${conn.firstError})` : '') + `, idle ${result.idleKiBPerConnection.toFixed(1)} KiB/conn`);
+    if (conn.clients === 0) throw new Error(`no client could connect: ${conn.firstError}`);
+    for (const step of spec.idleOnly ? [] : spec.steps) {
+      const via = step.jobLines !== undefined && system.jobVia ? system.jobVia(step.jobLines) : system.publishVia;
+      const reply = await loadgen.run({
+        via,
+        ratePerChannel: step.ratePerChannel,
+        durationMs: step.durationMs,
+        payloadChars: step.payloadChars,
+        drainMs: step.drainMs,
+        stallFraction: step.stallFraction ?? 0,
+        serverPid: system.pid,
+      });
+      const s = stepResult(step, reply);
+      result.steps.push(s);
+      opts.log(
+        `  ${name} ${step.label}: ${fmtRate(s.deliveredPerSec)}/s delivered, ${(s.completeness * 100).toFixed(2)}% complete, ` +
+          `${s.cpuUsPerDelivery.toFixed(2)} µs/delivery, cpu ${(s.serverCpu * 100).toFixed(0)}%, p99 ${s.p99Ms.toFixed(1)} ms, ` +
+          `loadgen ${(s.loadgenCpu * 100).toFixed(0)}%, cores ${(s.serverCoreBusy * 100).toFixed(0)}/${(s.loadCoreBusy * 100).toFixed(0)}%${s.valid ? '' : ' INVALID'}${s.publishErrors ? ` (${s.publishErrors} publish errors: ${s.firstPublishError})` : ''}`,
+      );
+      if (spec.stopWhenSaturated && s.saturated) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+    opts.log(`  ${name}: ERROR ${result.error}`);
+  } finally {
+    await loadgen.stop();
+    await system.stop();
+  }
+  return result;
+}
+
+export function fmtRate(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return n.toFixed(0);
+}

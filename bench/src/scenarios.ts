@@ -1,0 +1,89 @@
+/** What one measured step does: publish at a rate (or run a job) and wait for the tail. */
+export interface StepSpec {
+  label: string;
+  /** Messages per second per channel. */
+  ratePerChannel: number;
+  durationMs: number;
+  /** Characters of marked text per message (≈ message size minus ~80 bytes of envelope). */
+  payloadChars: number;
+  drainMs: number;
+  stallFraction?: number;
+  /** Command-output burst: the job prints this many lines over durationMs. */
+  jobLines?: number;
+}
+
+export interface ScenarioSpec {
+  id: string;
+  title: string;
+  clients: number;
+  channels: number;
+  /** Every n-th client samples latency. */
+  sampleEvery: number;
+  steps: StepSpec[];
+  /** Stop stepping a system at its first saturated step (its backlog would distort the next one). */
+  stopWhenSaturated: boolean;
+  /** Only connect and measure memory (no publishing). */
+  idleOnly?: boolean;
+}
+
+/** ~112-byte messages on the wire, as in the issue's measurements ("100-byte messages"). */
+const SMALL = 32;
+
+function fanout(id: string, clients: number, rates: number[], durationMs: number, drainMs: number): ScenarioSpec {
+  return {
+    id,
+    title: `Fan-out: ${clients.toLocaleString('en')} clients on one channel, rates stepped up to saturation`,
+    clients,
+    channels: 1,
+    sampleEvery: clients >= 2000 ? 50 : 20,
+    stopWhenSaturated: true,
+    steps: rates.map((r) => ({ label: `${r} msg/s`, ratePerChannel: r, durationMs, payloadChars: SMALL, drainMs })),
+  };
+}
+
+export function scenarios(quick: boolean): ScenarioSpec[] {
+  if (quick) {
+    return [
+      fanout('fanout-1k', 1000, [50, 1000], 3000, 2000),
+      {
+        id: 'burst', title: 'Command output burst: a job prints 2,000 lines in one second, 200 clients', clients: 200, channels: 1, sampleEvery: 10, stopWhenSaturated: false,
+        steps: [{ label: '2000 lines/1 s', ratePerChannel: 2000, durationMs: 1000, payloadChars: 60, drainMs: 4000, jobLines: 2000 }],
+      },
+      {
+        id: 'many-channels', title: 'Many channels: 2,000 clients over 200 channels', clients: 2000, channels: 200, sampleEvery: 20, stopWhenSaturated: true,
+        steps: [{ label: '5 msg/s/channel', ratePerChannel: 5, durationMs: 3000, payloadChars: SMALL, drainMs: 2000 }],
+      },
+      {
+        id: 'slow-consumers', title: 'Slow consumers: 200 clients, 5% stop reading (4 KiB messages)', clients: 200, channels: 1, sampleEvery: 5, stopWhenSaturated: false,
+        steps: [
+          { label: 'all reading', ratePerChannel: 100, durationMs: 3000, payloadChars: 4096, drainMs: 2000 },
+          { label: '5% stalled', ratePerChannel: 100, durationMs: 4000, payloadChars: 4096, drainMs: 2000, stallFraction: 0.05 },
+        ],
+      },
+      { id: 'idle', title: 'Idle connections: 2,000 clients', clients: 2000, channels: 1, sampleEvery: 1000, stopWhenSaturated: false, idleOnly: true, steps: [] },
+    ];
+  }
+  return [
+    fanout('fanout-1k', 1000, [50, 200, 1000, 2000, 3000], 8000, 3000),
+    fanout('fanout-5k', 5000, [10, 40, 200, 400, 600], 8000, 3000),
+    {
+      id: 'burst', title: 'Command output burst: a job prints 5,000 lines in one second, 1,000 clients', clients: 1000, channels: 1, sampleEvery: 20, stopWhenSaturated: false,
+      steps: [{ label: '5000 lines/1 s', ratePerChannel: 5000, durationMs: 1000, payloadChars: 60, drainMs: 8000, jobLines: 5000 }],
+    },
+    {
+      id: 'many-channels', title: 'Many channels: 10,000 clients over 1,000 channels', clients: 10_000, channels: 1000, sampleEvery: 50, stopWhenSaturated: true,
+      steps: [
+        { label: '2 msg/s/channel', ratePerChannel: 2, durationMs: 8000, payloadChars: SMALL, drainMs: 3000 },
+        { label: '10 msg/s/channel', ratePerChannel: 10, durationMs: 8000, payloadChars: SMALL, drainMs: 3000 },
+      ],
+    },
+    {
+      id: 'slow-consumers', title: 'Slow consumers: 500 clients, 5% stop reading (4 KiB messages)', clients: 500, channels: 1, sampleEvery: 5, stopWhenSaturated: false,
+      steps: [
+        { label: 'all reading', ratePerChannel: 100, durationMs: 8000, payloadChars: 4096, drainMs: 3000 },
+        { label: '5% stalled', ratePerChannel: 100, durationMs: 12000, payloadChars: 4096, drainMs: 3000, stallFraction: 0.05 },
+      ],
+    },
+    { id: 'idle', title: 'Idle connections: 10,000 clients', clients: 10_000, channels: 1, sampleEvery: 1000, stopWhenSaturated: false, idleOnly: true, steps: [] },
+  ];
+}

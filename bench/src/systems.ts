@@ -1,0 +1,146 @@
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClientProtocol } from './loadgen/ws-client.js';
+import type { PublishVia } from './loadgen/messages.js';
+import { captureOutput, freePort, LOAD_CORE, SERVER_CORE, spawnPinned, stopChild, waitForHttpOk, waitForOutput } from './processes.js';
+
+export type SystemName = 'megaphone' | 'socketio' | 'naive' | 'floor';
+export const SYSTEM_NAMES: readonly SystemName[] = ['megaphone', 'socketio', 'naive', 'floor'];
+export const SYSTEM_LABELS: Record<SystemName, string> = {
+  megaphone: 'Megaphone',
+  socketio: 'Socket.IO',
+  naive: 'naive ws',
+  floor: 'floor',
+};
+
+/** One server under test, started fresh for each scenario against a shared Redis. */
+export interface RunningSystem {
+  name: SystemName;
+  /** The process whose CPU and memory are measured (the gateway, or the peer server). */
+  pid: number;
+  protocol: ClientProtocol;
+  port: number;
+  pathTemplate: string;
+  publishVia: PublishVia;
+  /** For the command-output scenario: how this system publishes a job's lines. */
+  jobVia?: (lines: number) => PublishVia;
+  /** Extra CPU consumers on the load core (the producer) whose usage the report notes. */
+  sidePids: number[];
+  stop(): Promise<void>;
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = join(here, '..', '..', '..');
+const GATEWAY_MAIN = join(repoRoot, 'services', 'gateway', 'dist', 'src', 'main.js');
+const PRODUCER_MAIN = join(repoRoot, 'services', 'producer', 'dist', 'src', 'main.js');
+export const LINE_EMITTER = join(here, 'line-emitter.js');
+
+export interface StartOptions {
+  redisPort: number;
+  /** Extra node flags for the process under test (e.g. `--cpu-prof`). */
+  nodeFlags?: string[];
+  /** Lines per burst for the command-output job and how long the command takes to print them. */
+  burst?: { lines: number; durationMs: number };
+}
+
+/** A profiled gateway needs time to exit cleanly so that node writes its `.cpuprofile`. */
+export async function startSystem(name: SystemName, opts: StartOptions): Promise<RunningSystem> {
+  return name === 'megaphone' ? startMegaphone(opts) : startPeer(name, opts);
+}
+
+async function startPeer(name: Exclude<SystemName, 'megaphone'>, opts: StartOptions): Promise<RunningSystem> {
+  const port = await freePort();
+  const script = join(here, 'peers', `${name === 'naive' ? 'naive-ws' : name}.js`);
+  const child = spawnPinned(SERVER_CORE, process.execPath, [...(opts.nodeFlags ?? []), script, '--port', String(port), '--redis-port', String(opts.redisPort)], { cwd: repoRoot });
+  await waitForOutput(child, /"ready":true/, 15_000, name);
+  const socketio = name === 'socketio';
+  return {
+    name,
+    pid: child.pid!,
+    protocol: socketio ? 'socketio' : 'plain',
+    port,
+    pathTemplate: socketio ? '/socket.io/?EIO=4&transport=websocket&channel={channel}' : '/ws?channel={channel}',
+    publishVia: { kind: socketio ? 'redis-socketio' : 'redis-plain', redisPort: opts.redisPort },
+    sidePids: [],
+    stop: () => stopChild(child),
+  };
+}
+
+async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
+  const [port, adminPort, producerPort, producerAdminPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const dir = mkdtempSync(join(tmpdir(), 'megaphone-bench-'));
+  const burst = opts.burst ?? { lines: 5000, durationMs: 1000 };
+  const jobsFile = join(dir, 'jobs.yaml');
+  writeFileSync(
+    jobsFile,
+    [
+      'jobs:',
+      '  - name: burst',
+      `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(LINE_EMITTER)}, "${burst.lines}", "${burst.durationMs}"]`,
+      '    timeout: 60s',
+      '    restart: never',
+      '',
+    ].join('\n'),
+  );
+  const common = {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    REDIS_URL: `redis://127.0.0.1:${opts.redisPort}`,
+    LOG_LEVEL: 'warn',
+  };
+  const gateway = spawnPinned(SERVER_CORE, process.execPath, [...(opts.nodeFlags ?? []), GATEWAY_MAIN], {
+    cwd: dir,
+    env: {
+      ...common,
+      NODE_NAME: 'bench-gw',
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: String(port),
+      GATEWAY_ADMIN_HOST: '127.0.0.1',
+      GATEWAY_ADMIN_PORT: String(adminPort),
+      GATEWAY_ALLOWED_ORIGINS: '*',
+      GATEWAY_DRAIN_MS: '500',
+    },
+  });
+  const producer = spawnPinned(LOAD_CORE, process.execPath, [PRODUCER_MAIN], {
+    cwd: dir,
+    env: {
+      ...common,
+      NODE_NAME: 'bench-producer',
+      PRODUCER_HOST: '127.0.0.1',
+      PRODUCER_PORT: String(producerPort),
+      PRODUCER_ADMIN_HOST: '127.0.0.1',
+      PRODUCER_ADMIN_PORT: String(producerAdminPort),
+      PRODUCER_JOBS_FILE: jobsFile,
+    },
+  });
+  const gwOut = captureOutput(gateway);
+  const prOut = captureOutput(producer);
+  const stop = async (): Promise<void> => {
+    await Promise.all([stopChild(gateway), stopChild(producer)]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await Promise.all([
+      waitForHttpOk(`http://127.0.0.1:${adminPort}/readyz`, 20_000, 'gateway', gateway),
+      waitForHttpOk(`http://127.0.0.1:${producerAdminPort}/readyz`, 20_000, 'producer', producer),
+    ]);
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\ngateway: ${gwOut()}\nproducer: ${prOut()}`);
+  }
+  return {
+    name: 'megaphone',
+    pid: gateway.pid!,
+    protocol: 'megaphone',
+    port,
+    pathTemplate: '/ws',
+    publishVia: { kind: 'producer', port: producerPort },
+    jobVia: (lines) => ({ kind: 'job', port: producerPort, job: 'burst', lines }),
+    sidePids: [producer.pid!],
+    stop,
+  };
+}
+
+export type { ChildProcess };
