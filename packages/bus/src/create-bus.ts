@@ -1,5 +1,6 @@
 import type { BusConfig, Logger } from '@megaphone/runtime';
 import type { Bus, HistoryPolicyResolver } from './bus.js';
+import type { BusMetrics } from './bus-metrics.js';
 import { MemoryBus } from './memory-bus.js';
 
 export interface CreateBusOptions {
@@ -7,6 +8,8 @@ export interface CreateBusOptions {
   logger: Logger;
   /** A name for this bus's Redis connections (`CLIENT SETNAME`), e.g. `gw-2`. */
   clientName?: string;
+  /** Callbacks for `megaphone_bus_*` metrics (Redis only; the embedded bus is always connected). */
+  metrics?: BusMetrics;
 }
 
 /** The bus a service's configuration asks for: Redis when configured, else the embedded one. */

@@ -13,3 +13,7 @@ export type { MemoryBusOptions } from './memory-bus.js';
 export { newEpoch } from './epoch.js';
 export { createBus } from './create-bus.js';
 export type { CreateBusOptions } from './create-bus.js';
+export { RedisBus, DEFAULT_META_TTL_MS } from './redis-bus.js';
+export type { RedisBusOptions } from './redis-bus.js';
+export type { BusMetrics } from './bus-metrics.js';
+export type { RedisTimeouts } from './redis/options.js';

@@ -1,9 +1,364 @@
-// Placeholder until the Redis bus lands (issue 3): keeps createBus compiling.
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { StreamPosition } from '@megaphone/protocol';
 import type { BusConfig, Logger } from '@megaphone/runtime';
-import type { Bus, HistoryPolicyResolver } from './bus.js';
+import { BusUnavailableError, type Bus, type BusHandler, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication } from './bus.js';
+import type { BusMetrics } from './bus-metrics.js';
+import { newEpoch } from './epoch.js';
+import { channelKeys, channelOfPubsub, keySlot } from './redis/keys.js';
+import { clusterOptions, connectionOptions, DEFAULT_TIMEOUTS, type RedisTimeouts } from './redis/options.js';
+import { decodePayload } from './redis/payload.js';
+import { HISTORY_SCRIPT, PUBLISH_SCRIPT } from './redis/scripts.js';
+import { SubscriberConnection, type SubscriberEvents } from './redis/subscriber.js';
+import { PingWatchdog, dropSocket } from './redis/watchdog.js';
 
-export class RedisBus {
-  static async create(_config: BusConfig, _opts: { history: HistoryPolicyResolver; logger: Logger; clientName?: string }): Promise<Bus> {
-    throw new Error('the Redis bus is not implemented yet');
+type RedisBusConfig = Extract<BusConfig, { kind: 'redis' }>;
+
+export interface RedisBusOptions {
+  history: HistoryPolicyResolver;
+  logger: Logger;
+  /** Names this node's connections in `CLIENT LIST` (`<name>:cmd`, `<name>:sub`). */
+  clientName?: string;
+  metrics?: BusMetrics;
+  timeouts?: Partial<RedisTimeouts>;
+  /** How long `create` waits for the first connection before returning a not-yet-ready bus. */
+  startTimeoutMs?: number;
+}
+
+/** Default lifetime of an idle channel's epoch and offset (refreshed by every publish and history read). */
+export const DEFAULT_META_TTL_MS = 7 * 86_400_000;
+
+type HistoryReply = [Buffer, number, number, Array<[Buffer, Buffer[]]>?];
+interface ScriptCommands {
+  mpPublish(meta: string, stream: string, pubsub: string, ...args: (string | number)[]): Promise<[string, number, number]>;
+  mpHistoryBuffer(meta: string, stream: string, ...args: (string | number)[]): Promise<HistoryReply>;
+}
+
+/** Errors from Redis that mean "not now" rather than "wrong". */
+const TRANSIENT_REPLY = /^(CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|BUSY|NOREPLICAS)/;
+
+/**
+ * The Bus over Redis: standalone, Sentinel or Cluster (sharded pub/sub).
+ *
+ * - publish: one Lua script (scripts.ts) assigns the offset, keeps the epoch, appends to the
+ *   channel's stream (trimmed by count and age) and PUBLISHes/SPUBLISHes the finished frame.
+ * - live delivery: Redis pub/sub, at most once; after any reconnect the subscriber resubscribes and
+ *   calls `handler.resubscribed` so the node fills holes from history (the source of truth).
+ * - hung connections are replaced within `pingIntervalMs + pingTimeoutMs` (default 2.5 s).
+ * See docs/architecture.md.
+ */
+export class RedisBus implements Bus {
+  readonly kind = 'redis' as const;
+  private handler: BusHandler | undefined;
+  private readonly cmd: Redis | Cluster;
+  private readonly scripts: ScriptCommands;
+  private readonly timeouts: RedisTimeouts;
+  private readonly cluster: boolean;
+  private readonly publishCommand: 'publish' | 'spublish';
+  /** Megaphone channel → its pub/sub name, for every channel this node subscribes to. */
+  private readonly subscribed = new Map<string, string>();
+  /** Standalone/Sentinel: one subscriber. Cluster: one per master node, by node key. */
+  private readonly subscribers = new Map<string, SubscriberConnection>();
+  private readonly watchdog: PingWatchdog;
+  private lastReady = false;
+  private cmdEverReady = false;
+  private closed = false;
+  private readonly metaTtlMs: number;
+
+  private constructor(
+    private readonly config: RedisBusConfig,
+    private readonly opts: RedisBusOptions,
+  ) {
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    this.cluster = config.mode === 'cluster';
+    this.publishCommand = this.cluster ? 'spublish' : 'publish';
+    this.metaTtlMs = config.metaTtlMs ?? DEFAULT_META_TTL_MS;
+    if (config.mode === 'cluster') {
+      this.cmd = new Cluster(
+        config.nodes.map((n) => ({ host: n.host, port: n.port })),
+        clusterOptions(config, this.timeouts, opts.clientName),
+      );
+      this.cmd.on('refresh', () => void this.rebalance());
+    } else {
+      this.cmd = new Redis(connectionOptions(config, 'command', this.timeouts, opts.clientName));
+    }
+    this.cmd.defineCommand('mpPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    this.cmd.defineCommand('mpHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT });
+    this.scripts = this.cmd as unknown as ScriptCommands;
+    this.cmd.on('ready', () => {
+      if (this.cmdEverReady) this.opts.metrics?.reconnected?.();
+      this.cmdEverReady = true;
+      this.updateReadiness();
+    });
+    this.cmd.on('close', () => this.updateReadiness());
+    this.cmd.on('end', () => this.updateReadiness());
+    this.cmd.on('error', (err: Error) => this.opts.logger.debug({ err: err.message }, 'redis command connection error'));
+    this.watchdog = new PingWatchdog(
+      () => (this.cmd instanceof Cluster ? this.cmd.nodes('master') : [this.cmd]),
+      this.timeouts.pingIntervalMs,
+      this.timeouts.pingTimeoutMs,
+      (conn) => {
+        this.opts.logger.warn({ timeoutMs: this.timeouts.pingTimeoutMs }, 'redis command connection hung (no PING reply); reconnecting');
+        dropSocket(conn);
+        this.updateReadiness();
+      },
+    );
   }
+
+  /** Connects (waiting up to `startTimeoutMs` for readiness; a bus that is not ready yet keeps trying). */
+  static async create(config: BusConfig, opts: RedisBusOptions): Promise<RedisBus> {
+    if (config.kind !== 'redis') throw new Error('RedisBus needs a redis bus configuration');
+    const bus = new RedisBus(config, opts);
+    await bus.start(opts.startTimeoutMs ?? 5000);
+    return bus;
+  }
+
+  private async start(timeoutMs: number): Promise<void> {
+    this.watchdog.start();
+    this.cmd.connect().catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'redis not reachable yet; retrying'));
+    if (!this.cluster) this.subscriberFor('main').connect().catch(() => undefined);
+    const deadline = Date.now() + timeoutMs;
+    while (!this.isReady() && Date.now() < deadline && !this.closed) await new Promise((r) => setTimeout(r, 20));
+    if (!this.isReady()) this.opts.logger.warn({ mode: this.config.mode }, 'redis bus not ready yet; continuing to connect');
+  }
+
+  setHandler(handler: BusHandler): void {
+    this.handler = handler;
+  }
+
+  // ---- readiness -------------------------------------------------------------------------------
+
+  private cmdReady(): boolean {
+    return this.cmd.status === 'ready';
+  }
+
+  isReady(): boolean {
+    if (this.closed || !this.cmdReady()) return false;
+    for (const sub of this.subscribers.values()) if (!sub.isReady()) return false;
+    return true;
+  }
+
+  private updateReadiness(): void {
+    const ready = this.isReady();
+    if (ready === this.lastReady) return;
+    this.lastReady = ready;
+    this.opts.logger.info({ ready, mode: this.config.mode }, ready ? 'redis bus ready' : 'redis bus not ready');
+    this.opts.metrics?.connected?.(ready);
+    this.handler?.readiness?.(ready);
+  }
+
+  // ---- subscribers -----------------------------------------------------------------------------
+
+  private subscriberEvents(key: string): SubscriberEvents {
+    return {
+      message: (pubsub, payload) => this.onMessage(pubsub, payload),
+      resubscribed: (pubsubs, seconds) => {
+        const channels = pubsubs.map((p) => channelOfPubsub(this.config.keyPrefix, p)).filter((c): c is string => c !== undefined);
+        this.opts.metrics?.resubscribed?.(seconds, channels.length);
+        this.opts.logger.info({ channels: channels.length, seconds, shard: key }, 'redis subscriptions restored');
+        if (channels.length > 0) this.handler?.resubscribed?.(channels);
+      },
+      state: (ready, reconnect) => {
+        if (reconnect) this.opts.metrics?.reconnected?.();
+        this.updateReadiness();
+      },
+      hung: () => this.opts.logger.warn({ shard: key, timeoutMs: this.timeouts.pingTimeoutMs }, 'redis subscriber connection hung (no PING reply); reconnecting'),
+      error: (err) => this.opts.logger.debug({ err: err.message, shard: key }, 'redis subscriber connection error'),
+    };
+  }
+
+  private subscriberFor(key: string, target?: { host: string; port: number }): SubscriberConnection {
+    let sub = this.subscribers.get(key);
+    if (sub === undefined) {
+      const base: RedisOptions = connectionOptions(this.config, 'subscriber', this.timeouts, this.opts.clientName);
+      if (target !== undefined) Object.assign(base, { host: target.host, port: target.port });
+      sub = new SubscriberConnection(
+        { redis: base, sharded: this.cluster, pingIntervalMs: this.timeouts.pingIntervalMs, pingTimeoutMs: this.timeouts.pingTimeoutMs },
+        this.subscriberEvents(key),
+      );
+      this.subscribers.set(key, sub);
+    }
+    return sub;
+  }
+
+  /** Cluster: the shard subscriber for a pub/sub channel's slot, connected. */
+  private async shardSubscriber(pubsub: string): Promise<SubscriberConnection> {
+    const cluster = this.cmd as Cluster;
+    const owner = cluster.slots[keySlot(pubsub)]?.[0];
+    if (owner === undefined) throw new BusUnavailableError('the Redis Cluster slot map is not known yet');
+    const i = owner.lastIndexOf(':');
+    const sub = this.subscriberFor(owner, { host: owner.slice(0, i), port: Number(owner.slice(i + 1)) });
+    if (sub.conn.status === 'wait') {
+      await sub.connect();
+      this.updateReadiness();
+    }
+    return sub;
+  }
+
+  /** Cluster: after a slot-map refresh, move channels whose slot now lives on another master. */
+  private async rebalance(): Promise<void> {
+    if (this.closed) return;
+    const cluster = this.cmd as Cluster;
+    const moved: string[] = [];
+    for (const [channel, pubsub] of this.subscribed) {
+      const owner = cluster.slots[keySlot(pubsub)]?.[0];
+      if (owner === undefined) continue;
+      const current = [...this.subscribers.entries()].find(([, s]) => s.has(pubsub))?.[0];
+      if (current === owner) continue;
+      if (current !== undefined) {
+        const old = this.subscribers.get(current)!;
+        old.drop(pubsub);
+        if (old.size === 0) {
+          this.subscribers.delete(current);
+          void old.close();
+        }
+      }
+      try {
+        await (await this.shardSubscriber(pubsub)).subscribe(pubsub);
+        moved.push(channel);
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message, channel }, 'could not move a subscription to its new shard');
+      }
+    }
+    this.updateReadiness();
+    if (moved.length > 0) this.handler?.resubscribed?.(moved);
+  }
+
+  private onMessage(pubsub: string, payload: Buffer): void {
+    const channel = channelOfPubsub(this.config.keyPrefix, pubsub);
+    if (channel === undefined || !this.subscribed.has(channel)) return;
+    const decoded = decodePayload(payload);
+    if (decoded === undefined) {
+      this.opts.logger.warn({ channel }, 'ignoring a malformed bus message');
+      return;
+    }
+    const pub: Publication = { channel, epoch: decoded.epoch, offset: decoded.offset, time: decoded.time, frame: decoded.frame };
+    this.handler?.publication(pub);
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    if (this.closed) throw new Error('bus is closed');
+    if (this.subscribed.has(channel)) return;
+    const { pubsub } = channelKeys(this.config.keyPrefix, channel);
+    this.subscribed.set(channel, pubsub);
+    try {
+      const sub = this.cluster ? await this.shardSubscriber(pubsub) : this.subscriberFor('main');
+      await sub.subscribe(pubsub);
+    } catch (err) {
+      this.subscribed.delete(channel);
+      throw asBusError(err);
+    }
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    const pubsub = this.subscribed.get(channel);
+    if (pubsub === undefined) return;
+    this.subscribed.delete(channel);
+    for (const sub of this.subscribers.values()) {
+      if (sub.has(pubsub)) await sub.unsubscribe(pubsub).catch(() => undefined);
+    }
+  }
+
+  // ---- publish and history ---------------------------------------------------------------------
+
+  async publish(channel: string, dataJson: string): Promise<StreamPosition> {
+    if (this.closed) throw new Error('bus is closed');
+    if (!this.cmdReady()) throw new BusUnavailableError(`redis is not connected (${this.cmd.status})`);
+    const keys = channelKeys(this.config.keyPrefix, channel);
+    const policy = this.opts.history(channel);
+    try {
+      const [epoch, offset] = await this.scripts.mpPublish(
+        keys.meta,
+        keys.stream,
+        keys.pubsub,
+        newEpoch(),
+        channel,
+        dataJson,
+        policy.size,
+        policy.ttlMs,
+        this.publishCommand,
+        Math.max(this.metaTtlMs, policy.ttlMs),
+      );
+      return { epoch, offset: Number(offset) };
+    } catch (err) {
+      throw asBusError(err);
+    }
+  }
+
+  async history(channel: string, query: HistoryQuery = {}): Promise<HistoryResult> {
+    if (this.closed) throw new Error('bus is closed');
+    if (!this.cmdReady()) throw new BusUnavailableError(`redis is not connected (${this.cmd.status})`);
+    const keys = channelKeys(this.config.keyPrefix, channel);
+    const policy = this.opts.history(channel);
+    const { since, limit } = query;
+    let reply: HistoryReply;
+    try {
+      reply = await this.scripts.mpHistoryBuffer(
+        keys.meta,
+        keys.stream,
+        newEpoch(),
+        Math.max(this.metaTtlMs, policy.ttlMs),
+        policy.ttlMs,
+        since?.epoch ?? '',
+        since?.offset ?? 0,
+        limit ?? policy.size,
+        policy.size,
+      );
+    } catch (err) {
+      throw asBusError(err);
+    }
+    const epoch = reply[0].toString();
+    const offset = Number(reply[1]);
+    const status = Number(reply[2]);
+    const notRecovered: HistoryResult = { epoch, offset, publications: [], recovered: false };
+    if (status === 0) return notRecovered;
+    if (status === 1) return { epoch, offset, publications: [], recovered: true };
+    const entries = reply[3] ?? [];
+    const pubs: Publication[] = [];
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const pub = toPublication(channel, epoch, entries[i]!);
+      if (pub !== undefined) pubs.push(pub);
+    }
+    if (since !== undefined) {
+      // Offsets are contiguous in the stream, so the entries cover `since` iff the oldest is since + 1.
+      if (pubs.length !== offset - since.offset || pubs[0]?.offset !== since.offset + 1) return notRecovered;
+      return { epoch, offset, publications: limit !== undefined ? pubs.slice(0, limit) : pubs, recovered: true };
+    }
+    return { epoch, offset, publications: pubs, recovered: true };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.watchdog.stop();
+    await Promise.all([...this.subscribers.values()].map((s) => s.close()));
+    this.subscribers.clear();
+    this.subscribed.clear();
+    this.cmd.disconnect();
+    this.updateReadiness();
+  }
+}
+
+function toPublication(channel: string, epoch: string, entry: [Buffer, Buffer[]]): Publication | undefined {
+  const fields = entry[1];
+  let offset = 0;
+  let time = 0;
+  let frame: Buffer | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const k = fields[i]!.toString('latin1');
+    if (k === 'o') offset = Number(fields[i + 1]!.toString('latin1'));
+    else if (k === 't') time = Number(fields[i + 1]!.toString('latin1'));
+    else if (k === 'f') frame = fields[i + 1]!;
+  }
+  if (frame === undefined || offset < 1) return undefined;
+  return { channel, epoch, offset, time, frame };
+}
+
+function asBusError(err: unknown): Error {
+  if (err instanceof BusUnavailableError) return err;
+  const e = err instanceof Error ? err : new Error(String(err));
+  const isReply = e.name === 'ReplyError';
+  if (isReply && !TRANSIENT_REPLY.test(e.message)) return e;
+  const out = new BusUnavailableError(`redis unavailable: ${e.message}`);
+  (out as Error & { cause?: unknown }).cause = e;
+  return out;
 }

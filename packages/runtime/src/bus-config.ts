@@ -9,10 +9,14 @@ export interface HostPort {
 
 export type RedisTopology =
   | { mode: 'standalone'; url: string }
-  | { mode: 'sentinel'; sentinels: HostPort[]; name: string; url?: string }
+  | { mode: 'sentinel'; sentinels: HostPort[]; name: string; url?: string; sentinelUsername?: string; sentinelPassword?: string }
   | { mode: 'cluster'; nodes: HostPort[]; url?: string };
 
-export type BusConfig = { kind: 'memory' } | ({ kind: 'redis'; keyPrefix: string } & RedisTopology);
+/**
+ * `url` with Sentinel or Cluster carries only credentials, TLS (`rediss://`) and db for the data
+ * nodes. `metaTtlMs`: how long an idle channel keeps its epoch and offset (REDIS_META_TTL_MS).
+ */
+export type BusConfig = { kind: 'memory' } | ({ kind: 'redis'; keyPrefix: string; metaTtlMs?: number } & RedisTopology);
 
 export interface NamespaceConfig {
   historySize: number;
@@ -52,15 +56,30 @@ export function readBusConfig(r: EnvReader): BusConfig {
   if (!/^[A-Za-z0-9_.:-]{0,64}$/.test(keyPrefix)) r.problem('REDIS_KEY_PREFIX must be up to 64 characters of A-Z a-z 0-9 _ - . :');
   if (url !== undefined && !/^rediss?:\/\//.test(url)) r.problem('REDIS_URL must start with redis:// or rediss://');
   if (sentinels !== undefined && clusterNodes !== undefined) r.problem('REDIS_SENTINELS and REDIS_CLUSTER_NODES cannot both be set');
+  // Only present when set, so the default lives in one place (RedisBus, DEFAULT_META_TTL_MS).
+  const metaTtl = r.str('REDIS_META_TTL_MS') !== undefined ? { metaTtlMs: r.int('REDIS_META_TTL_MS', 0, { min: 60_000, max: 365 * 86_400_000 }) } : {};
+  const sentinelUsername = r.str('REDIS_SENTINEL_USERNAME');
+  const sentinelPassword = r.str('REDIS_SENTINEL_PASSWORD');
   if (sentinels !== undefined) {
     if (sentinelName === undefined) r.problem('REDIS_SENTINELS needs REDIS_SENTINEL_NAME');
-    return { kind: 'redis', keyPrefix, mode: 'sentinel', sentinels: hostPorts(r, 'REDIS_SENTINELS', sentinels), name: sentinelName ?? '', ...(url ? { url } : {}) };
+    return {
+      kind: 'redis',
+      keyPrefix,
+      ...metaTtl,
+      mode: 'sentinel',
+      sentinels: hostPorts(r, 'REDIS_SENTINELS', sentinels),
+      name: sentinelName ?? '',
+      ...(url ? { url } : {}),
+      ...(sentinelUsername !== undefined ? { sentinelUsername } : {}),
+      ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+    };
   }
   if (sentinelName !== undefined) r.problem('REDIS_SENTINEL_NAME is set without REDIS_SENTINELS');
+  if (sentinelUsername !== undefined || sentinelPassword !== undefined) r.problem('REDIS_SENTINEL_USERNAME/REDIS_SENTINEL_PASSWORD are set without REDIS_SENTINELS');
   if (clusterNodes !== undefined) {
-    return { kind: 'redis', keyPrefix, mode: 'cluster', nodes: hostPorts(r, 'REDIS_CLUSTER_NODES', clusterNodes), ...(url ? { url } : {}) };
+    return { kind: 'redis', keyPrefix, ...metaTtl, mode: 'cluster', nodes: hostPorts(r, 'REDIS_CLUSTER_NODES', clusterNodes), ...(url ? { url } : {}) };
   }
-  if (url !== undefined) return { kind: 'redis', keyPrefix, mode: 'standalone', url };
+  if (url !== undefined) return { kind: 'redis', keyPrefix, ...metaTtl, mode: 'standalone', url };
   return { kind: 'memory' };
 }
 

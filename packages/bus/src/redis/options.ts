@@ -1,0 +1,107 @@
+import type { ClusterOptions, RedisOptions } from 'ioredis';
+import type { BusConfig } from '@megaphone/runtime';
+
+type RedisBusConfig = Extract<BusConfig, { kind: 'redis' }>;
+
+/** Timeouts of every Redis connection the bus opens (see docs/architecture.md, "Hung connections"). */
+export interface RedisTimeouts {
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  /** Every connection is PINGed this often… */
+  pingIntervalMs: number;
+  /** …and replaced when the reply takes longer than this. Hung-connection bound: interval + timeout. */
+  pingTimeoutMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: RedisTimeouts = {
+  connectTimeoutMs: 3000,
+  commandTimeoutMs: 3000,
+  pingIntervalMs: 1000,
+  pingTimeoutMs: 1500,
+};
+
+/** Reconnect delay: exponential from 50 ms, capped at 2 s, ±25 % jitter so nodes don't stampede. */
+export function retryDelay(attempt: number): number {
+  const base = Math.min(2000, 50 * 2 ** Math.min(attempt, 10));
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+/** Address, credentials, TLS and db of a URL (`rediss://user:pass@host:port/db`). */
+function fromUrl(url: string | undefined): Partial<RedisOptions> {
+  if (url === undefined) return {};
+  const u = new URL(url);
+  const out: Partial<RedisOptions> = {};
+  if (u.hostname) out.host = u.hostname.replace(/^\[|\]$/g, '');
+  out.port = u.port ? Number(u.port) : 6379;
+  if (u.username) out.username = decodeURIComponent(u.username);
+  if (u.password) out.password = decodeURIComponent(u.password);
+  if (u.protocol === 'rediss:') out.tls = { servername: u.hostname };
+  const db = u.pathname.replace(/^\//, '');
+  if (db !== '' && /^\d+$/.test(db)) out.db = Number(db);
+  return out;
+}
+
+export type ConnectionRole = 'command' | 'subscriber';
+
+/**
+ * ioredis options, set explicitly rather than trusting defaults: no offline queue (a command while
+ * disconnected fails at once instead of piling up in memory), no silent resend of in-flight commands
+ * (a publish is reported failed; the producer's outbox retries), bounded timeouts, capped jittered
+ * reconnects, TCP keepalive. Subscribers resubscribe themselves (subscriber.ts) so the bus knows when.
+ */
+export function connectionOptions(config: RedisBusConfig, role: ConnectionRole, timeouts: RedisTimeouts, clientName?: string): RedisOptions {
+  const base: RedisOptions = {
+    ...(clientName !== undefined ? { connectionName: `${clientName}:${role === 'command' ? 'cmd' : 'sub'}` } : {}),
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    autoResubscribe: false,
+    maxRetriesPerRequest: 0,
+    enableReadyCheck: true,
+    connectTimeout: timeouts.connectTimeoutMs,
+    commandTimeout: timeouts.commandTimeoutMs,
+    keepAlive: 5000,
+    noDelay: true,
+    enableAutoPipelining: role === 'command',
+    retryStrategy: retryDelay,
+  };
+  if (config.mode === 'standalone') return { ...base, ...fromUrl(config.url) };
+  // With Sentinel or Cluster the URL carries only credentials, TLS and db for the data nodes.
+  const { host: _host, port: _port, ...auth } = fromUrl(config.url);
+  Object.assign(base, auth);
+  if (config.mode === 'sentinel') {
+    return {
+      ...base,
+      sentinels: config.sentinels.map((s) => ({ host: s.host, port: s.port })),
+      name: config.name,
+      role: 'master',
+      // Listen for +switch-master on the Sentinels and reconnect at once instead of waiting for the old master to fail.
+      failoverDetector: true,
+      sentinelRetryStrategy: retryDelay,
+      sentinelMaxConnections: 3,
+      ...(config.sentinelPassword !== undefined ? { sentinelPassword: config.sentinelPassword } : {}),
+      ...(config.sentinelUsername !== undefined ? { sentinelUsername: config.sentinelUsername } : {}),
+    };
+  }
+  return base;
+}
+
+export function clusterOptions(config: RedisBusConfig, timeouts: RedisTimeouts, clientName?: string): ClusterOptions {
+  const node = connectionOptions(config, 'command', timeouts, clientName);
+  return {
+    redisOptions: { ...node, enableAutoPipelining: false },
+    enableOfflineQueue: false,
+    enableReadyCheck: true,
+    enableAutoPipelining: true,
+    scaleReads: 'master',
+    maxRedirections: 16,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    retryDelayOnMoved: 0,
+    slotsRefreshTimeout: timeouts.commandTimeoutMs,
+    slotsRefreshInterval: 5000,
+    clusterRetryStrategy: retryDelay,
+    lazyConnect: true,
+  };
+}

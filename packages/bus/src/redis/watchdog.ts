@@ -1,0 +1,73 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Detects hung connections: open but silent (Redis SIGSTOPped, a network blackhole; no FIN, so TCP
+ * alone notices only after minutes). Every `intervalMs` it PINGs each connection (PING is allowed
+ * in RESP2 subscriber mode, where the reply is `["pong", ""]`); a reply slower than `timeoutMs`
+ * makes it call `onHung`, which force-closes the socket so ioredis reconnects.
+ * Detection bound: intervalMs + timeoutMs.
+ */
+export class PingWatchdog {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new WeakSet<Redis>();
+
+  constructor(
+    private readonly conns: () => readonly Redis[],
+    private readonly intervalMs: number,
+    private readonly timeoutMs: number,
+    private readonly onHung: (conn: Redis) => void,
+  ) {}
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => {
+      for (const conn of this.conns()) this.check(conn);
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private check(conn: Redis): void {
+    if (conn.status !== 'ready' || this.inFlight.has(conn)) return;
+    this.inFlight.add(conn);
+    let settled = false;
+    const done = (): void => {
+      settled = true;
+      this.inFlight.delete(conn);
+    };
+    const timeout = setTimeout(() => {
+      if (settled) return;
+      done();
+      if (conn.status === 'ready') this.onHung(conn);
+    }, this.timeoutMs);
+    timeout.unref();
+    // A failed PING means the connection is already closing; ioredis reconnects on its own.
+    conn.ping().then(
+      () => {
+        if (settled) return;
+        done();
+        clearTimeout(timeout);
+      },
+      () => {
+        if (settled) return;
+        done();
+        clearTimeout(timeout);
+      },
+    );
+  }
+}
+
+/**
+ * Drops a connection's socket at once. `disconnect(true)` would FIN and wait up to ioredis'
+ * disconnectTimeout for a peer that may never answer; destroying the socket makes ioredis see a
+ * lost connection now and reconnect with its retry strategy.
+ */
+export function dropSocket(conn: Redis): void {
+  const stream = (conn as { stream?: { destroy(): void } }).stream;
+  if (stream !== undefined) stream.destroy();
+  else conn.disconnect(true);
+}

@@ -1,0 +1,40 @@
+import type { BusConfig } from '@megaphone/runtime';
+import { RedisCluster, RedisSentinelGroup, RedisServer } from '../src/testing/index.js';
+import { runBusContract } from '../src/testing/contract.js';
+import { redisNodes } from './redis-helpers.js';
+
+let server: RedisServer | undefined;
+runBusContract(
+  'RedisBus on standalone Redis',
+  redisNodes((): BusConfig => ({ kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: server!.url })),
+  {
+    before: async () => {
+      server = await RedisServer.start();
+    },
+    after: async () => server?.close(),
+  },
+);
+
+let cluster: RedisCluster | undefined;
+runBusContract(
+  'RedisBus on a 3-master Redis Cluster (sharded pub/sub)',
+  redisNodes((): BusConfig => ({ kind: 'redis', keyPrefix: 'mp', mode: 'cluster', nodes: cluster!.seeds })),
+  {
+    before: async () => {
+      cluster = await RedisCluster.start();
+    },
+    after: async () => cluster?.close(),
+  },
+);
+
+let sentinel: RedisSentinelGroup | undefined;
+runBusContract(
+  'RedisBus through Sentinel (1 master, 1 replica, 3 sentinels)',
+  redisNodes((): BusConfig => ({ kind: 'redis', keyPrefix: 'mp', mode: 'sentinel', sentinels: sentinel!.sentinelAddresses, name: sentinel!.name })),
+  {
+    before: async () => {
+      sentinel = await RedisSentinelGroup.start();
+    },
+    after: async () => sentinel?.close(),
+  },
+);
