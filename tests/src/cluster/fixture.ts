@@ -11,6 +11,7 @@ export const TEST_JOBS = `jobs:
   - name: lines
     command: ["sh", "-c", "i=1; while [ $i -le 200 ]; do echo line-$i; i=$((i+1)); if [ $((i % 20)) -eq 0 ]; then sleep 0.05; fi; done"]
     timeout: 60s
+    startOnBoot: false
 `;
 
 export interface ClusterOptions {
