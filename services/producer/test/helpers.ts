@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BusUnavailableError, MemoryBus, type Bus, type BusHandler, type HistoryQuery, type HistoryResult } from '@megaphone/bus';
@@ -65,12 +65,53 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Alive = exists and is not a zombie (an orphan may wait a while for a busy or absent reaper). */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** A RunContext that records publications in memory (no bus, no outbox). */
+export class Recorder {
+  readonly pubs: { channel: string; data: Record<string, unknown> }[] = [];
+  full = false;
+  private drainListeners = new Set<() => void>();
+  readonly context = {
+    publish: (channel: string, data: unknown): void => void this.pubs.push({ channel, data: data as Record<string, unknown> }),
+    backpressure: {
+      isFull: (): boolean => this.full,
+      onDrain: (l: () => void): (() => void) => {
+        this.drainListeners.add(l);
+        return () => this.drainListeners.delete(l);
+      },
+    },
+    lines: (): void => undefined,
+    maxPublicationBytes: 65_536,
+    killGraceMs: 300,
+    defaultPath: '/usr/local/bin:/usr/bin:/bin',
+    logger: silentLogger,
+  };
+  on(channel: string): Record<string, unknown>[] {
+    return this.pubs.filter((p) => p.channel === channel).map((p) => p.data);
+  }
+  lines(job: string, run?: string, stream = 'stdout'): string[] {
+    return this.on(`cmd:${job}`)
+      .filter((d) => d.stream === stream && (run === undefined || d.run === run))
+      .flatMap((d) => d.lines as string[]);
+  }
+  drain(): void {
+    this.full = false;
+    for (const l of [...this.drainListeners]) l();
   }
 }
 

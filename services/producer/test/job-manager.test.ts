@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { JobManager, type RestartBackoff } from '../src/job-manager.js';
+import type { JobSpec } from '../src/jobs-file.js';
+import { job, pidAlive, Recorder, silentLogger, sleep, waitFor } from './helpers.js';
+
+const FAST: RestartBackoff = { initialMs: 50, maxMs: 200, healthyAfterMs: 60_000 };
+
+function manager(specs: JobSpec[], backoff = FAST): { jobs: JobManager; rec: Recorder } {
+  const rec = new Recorder();
+  return { jobs: new JobManager({ jobs: specs, run: rec.context, logger: silentLogger, backoff }), rec };
+}
+
+/** Start times (ms) and triggers of the runs of a job, from its `started` events. */
+function starts(rec: Recorder, name: string): { at: number; trigger: string }[] {
+  return rec.on('jobs').filter((d) => d.job === name && d.event === 'started').map((d) => ({ at: Date.parse(String(d.startedAt)), trigger: String(d.trigger) }));
+}
+
+test('restart: on-failure restarts a failing command with growing, capped backoff', async () => {
+  const { jobs, rec } = manager([job('fail', ['sh', '-c', 'exit 1'], { restart: 'on-failure' })]);
+  try {
+    jobs.startRun('fail', 'api');
+    await waitFor('6 runs', () => starts(rec, 'fail').length >= 6);
+  } finally {
+    await jobs.close(1000);
+  }
+  const s = starts(rec, 'fail');
+  assert.deepEqual(s.slice(0, 6).map((x) => x.trigger), ['api', 'restart', 'restart', 'restart', 'restart', 'restart']);
+  // From each run's end to the next run's start: the restart delays 50, 100, 200, 200, 200 ms, each ±20%.
+  const ends = rec.on('jobs').filter((d) => d.event === 'exited').map((d, i) => s[i]!.at + Number(d.durationMs));
+  const gaps = s.slice(1, 6).map((x, i) => x.at - ends[i]!);
+  assert.ok(gaps[0]! >= 40 && gaps[1]! >= 80 && gaps[2]! >= 160, `backoff grows: ${gaps.join(', ')}`);
+  assert.ok(gaps[1]! > gaps[0]!, `backoff grows: ${gaps.join(', ')}`);
+  assert.ok(gaps.every((g) => g < 200 * 1.2 + 200), `backoff is capped: ${gaps.join(', ')}`);
+});
+
+test('restart: on-failure does not restart a successful run; never does not restart at all', async () => {
+  const { jobs, rec } = manager([job('ok', ['true'], { restart: 'on-failure' }), job('once', ['false'], { restart: 'never' })]);
+  try {
+    jobs.startRun('ok', 'api');
+    jobs.startRun('once', 'api');
+    await waitFor('both ended', () => rec.on('jobs').filter((d) => d.event === 'exited').length === 2);
+    await sleep(300);
+    assert.equal(starts(rec, 'ok').length, 1);
+    assert.equal(starts(rec, 'once').length, 1);
+    assert.deepEqual(jobs.list().map((j) => [j.name, j.state, j.lastRun?.outcome]), [
+      ['ok', 'idle', 'success'],
+      ['once', 'idle', 'failure'],
+    ]);
+  } finally {
+    await jobs.close(1000);
+  }
+});
+
+test('restart: always restarts after success too, and a healthy run resets the backoff', async () => {
+  const { jobs, rec } = manager([job('loop', ['true'], { restart: 'always' })], { initialMs: 60, maxMs: 10_000, healthyAfterMs: 0 });
+  try {
+    jobs.startRun('loop', 'api');
+    await waitFor('5 runs', () => starts(rec, 'loop').length >= 5);
+  } finally {
+    await jobs.close(1000);
+  }
+  const s = starts(rec, 'loop');
+  const ends = rec.on('jobs').filter((d) => d.event === 'exited').map((d, i) => s[i]!.at + Number(d.durationMs));
+  const gaps = s.slice(1, 5).map((x, i) => x.at - ends[i]!);
+  // Every run counts as healthy (healthyAfterMs 0), so the delay never doubles past 60 ms ±20%.
+  assert.ok(gaps.every((g) => g >= 45 && g < 72 + 200), `gaps stay at the initial delay: ${gaps.join(', ')}`);
+});
+
+test('a stopped run is not restarted, whatever the policy', async () => {
+  const { jobs, rec } = manager([job('endless', ['sleep', '1000'], { restart: 'always' })]);
+  try {
+    const r = jobs.startRun('endless', 'api');
+    assert.ok(r.ok);
+    await waitFor('started', () => r.run.pid);
+    assert.equal(jobs.stopRun(r.run.id), 'stopping');
+    const summary = await r.run.ended;
+    assert.equal(summary.outcome, 'killed');
+    await sleep(300);
+    assert.equal(starts(rec, 'endless').length, 1);
+    assert.equal(jobs.stopRun(r.run.id), 'finished');
+    assert.equal(jobs.stopRun('nope'), 'not_found');
+  } finally {
+    await jobs.close(1000);
+  }
+});
+
+test('one run per job at a time; unknown jobs are refused', async () => {
+  const { jobs } = manager([job('busy', ['sleep', '1000'])]);
+  try {
+    const first = jobs.startRun('busy', 'api');
+    assert.ok(first.ok);
+    assert.deepEqual(jobs.startRun('busy', 'api'), { ok: false, reason: 'running' });
+    assert.deepEqual(jobs.startRun('nope', 'api'), { ok: false, reason: 'not_found' });
+    const status = jobs.list()[0]!;
+    assert.equal(status.state, 'running');
+    assert.equal(status.run, first.run.id);
+  } finally {
+    await jobs.close(2000);
+  }
+});
+
+test('every: runs on schedule, skipping ticks while the previous run is still going', async () => {
+  const { jobs, rec } = manager([job('tick', ['true'], { everyMs: 100 }), job('slow', ['sleep', '0.35'], { everyMs: 100 })]);
+  jobs.start();
+  try {
+    await waitFor('4 scheduled runs', () => starts(rec, 'tick').length >= 4);
+    await waitFor('2 slow runs', () => starts(rec, 'slow').length >= 2, 5000);
+  } finally {
+    await jobs.close(1000);
+  }
+  assert.ok(starts(rec, 'tick').every((x) => x.trigger === 'schedule'), 'startOnBoot false: only the schedule starts it');
+  // The slow job's runs never overlap: each started after the previous exited.
+  const events = rec.on('jobs').filter((d) => d.job === 'slow').map((d) => d.event);
+  for (let i = 0; i < events.length; i++) assert.equal(events[i], i % 2 === 0 ? 'started' : 'exited', events.join(','));
+});
+
+test('startOnBoot runs a job when the manager starts', async () => {
+  const { jobs, rec } = manager([job('boot', ['true'], { startOnBoot: true }), job('manual', ['true'])]);
+  jobs.start();
+  try {
+    await waitFor('boot run', () => starts(rec, 'boot').length === 1);
+    assert.equal(starts(rec, 'boot')[0]!.trigger, 'boot');
+    await sleep(100);
+    assert.equal(starts(rec, 'manual').length, 0);
+  } finally {
+    await jobs.close(1000);
+  }
+});
+
+test('close() stops schedules and terminates every running process group', async () => {
+  const { jobs, rec } = manager([job('a', ['sh', '-c', 'sleep 1000 & echo $!; wait'], { startOnBoot: true, restart: 'always' })]);
+  jobs.start();
+  const pid = Number(await waitFor('grandchild pid', () => rec.lines('a')[0]));
+  const leader = jobs.list()[0]!.lastRun!.pid!;
+  await jobs.close(2000);
+  await waitFor('processes gone', () => !pidAlive(pid) && !pidAlive(leader), 5000);
+  assert.deepEqual(jobs.startRun('a', 'api'), { ok: false, reason: 'closed' });
+  await sleep(200);
+  assert.equal(starts(rec, 'a').length, 1, 'no restart after close');
+});
