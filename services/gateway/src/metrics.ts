@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { ERROR_CODES } from '@megaphone/protocol';
 import { LATENCY_BUCKETS_SECONDS } from '@megaphone/runtime';
 
 /** Per-connection queued bytes, from idle to far past the default 1 MiB cap. */
@@ -112,6 +113,11 @@ export class GatewayMetrics {
       this.connections.set({ transport: t }, 0);
       this.connectionsOpened.inc({ transport: t }, 0);
     }
+    for (const [transport, code] of [['ws', 1000], ['ws', 1001], ['ws', 1006], ['ws', 4000], ['ws', 4001], ['sse', 1000], ['sse', 1001], ['sse', 4000]] as const) {
+      this.connectionsClosed.inc({ transport, code: String(code) }, 0);
+    }
+    for (const code of ERROR_CODES) this.clientErrors.inc({ code }, 0);
+    for (const reason of ['slow_consumer', 'conflated', 'duplicate']) this.droppedMessages.inc({ reason }, 0);
     for (const o of ['lagged', 'caught_up', 'conflated', 'disconnected']) this.slowConsumerEvents.inc({ outcome: o }, 0);
     for (const r of ['recovered', 'not_recovered']) this.recoveries.inc({ result: r }, 0);
     for (const o of ['filled', 'lost']) this.gaps.inc({ outcome: o }, 0);

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
+import { basename, extname, join, normalize, sep } from 'node:path';
 import { sendHttpError } from './http-error.js';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -34,8 +34,8 @@ export function resolveStaticPath(root: string, urlPath: string): string | undef
     return undefined;
   }
   if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
-  const relative = normalize(decoded.endsWith('/') ? `${decoded}index.html` : decoded).replace(/^([/\\])+/, '');
-  if (relative.split(/[/\\]/).includes('..')) return undefined;
+  if (decoded.split('/').includes('..')) return undefined;
+  const relative = normalize(decoded.endsWith('/') ? `${decoded}index.html` : decoded).replace(/^\/+/, '');
   const base = root.endsWith(sep) ? root : root + sep;
   const full = join(base, relative);
   return full.startsWith(base) ? full : undefined;
@@ -67,7 +67,9 @@ export async function serveStatic(root: string, req: IncomingMessage, res: Serve
   const ext = extname(file).toLowerCase();
   const headers: Record<string, string | number> = {
     'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
-    'cache-control': ext === '.html' ? 'no-cache' : HASHED.test(file) ? 'public, max-age=31536000, immutable' : 'public, max-age=300',
+    // Unhashed files (index.html, app.js) revalidate every time (a cheap 304), so a deploy never
+    // mixes a new page with an old script.
+    'cache-control': HASHED.test(basename(file)) && ext !== '.html' ? 'public, max-age=31536000, immutable' : 'no-cache',
     etag,
     'x-content-type-options': 'nosniff',
   };

@@ -10,8 +10,8 @@ test('static paths never leave the public directory', () => {
   const root = '/srv/public';
   assert.equal(resolveStaticPath(root, '/'), '/srv/public/index.html');
   assert.equal(resolveStaticPath(root, '/assets/app.js'), '/srv/public/assets/app.js');
-  assert.equal(resolveStaticPath(root, '/a/../b.js'), '/srv/public/b.js');
-  for (const evil of ['/../etc/passwd', '/..%2fetc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/a/%00.js', '/..\\etc', '/%E0%A4%A']) {
+  assert.equal(resolveStaticPath(root, '/a//b.js'), '/srv/public/a/b.js');
+  for (const evil of ['/../etc/passwd', '/a/../b.js', '/..%2fetc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/a/%00.js', '/..\\etc', '/%E0%A4%A']) {
     assert.equal(resolveStaticPath(root, evil), undefined, evil);
   }
 });
