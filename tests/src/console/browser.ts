@@ -1,0 +1,12 @@
+import { chromium, type Browser } from 'playwright-core';
+
+/** Debian's chromium (`apt-get install chromium`; `.ci/run` installs it). */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    timeout: 30_000,
+  });
+}

@@ -1,0 +1,237 @@
+/// <reference lib="dom" />
+// Functions passed to page.$eval/evaluate run in the browser: the DOM types are for them only.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../src/console/browser.js';
+import { ensureConsoleBuilt } from '../src/console/console-build.js';
+import { ConsoleStack } from '../src/console/stack.js';
+import { until } from '../src/console/wait.js';
+
+// The jobs the console shows. JSON is YAML, and keeps the shell escapes readable here.
+const JOBS = {
+  jobs: [
+    {
+      name: 'ticker',
+      command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'],
+      restart: 'always',
+    },
+    {
+      name: 'colors',
+      command: [
+        'sh',
+        '-c',
+        "printf '\\033[31mred\\033[0m plain \\033[1;32mbold green\\033[0m \\033[38;5;208morange\\033[0m\\n'; " +
+          "printf '<b>not bold</b> <img src=x onerror=\"document.title=1\">\\n'; " +
+          "echo 'oops on stderr' >&2",
+      ],
+    },
+    {
+      name: 'flood',
+      command: ['sh', '-c', 'seq -f "line %g" 1 300; i=0; while true; do i=$((i+1)); echo "more $i"; sleep 0.25; done'],
+      restart: 'always',
+    },
+  ],
+};
+
+interface Line {
+  text: string;
+  stream: string;
+  offset: number;
+}
+
+let stack: ConsoleStack;
+let browser: Browser;
+
+before(async () => {
+  ensureConsoleBuilt();
+  stack = await ConsoleStack.start({ jobsYaml: JSON.stringify(JOBS) });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+async function open(hash = '', viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const page = await browser.newPage({ viewport });
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  await page.goto(stack.url + hash);
+  (page as Page & { errors?: string[] }).errors = errors;
+  return page;
+}
+
+function pageErrors(page: Page): string[] {
+  return (page as Page & { errors?: string[] }).errors ?? [];
+}
+
+function lines(page: Page): Promise<Line[]> {
+  return page.$$eval('[data-testid="terminal-lines"] .line', (els) =>
+    els.map((el) => ({ text: el.textContent ?? '', stream: (el as HTMLElement).dataset['stream'] ?? '', offset: Number((el as HTMLElement).dataset['offset']) })),
+  );
+}
+
+function ticks(all: Line[]): number[] {
+  return all.flatMap((l) => {
+    const m = /^tick (\d+)$/.exec(l.text);
+    return m ? [Number(m[1])] : [];
+  });
+}
+
+function attr(page: Page, testId: string, name: string): Promise<string | null> {
+  return page.getAttribute(`[data-testid="${testId}"]`, name);
+}
+
+test('the uptime counter ticks and the connection shows the gateway node', async () => {
+  const page = await open();
+  try {
+    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'connection open');
+    assert.equal(await attr(page, 'connection', 'data-node'), stack.node);
+    assert.match((await page.textContent('[data-testid="connection"]')) ?? '', new RegExp(stack.node));
+    const first = Number(await until(() => attr(page, 'uptime', 'data-seconds'), 'first uptime'));
+    const shown = (await page.textContent('[data-testid="uptime-value"]')) ?? '';
+    assert.match(shown, /^\d\d:\d\d:\d\d$/);
+    const later = await until(async () => {
+      const s = Number(await attr(page, 'uptime', 'data-seconds'));
+      return s > first ? s : undefined;
+    }, 'uptime to advance', 5000);
+    assert.ok(later > first);
+    assert.notEqual(await page.textContent('[data-testid="uptime-value"]'), shown);
+    assert.deepEqual(pageErrors(page), []);
+  } finally {
+    await page.close();
+  }
+});
+
+test('the jobs list shows each job with its state, folded from the jobs channel', async () => {
+  const page = await open();
+  try {
+    const jobs = await until(async () => {
+      const all = await page.$$eval('[data-testid="job"]', (els) => els.map((el) => `${(el as HTMLElement).dataset['job']}:${(el as HTMLElement).dataset['status']}`));
+      return all.length === 3 && all.includes('colors:success') ? all : undefined;
+    }, 'three jobs, colors finished');
+    assert.deepEqual(jobs, ['colors:success', 'flood:running', 'ticker:running']);
+    // The first running job is shown when nothing was chosen.
+    await until(async () => (await page.textContent('[data-testid="output-title"]'))?.includes('flood'), 'flood selected');
+    await page.click('[data-job="colors"]');
+    await until(async () => (await page.textContent('[data-testid="output-title"]'))?.includes('colors'), 'colors selected');
+    assert.equal(new URL(page.url()).hash, '#job=colors');
+  } finally {
+    await page.close();
+  }
+});
+
+test("a job's lines appear with stderr distinguished and ANSI colours rendered, never as markup", async () => {
+  const page = await open('#job=colors');
+  try {
+    const all = await until(async () => {
+      const l = await lines(page);
+      return l.some((x) => x.stream === 'stderr') && l.some((x) => x.text.includes('red plain')) ? l : undefined;
+    }, 'colors output');
+    const stdout = all.filter((l) => l.stream === 'stdout').map((l) => l.text);
+    assert.deepEqual(stdout, ['red plain bold green orange', '<b>not bold</b> <img src=x onerror="document.title=1">']);
+    assert.deepEqual(all.filter((l) => l.stream === 'stderr').map((l) => l.text), ['oops on stderr']);
+    assert.ok(all.some((l) => l.stream === 'meta' && /started/.test(l.text)), 'run start shown');
+    assert.ok(all.some((l) => l.stream === 'meta' && /exited with code 0/.test(l.text)), 'run exit shown');
+
+    const colour = (selector: string) => page.$eval(selector, (el) => getComputedStyle(el).color);
+    assert.equal(await page.textContent('.line.stdout .ansi-fg-1'), 'red');
+    assert.equal(await page.textContent('.line.stdout .ansi-fg-2.ansi-bold'), 'bold green');
+    assert.equal(await colour('.line.stdout .ansi-fg-1'), 'rgb(255, 123, 114)');
+    const orange = await page.$$eval('.line.stdout span', (els) => els.filter((e) => e.textContent === 'orange').map((e) => getComputedStyle(e).color));
+    assert.deepEqual(orange, ['rgb(255, 135, 0)']);
+    const plain = await page.$eval('.line.stdout', (el) => getComputedStyle(el).color);
+    const stderr = await colour('.line.stderr');
+    assert.notEqual(stderr, plain, 'stderr has its own colour');
+    assert.notEqual(await page.$eval('.line.stderr', (el) => getComputedStyle(el).borderLeftStyle), 'none');
+    // The command's text stayed text.
+    assert.equal(await page.$$eval('[data-testid="terminal-lines"] b, [data-testid="terminal-lines"] img', (els) => els.length), 0);
+    assert.notEqual(await page.title(), '1');
+    await page.screenshot({ path: '/tmp/console.png' });
+  } finally {
+    await page.close();
+  }
+});
+
+test('autoscroll follows the output, stops when the reader scrolls up and resumes at the bottom', async () => {
+  const page = await open('#job=flood');
+  try {
+    const screen = '[data-testid="terminal-lines"]';
+    await until(async () => (await lines(page)).some((l) => /^more \d+$/.test(l.text)), 'flood output');
+    const gapToBottom = () => page.$eval(screen, (el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+    await until(async () => (await gapToBottom()) <= 8, 'at the bottom');
+    assert.equal(await attr(page, 'terminal', 'data-follow'), 'true');
+
+    await page.$eval(screen, (el) => {
+      el.scrollTop = 100;
+    });
+    await until(async () => (await attr(page, 'terminal', 'data-follow')) === 'false', 'following stops');
+    const count = (await lines(page)).length;
+    await until(async () => (await lines(page)).length >= count + 3, 'more lines while scrolled up');
+    assert.equal(await page.$eval(screen, (el) => el.scrollTop), 100, 'the view did not move');
+    assert.ok(await page.isVisible('[data-testid="jump-bottom"]'));
+
+    await page.click('[data-testid="jump-bottom"]');
+    await until(async () => (await attr(page, 'terminal', 'data-follow')) === 'true', 'following again');
+    const now = (await lines(page)).length;
+    await until(async () => (await lines(page)).length >= now + 2, 'more lines');
+    await until(async () => (await gapToBottom()) <= 8, 'kept at the bottom');
+    assert.equal(await page.isVisible('[data-testid="jump-bottom"]'), false);
+  } finally {
+    await page.close();
+  }
+});
+
+test('fits a phone-width screen without horizontal scrolling', async () => {
+  const page = await open('#job=ticker', { width: 390, height: 844 });
+  try {
+    await until(async () => ticks(await lines(page)).length >= 2, 'ticker output');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
+    await page.screenshot({ path: '/tmp/console-phone.png' });
+  } finally {
+    await page.close();
+  }
+});
+
+test('after the gateway restarts on the same port the console reconnects and resumes with no duplicate and no gap', async () => {
+  const page = await open('#job=ticker');
+  try {
+    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'open');
+    const firstNode = stack.node;
+    await until(async () => ticks(await lines(page)).length >= 5, 'ticks before the restart');
+
+    await stack.stopGateway();
+    await until(async () => (await attr(page, 'connection', 'data-state')) === 'reconnecting', 'reconnecting shown', 5000);
+    assert.match((await page.textContent('[data-testid="connection"]')) ?? '', /reconnecting/);
+    const beforeRestart = ticks(await lines(page));
+    // The producer keeps publishing while no gateway is up; history must cover it on resume.
+    await new Promise((r) => setTimeout(r, 1500));
+    await stack.startGateway();
+    assert.notEqual(stack.node, firstNode);
+
+    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open' && (await attr(page, 'connection', 'data-node')) === stack.node, 'reconnected to the new gateway', 20_000);
+    const last = beforeRestart.at(-1)!;
+    // At least 1.5 s of ticks (5 a second) were published while the browser was away.
+    const after = await until(async () => {
+      const t = ticks(await lines(page));
+      return t.at(-1)! >= last + 10 ? t : undefined;
+    }, 'ticks after the restart', 10_000);
+
+    assert.deepEqual(after.slice(0, beforeRestart.length), beforeRestart);
+    const first = after[0]!;
+    assert.deepEqual(after, Array.from({ length: after.length }, (_, i) => first + i), 'tick lines are consecutive: no duplicate, no gap');
+
+    const offsets = [...new Set((await lines(page)).map((l) => l.offset))];
+    assert.deepEqual(offsets, Array.from({ length: offsets.length }, (_, i) => offsets[0]! + i), 'publication offsets are consecutive');
+    assert.equal(await attr(page, 'terminal', 'data-gaps'), '0');
+    assert.equal(await attr(page, 'debug', 'data-gaps'), '0');
+    assert.equal(await attr(page, 'debug', 'data-anomalies'), '0');
+    assert.equal(await attr(page, 'debug', 'data-opens'), '2');
+    assert.deepEqual(pageErrors(page), []);
+  } finally {
+    await page.close();
+  }
+});
