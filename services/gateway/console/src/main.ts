@@ -55,18 +55,25 @@ function start(root: HTMLElement): void {
 
   client.subscribe('uptime', { history: 1, onMessage: (d) => uptime.update(d) });
 
+  // With nothing chosen, show a job once the replayed history is folded (so "running" is current).
+  let replayedTo = Infinity;
+  const selectDefault = (): void => {
+    if (output.selected !== undefined) return;
+    const jobs = model.list();
+    const job = jobs.find((j) => j.status === 'running') ?? jobs[0];
+    if (job !== undefined) select(job.name);
+  };
+
   const subscribeJobs = (): void => {
     const unsubscribe = client.subscribe('jobs', {
       history: JOBS_HISTORY,
+      onSubscribed: (info) => {
+        replayedTo = info.offset;
+        if (info.offset === 0) selectDefault();
+      },
       onMessage: (d, meta) => {
-        if (!model.apply(d, meta.ts)) return;
-        jobsView.render(model.list());
-        if (output.selected === undefined) {
-          const wanted = jobFromHash();
-          const first = model.list().find((j) => j.status === 'running') ?? model.list()[0];
-          const job = wanted !== undefined && model.get(wanted) !== undefined ? wanted : first?.name;
-          if (job !== undefined) select(job);
-        }
+        if (model.apply(d, meta.ts)) jobsView.render(model.list());
+        if (meta.offset >= replayedTo) selectDefault();
       },
       onGap: (gap) => {
         // The lifecycle history changed under us: rebuild the list from what history still holds.
