@@ -1,0 +1,39 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RedisSentinelGroup } from '@megaphone/bus/testing';
+import { Cluster } from '../src/cluster/fixture.js';
+import { publishThroughFault } from '../src/cluster/fault-run.js';
+
+describe('a producer and three gateways on Redis Sentinel (1 master, 1 replica, 3 sentinels)', { timeout: 300_000 }, () => {
+  let group: RedisSentinelGroup;
+  let cluster: Cluster;
+
+  before(async () => {
+    group = await RedisSentinelGroup.start({ name: 'megaphone', downAfterMs: 1000 });
+    cluster = await Cluster.start({
+      REDIS_SENTINELS: group.sentinelAddresses.map((s) => `${s.host}:${s.port}`).join(','),
+      REDIS_SENTINEL_NAME: group.name,
+    });
+  });
+
+  after(async () => {
+    await cluster?.stop();
+    await group?.close();
+  });
+
+  test('a Sentinel failover after the master is killed: services follow the new master and no client has an unannounced hole', async () => {
+    let moved: { from: number; to: number } | undefined;
+    await publishThroughFault(cluster, 'sentinel-kill', async () => {
+      const { from, to } = await group.failover('kill', { restartOld: true, timeoutMs: 30_000 });
+      moved = { from: from.port, to: to.port };
+    });
+    assert.ok(moved && moved.from !== moved.to, `the master moved: ${JSON.stringify(moved)}`);
+    assert.equal(await group.masterPort(), moved!.to);
+  });
+
+  test('a commanded Sentinel failover (SENTINEL FAILOVER): publishing and delivery continue', async () => {
+    await publishThroughFault(cluster, 'sentinel-command', async () => {
+      await group.failover('command', { timeoutMs: 30_000 });
+    });
+  });
+});
