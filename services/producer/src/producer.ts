@@ -105,11 +105,26 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   });
   jobs = manager;
 
+  // Bus state is sampled (the producer must not take the bus handler, which a shared bus gives to
+  // the gateway's hub): on a timer and on every readiness check.
+  let busReady = bus.isReady();
+  function observeBus(): boolean {
+    const now = bus.isReady();
+    if (now !== busReady) {
+      busReady = now;
+      if (now) {
+        metrics.busReconnected();
+        logger.info('bus ready again');
+      } else logger.warn('bus not ready: publications wait in the outbox');
+    }
+    return now;
+  }
+
   let closing = false;
   const readiness = (): Readiness => {
     const reasons: string[] = [];
     if (closing) reasons.push('shutting down');
-    if (!bus.isReady()) reasons.push('bus not ready');
+    if (!observeBus()) reasons.push('bus not ready');
     if (box.isFull()) reasons.push('outbox full');
     if (box.isStuck()) reasons.push('outbox stuck: publications are not reaching the bus');
     return { ready: reasons.length === 0, reasons };
@@ -138,16 +153,7 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
     throw err;
   }
 
-  let busReady = bus.isReady();
-  const busWatch = setInterval(() => {
-    const now = bus.isReady();
-    if (now === busReady) return;
-    busReady = now;
-    if (now) {
-      metrics.busReconnected();
-      logger.info('bus ready again');
-    } else logger.warn('bus not ready: publications wait in the outbox');
-  }, tuning.busWatchMs);
+  const busWatch = setInterval(observeBus, tuning.busWatchMs);
   busWatch.unref();
 
   if (config.apiToken === undefined) {

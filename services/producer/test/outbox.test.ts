@@ -1,0 +1,128 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Outbox } from '../src/outbox.js';
+import { FlakyBus, published, silentLogger, sleep, waitFor } from './helpers.js';
+
+function outbox(bus: FlakyBus, maxBytes = 1_000_000, stuckAfterMs = 5000): { box: Outbox; failures: () => number; latencies: number[] } {
+  let failures = 0;
+  const latencies: number[] = [];
+  const box = new Outbox({
+    bus,
+    maxBytes,
+    logger: silentLogger,
+    retryInitialMs: 10,
+    retryMaxMs: 50,
+    stuckAfterMs,
+    metrics: { published: (s) => latencies.push(s), failed: () => failures++ },
+  });
+  return { box, failures: () => failures, latencies };
+}
+
+test('publishes in order per channel and reports each position', async () => {
+  const bus = new FlakyBus();
+  const { box, latencies } = outbox(bus);
+  const tickets = Array.from({ length: 50 }, (_, i) => box.enqueue(i % 2 ? 'a' : 'b', JSON.stringify(i)));
+  const results = await Promise.all(tickets.map((t) => t.done));
+  assert.ok(results.every((r) => r.ok));
+  assert.deepEqual(await published(bus, 'a'), Array.from({ length: 25 }, (_, i) => 2 * i + 1));
+  assert.deepEqual(await published(bus, 'b'), Array.from({ length: 25 }, (_, i) => 2 * i));
+  const r = results[1]!;
+  assert.ok(r.ok && r.position.offset === 1 && typeof r.position.epoch === 'string');
+  assert.equal(box.messages, 0);
+  assert.equal(box.bytes, 0);
+  assert.equal(latencies.length, 50);
+  box.close();
+});
+
+test('while the bus is down nothing is lost: publications wait, then go out in order', async () => {
+  const bus = new FlakyBus();
+  const { box } = outbox(bus);
+  bus.down();
+  const tickets = Array.from({ length: 20 }, (_, i) => box.enqueue('c', JSON.stringify(i)));
+  await sleep(150);
+  assert.equal(box.messages, 20);
+  assert.deepEqual(await published(bus, 'c'), []);
+  bus.up();
+  await Promise.all(tickets.map((t) => t.done));
+  assert.deepEqual(await published(bus, 'c'), Array.from({ length: 20 }, (_, i) => i));
+  box.close();
+});
+
+test('publishes that reject are retried with backoff, keeping order, and counted as errors', async () => {
+  const bus = new FlakyBus();
+  const { box, failures } = outbox(bus);
+  bus.rejecting = true;
+  const tickets = Array.from({ length: 10 }, (_, i) => box.enqueue('d', JSON.stringify(i)));
+  await waitFor('a few failed attempts', () => failures() >= 3);
+  const attempts = bus.attempts;
+  await sleep(100);
+  assert.ok(bus.attempts - attempts < 20, 'retries back off instead of spinning');
+  bus.rejecting = false;
+  await Promise.all(tickets.map((t) => t.done));
+  assert.deepEqual(await published(bus, 'd'), Array.from({ length: 10 }, (_, i) => i));
+  box.close();
+});
+
+test('full past maxBytes, drain fires once below half, and stuck is reported while nothing moves', async () => {
+  const bus = new FlakyBus();
+  const { box } = outbox(bus, 2000, 100);
+  let drains = 0;
+  box.onDrain(() => drains++);
+  bus.stall();
+  const payload = JSON.stringify('x'.repeat(400));
+  const tickets = [];
+  while (!box.isFull()) tickets.push(box.enqueue('e', payload));
+  assert.ok(box.bytes >= 2000);
+  assert.equal(box.isStuck(), false);
+  await sleep(150);
+  assert.equal(box.isStuck(), true, 'no progress for longer than stuckAfterMs');
+  bus.up();
+  await Promise.all(tickets.map((t) => t.done));
+  assert.equal(drains, 1);
+  assert.equal(box.isFull(), false);
+  assert.equal(box.isStuck(), false);
+  box.close();
+});
+
+test('conflated publications (uptime) keep only the latest unsent value', async () => {
+  const bus = new FlakyBus();
+  const { box } = outbox(bus);
+  bus.down();
+  const first = box.enqueue('uptime', '1', { conflate: true });
+  box.enqueue('uptime', '2', { conflate: true });
+  const last = box.enqueue('uptime', '3', { conflate: true });
+  assert.equal(box.messages, 1);
+  assert.deepEqual(await first.done, { ok: false, reason: 'conflated' });
+  bus.up();
+  const r = await last.done;
+  assert.ok(r.ok);
+  assert.deepEqual(await published(bus, 'uptime'), [3]);
+  box.close();
+});
+
+test('cancel withdraws a queued publication but not one already with the bus', async () => {
+  const bus = new FlakyBus();
+  const { box } = outbox(bus);
+  bus.stall();
+  const inFlight = box.enqueue('f', '1');
+  const queued = box.enqueue('f', '2');
+  await sleep(10);
+  assert.equal(inFlight.cancel(), false);
+  assert.equal(queued.cancel(), true);
+  assert.deepEqual(await queued.done, { ok: false, reason: 'cancelled' });
+  bus.up();
+  assert.ok((await inFlight.done).ok);
+  assert.deepEqual(await published(bus, 'f'), [1]);
+  box.close();
+});
+
+test('close() settles what is left as not published instead of dropping it silently', async () => {
+  const bus = new FlakyBus();
+  const { box } = outbox(bus);
+  bus.down();
+  const t = box.enqueue('g', '1');
+  assert.equal(await box.flush(50), false);
+  box.close();
+  assert.deepEqual(await t.done, { ok: false, reason: 'closed' });
+  assert.deepEqual(await box.enqueue('g', '2').done, { ok: false, reason: 'closed' });
+});
