@@ -1,6 +1,6 @@
 import type { BusConfig } from '@megaphone/runtime';
 import { createLogger } from '@megaphone/runtime';
-import type { Bus, HistoryPolicyResolver } from '../src/bus.js';
+import type { Bus, HistoryPolicyResolver, Publication } from '../src/bus.js';
 import type { BusMetrics } from '../src/bus-metrics.js';
 import { RedisBus } from '../src/redis-bus.js';
 import type { BusNodes } from '../src/testing/contract.js';
@@ -28,4 +28,43 @@ export function redisNodes(config: () => BusConfig): (history: HistoryPolicyReso
       },
     };
   };
+}
+
+/** Records what a bus tells its node. */
+export class Recorder {
+  readonly pubs: Publication[] = [];
+  readonly resubscribed: string[][] = [];
+  readonly readiness: { ready: boolean; at: number }[] = [];
+  constructor(bus: Bus) {
+    bus.setHandler({
+      publication: (p) => this.pubs.push(p),
+      resubscribed: (channels) => this.resubscribed.push([...channels]),
+      readiness: (ready) => this.readiness.push({ ready, at: Date.now() }),
+    });
+  }
+  on(channel: string): Publication[] {
+    return this.pubs.filter((p) => p.channel === channel);
+  }
+}
+
+/** Polls until `check` holds (fails the test after `timeoutMs`). */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Publishes until one succeeds (the bus may still be reconnecting); returns its position. */
+export async function publishWhenUp(bus: Bus, channel: string, dataJson: string, timeoutMs = 15_000): Promise<{ epoch: string; offset: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await bus.publish(channel, dataJson);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }

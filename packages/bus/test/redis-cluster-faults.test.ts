@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { BusConfig } from '@megaphone/runtime';
+import { channelKeys } from '../src/redis/keys.js';
+import type { RedisBus } from '../src/redis-bus.js';
+import { RedisCluster, type RedisServer } from '../src/testing/index.js';
+import { Recorder, eventually, publishWhenUp, redisBus } from './redis-helpers.js';
+
+describe('RedisBus on a 3-master Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let config: BusConfig;
+  let publisher: RedisBus;
+  let subscriber: RedisBus;
+  let rec: Recorder;
+  const channels = Array.from({ length: 12 }, (_, i) => `c:${i}`);
+
+  before(async () => {
+    cluster = await RedisCluster.start();
+    config = { kind: 'redis', keyPrefix: 'mp', mode: 'cluster', nodes: cluster.seeds };
+    publisher = await redisBus(config, undefined, { clientName: 'pub' });
+    subscriber = await redisBus(config, undefined, { clientName: 'sub' });
+    rec = new Recorder(subscriber);
+    for (const ch of channels) await subscriber.subscribe(ch);
+  });
+  after(async () => {
+    await publisher?.close();
+    await subscriber?.close();
+    await cluster?.close();
+  });
+
+  async function shardSubscriptions(node: RedisServer): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const names = channels.map((c) => channelKeys('mp', c).pubsub);
+    const lines = (await node.cli('PUBSUB', 'SHARDNUMSUB', ...names)).split('\n');
+    for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i]!, Number(lines[i + 1]));
+    return out;
+  }
+
+  it('spreads channels over the shards with sharded pub/sub, one subscription per channel on its own shard', async () => {
+    const shardsUsed = new Set<number>();
+    for (const ch of channels) {
+      const pubsub = channelKeys('mp', ch).pubsub;
+      const owner = await cluster.nodeForKey(pubsub);
+      assert.equal((await shardSubscriptions(owner)).get(pubsub), 1, `${ch} has one subscriber on its shard`);
+      shardsUsed.add(owner.port);
+    }
+    assert.ok(shardsUsed.size >= 2, `channels spread over ${shardsUsed.size} shards`);
+    for (const ch of channels) await publisher.publish(ch, '1');
+    await eventually('one publication per channel', () => channels.every((c) => rec.on(c).length === 1));
+  });
+
+  it('after a master is killed and restarted empty: its channels get a new epoch, subscriptions come back, the others keep theirs', async () => {
+    const victim = await cluster.nodeForKey(channelKeys('mp', channels[0]!).pubsub);
+    const onVictim: string[] = [];
+    const elsewhere: string[] = [];
+    for (const ch of channels) ((await cluster.nodeForKey(channelKeys('mp', ch).pubsub)) === victim ? onVictim : elsewhere).push(ch);
+    const epochs = new Map<string, string>();
+    for (const ch of channels) epochs.set(ch, (await subscriber.history(ch)).epoch);
+    await cluster.restartNode(victim, 'kill');
+    await eventually('the subscriber to be ready again', () => subscriber.isReady(), 30_000);
+    await eventually('resubscribed on the restarted shard', () => rec.resubscribed.some((c) => c.includes(onVictim[0]!)), 30_000);
+    for (const ch of channels) {
+      const pos = await publishWhenUp(publisher, ch, '2', 30_000);
+      if (onVictim.includes(ch)) {
+        assert.notEqual(pos.epoch, epochs.get(ch), `${ch} lost its data with its master`);
+        assert.equal(pos.offset, 1);
+      } else assert.deepEqual(pos, { epoch: epochs.get(ch), offset: 2 });
+    }
+    await eventually('a publication on every channel after the restart', () => channels.every((c) => rec.on(c).length === 2), 15_000);
+    for (const ch of onVictim) assert.equal((await shardSubscriptions(victim)).get(channelKeys('mp', ch).pubsub), 1);
+  });
+});

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BusConfig } from '@megaphone/runtime';
+import type { RedisBus } from '../src/redis-bus.js';
+import { DEFAULT_TIMEOUTS } from '../src/redis/options.js';
+import { RedisServer } from '../src/testing/index.js';
+import { Recorder, eventually, publishWhenUp, redisBus } from './redis-helpers.js';
+
+/** The documented bound for replacing a hung connection (docs/architecture.md). */
+const HUNG_BOUND_MS = DEFAULT_TIMEOUTS.pingIntervalMs + DEFAULT_TIMEOUTS.pingTimeoutMs;
+
+describe('RedisBus on standalone Redis under faults', () => {
+  let server: RedisServer;
+  let config: BusConfig;
+  let publisher: RedisBus;
+  let subscriber: RedisBus;
+  let rec: Recorder;
+  let n = 0;
+
+  before(async () => {
+    server = await RedisServer.start();
+    config = { kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: server.url };
+  });
+  after(async () => {
+    await publisher?.close();
+    await subscriber?.close();
+    await server.close();
+  });
+
+  async function freshNodes(): Promise<string> {
+    await publisher?.close();
+    await subscriber?.close();
+    const metrics = { reconnects: 0 };
+    publisher = await redisBus(config, undefined, { clientName: 'pub' });
+    subscriber = await redisBus(config, undefined, { clientName: 'sub', metrics: { reconnected: () => void metrics.reconnects++ } });
+    rec = new Recorder(subscriber);
+    const channel = `t:${++n}`;
+    await subscriber.subscribe(channel);
+    return channel;
+  }
+
+  it('resubscribes after CLIENT KILL TYPE pubsub, tells the node, and delivers what is published afterwards', async () => {
+    const ch = await freshNodes();
+    await publisher.publish(ch, '1');
+    await eventually('the first publication', () => rec.on(ch).length === 1);
+    assert.notEqual(await server.cli('CLIENT', 'KILL', 'TYPE', 'pubsub'), '0');
+    await eventually('resubscribed', () => rec.resubscribed.length === 1);
+    assert.deepEqual(rec.resubscribed[0], [ch]);
+    assert.deepEqual(rec.readiness.map((r) => r.ready), [false, true]);
+    assert.equal(subscriber.isReady(), true);
+    await publisher.publish(ch, '2');
+    await eventually('the publication after the kill', () => rec.on(ch).length === 2);
+    assert.deepEqual(rec.on(ch).map((p) => p.offset), [1, 2]);
+  });
+
+  it('after kill -9 and an empty restart: readiness drops and returns, the epoch changes, publishing and delivery resume', async () => {
+    const ch = await freshNodes();
+    const before = await publisher.publish(ch, '1');
+    await eventually('the first publication', () => rec.on(ch).length === 1);
+    await server.kill();
+    await eventually('the subscriber to become not ready', () => !subscriber.isReady());
+    await assert.rejects(publisher.publish(ch, '2'), { name: 'BusUnavailableError' });
+    await server.restart();
+    await eventually('the subscriber to become ready again', () => subscriber.isReady());
+    await eventually('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
+    const afterRestart = await publishWhenUp(publisher, ch, '3');
+    assert.notEqual(afterRestart.epoch, before.epoch, 'a Redis that lost its data gives the channel a new epoch');
+    assert.equal(afterRestart.offset, 1);
+    await eventually('the publication after the restart', () => rec.on(ch).length === 2);
+    assert.deepEqual(rec.on(ch).map((p) => [p.epoch, p.offset]), [[before.epoch, 1], [afterRestart.epoch, 1]]);
+    assert.equal(rec.readiness[0]?.ready, false);
+    assert.equal(rec.readiness.at(-1)?.ready, true);
+    const h = await subscriber.history(ch, { since: { epoch: before.epoch, offset: 1 } });
+    assert.deepEqual({ recovered: h.recovered, epoch: h.epoch }, { recovered: false, epoch: afterRestart.epoch });
+  });
+
+  it('replaces connections to a SIGSTOPped Redis within the detection bound and recovers after SIGCONT', async () => {
+    const ch = await freshNodes();
+    await publisher.publish(ch, '1');
+    await eventually('the first publication', () => rec.on(ch).length === 1);
+    const stoppedAt = Date.now();
+    server.pause();
+    try {
+      await eventually('the subscriber to notice the hung server', () => !subscriber.isReady(), HUNG_BOUND_MS + 2000);
+      assert.ok(Date.now() - stoppedAt <= HUNG_BOUND_MS + 1000, `noticed after ${Date.now() - stoppedAt} ms`);
+      await eventually('the publisher to notice the hung server', () => !publisher.isReady(), 2000);
+      await sleep(500);
+    } finally {
+      server.resume();
+    }
+    await eventually('the subscriber to be ready again', () => subscriber.isReady());
+    await eventually('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
+    const pos = await publishWhenUp(publisher, ch, '2');
+    await eventually('a publication after SIGCONT', () => rec.on(ch).some((p) => p.offset === pos.offset));
+  });
+
+  it('is cut by Redis at its pub/sub output-buffer limit while not reading, then reconnects and resubscribes', async () => {
+    const ch = await freshNodes();
+    // Redis 7.0 has no stat for it, but logs every client it closes for its output-buffer limit.
+    const cuts = (): number => server.logTail(100_000).split('overcoming of output buffer limits').length - 1;
+    const before = cuts();
+    await server.cli('CONFIG', 'SET', 'client-output-buffer-limit', 'pubsub 64kb 32kb 1');
+    try {
+      // Reach into the bus to stop reading its subscriber socket: there is no public way to make a node slow.
+      const subs = (subscriber as unknown as { subscribers: Map<string, { conn: { stream: { pause(): void; resume(): void } } }> }).subscribers;
+      const stream = subs.get('main')?.conn.stream;
+      assert.ok(stream, 'RedisBus keeps its standalone subscriber under "main" (test reaches into it)');
+      stream.pause();
+      // Kernel socket buffers absorb a few MB first; publish until Redis reports the cut.
+      const big = JSON.stringify('x'.repeat(32 * 1024));
+      let published = 0;
+      while (cuts() === before && published < 600) {
+        await Promise.all(Array.from({ length: 20 }, () => publisher.publish(ch, big)));
+        published += 20;
+      }
+      assert.ok(cuts() > before, `Redis cut the subscriber (after ${published} publications)`);
+      stream.resume();
+      await eventually('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
+      await eventually('the subscriber to be ready again', () => subscriber.isReady());
+      const received = rec.on(ch).length;
+      assert.ok(received < published, 'publications were lost to the cut (the node fills them from history)');
+      const pos = await publisher.publish(ch, '"after"');
+      await eventually('a publication after the reconnect', () => rec.on(ch).some((p) => p.offset === pos.offset));
+      const h = await subscriber.history(ch, { since: { epoch: pos.epoch, offset: 0 } });
+      assert.equal(h.recovered, true, 'history still covers everything the cut lost');
+      assert.equal(h.publications.length, published + 1);
+    } finally {
+      await server.cli('CONFIG', 'SET', 'client-output-buffer-limit', 'pubsub 32mb 8mb 60');
+    }
+  });
+});
