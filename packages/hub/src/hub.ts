@@ -209,5 +209,16 @@ export class Hub {
       }
     }
     if (frames > 0) this.metrics.written(frames, bytes);
+    // A lagging connection whose transport took everything needs no 'drain' event to resume.
+    if (this.laggingConns.size > 0 && !this.lagCheckScheduled) {
+      this.lagCheckScheduled = true;
+      setImmediate(this.checkLaggingSoon);
+    }
+  };
+
+  private lagCheckScheduled = false;
+  private readonly checkLaggingSoon = (): void => {
+    this.lagCheckScheduled = false;
+    this.checkLagging();
   };
 }

@@ -23,11 +23,27 @@ export class TestBus implements Bus {
   duplicate = false;
   private readonly heldBack: Publication[] = [];
   failHistory = false;
-  historyDelayMs = 0;
+  /** Delay of each history read, in ms (a slow or far-away store). */
+  historyDelay: () => number = () => 0;
   historyCalls = 0;
   subscribeDelayMs = 0;
 
-  constructor(readonly inner: MemoryBus = memoryBus()) {
+  constructor(public inner: MemoryBus = memoryBus()) {
+    this.attach(inner);
+  }
+
+  /**
+   * Replaces the bus's storage with an empty one (a Redis that restarted without its data): new
+   * epochs, offsets from 1. Subscriptions are taken again and the node is told, as a real bus would.
+   */
+  async reset(inner: MemoryBus = memoryBus(), opts: { notify?: boolean } = {}): Promise<void> {
+    this.inner = inner;
+    this.attach(inner);
+    for (const ch of this.subscribed) await inner.subscribe(ch);
+    if (opts.notify !== false) this.handler?.resubscribed?.([...this.subscribed]);
+  }
+
+  private attach(inner: MemoryBus): void {
     inner.setHandler({
       publication: (pub) => {
         if (this.drop(pub)) return;
@@ -74,9 +90,12 @@ export class TestBus implements Bus {
 
   async history(channel: string, query?: HistoryQuery): Promise<HistoryResult> {
     this.historyCalls++;
-    if (this.historyDelayMs > 0) await new Promise((r) => setTimeout(r, this.historyDelayMs));
     if (this.failHistory) throw new Error('history unavailable (test)');
-    return this.inner.history(channel, query);
+    // Read now, answer later: the answer is stale by the time it arrives, as over a network.
+    const result = await this.inner.history(channel, query);
+    const delay = this.historyDelay();
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    return result;
   }
 
   isReady(): boolean {
