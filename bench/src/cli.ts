@@ -12,7 +12,8 @@ export interface CliOptions {
 
 export const USAGE = `npm run bench -- [options]
   --quick                 2-minute smoke run (small client counts, short steps)
-  --scenario a,b          only these scenarios (fanout-1k, fanout-5k, burst, many-channels, slow-consumers, idle)
+  --scenario a,b          only these scenarios (fanout-1k, fanout-5k, burst, many-channels, slow-consumers,
+                          idle; "none" with --profile for the profile alone)
   --systems a,b           only these systems (megaphone, socketio, naive, floor)
   --profile               also profile the gateway with --cpu-prof at saturation (fanout-1k, top step)
   --out DIR               results directory (default bench/results)

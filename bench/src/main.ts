@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli, USAGE } from './cli.js';
 import { startRedis } from './redis-server.js';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const outDir = opts.outDir ?? join(repoRoot, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
   const specs: ScenarioSpec[] = allScenarios(opts.quick).filter((s) => !opts.scenarios || opts.scenarios.includes(s.id));
-  if (specs.length === 0) throw new Error(`no scenario matches ${opts.scenarios?.join(',')}`);
+  if (specs.length === 0 && !opts.profile) throw new Error(`no scenario matches ${opts.scenarios?.join(',')}`);
   const startedAt = new Date().toISOString();
   const mach = machine();
   const log = (line: string): void => console.log(line);
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       const r = await runScenarioOn('megaphone', spec, { redisPort: redis.port, log, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
       results.push({ id: spec.id, title: spec.title, systems: [r] });
       const file = newestProfile(profDir);
-      if (file) profile = { file: file.slice(repoRoot.length + 1), top: topSelfTime(file) };
+      if (file) profile = { file: relative(repoRoot, file), top: topSelfTime(file) };
       else log('  no .cpuprofile written (the gateway did not exit cleanly)');
     }
   } finally {

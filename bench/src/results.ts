@@ -19,6 +19,8 @@ export interface StepResult {
   loadgenCpu: number;
   /** Busy fraction of the server core and of the load core over the step (everything running there). */
   serverCoreBusy: number;
+  /** CPU of the system's other processes on the load core (Megaphone's producer), fraction of a core. */
+  sideCpu: number;
   loadCoreBusy: number;
   /** False when the load generator's core was saturated: the numbers measure the load generator. */
   valid: boolean;

@@ -42,6 +42,7 @@ export function stepResult(step: StepSpec, r: RunReply): StepResult {
     latencySamples: r.latencyUs.count,
     loadgenCpu: r.loadgenCpu,
     serverCoreBusy: r.coreBusy[SERVER_CORE] ?? 0,
+    sideCpu: r.sideCpuUs / 1000 / r.windowMs,
     loadCoreBusy: r.coreBusy[LOAD_CORE] ?? 0,
     valid: r.loadgenCpu < LOADGEN_CPU_LIMIT && (r.coreBusy[LOAD_CORE] ?? 0) < LOAD_CORE_LIMIT && r.publishErrors === 0,
     saturated: completeness < 0.999 || p99Ms > 1000,
@@ -100,13 +101,14 @@ export async function runScenarioOn(name: SystemName, spec: ScenarioSpec, opts: 
         drainMs: step.drainMs,
         stallFraction: step.stallFraction ?? 0,
         serverPid: system.pid,
+        sidePids: system.sidePids,
       });
       const s = stepResult(step, reply);
       result.steps.push(s);
       opts.log(
         `  ${name} ${step.label}: ${fmtRate(s.deliveredPerSec)}/s delivered, ${(s.completeness * 100).toFixed(2)}% complete, ` +
           `${s.cpuUsPerDelivery.toFixed(2)} µs/delivery, cpu ${(s.serverCpu * 100).toFixed(0)}%, p99 ${s.p99Ms.toFixed(1)} ms, ` +
-          `loadgen ${(s.loadgenCpu * 100).toFixed(0)}%, cores ${(s.serverCoreBusy * 100).toFixed(0)}/${(s.loadCoreBusy * 100).toFixed(0)}%${s.valid ? '' : ' INVALID'}${s.publishErrors ? ` (${s.publishErrors} publish errors: ${s.firstPublishError})` : ''}`,
+          `loadgen ${(s.loadgenCpu * 100).toFixed(0)}%, producer ${(s.sideCpu * 100).toFixed(0)}%, cores ${(s.serverCoreBusy * 100).toFixed(0)}/${(s.loadCoreBusy * 100).toFixed(0)}%${s.valid ? '' : ' INVALID'}${s.publishErrors ? ` (${s.publishErrors} publish errors: ${s.firstPublishError})` : ''}`,
       );
       if (spec.stopWhenSaturated && s.saturated) break;
       await new Promise((r) => setTimeout(r, 500));

@@ -87,6 +87,7 @@ async function run(req: RunRequest): Promise<RunReply> {
   const cpu0 = process.cpuUsage();
   const cores0 = coreTimes();
   const server0 = processCpuUs(req.serverPid);
+  const side0 = sideCpu(req.sidePids);
   const t0 = performance.now();
   const stats = await publish(req.via, channels, req.ratePerChannel, req.durationMs, req.payloadChars, redis);
   const publishMs = performance.now() - t0;
@@ -106,6 +107,7 @@ async function run(req: RunRequest): Promise<RunReply> {
   }
   const windowMs = Math.max(publishMs, lastChange - t0);
   const serverCpuUs = processCpuUs(req.serverPid) - server0;
+  const sideCpuUs = sideCpu(req.sidePids) - side0;
   const cpu = process.cpuUsage(cpu0);
   const cores = coreBusy(cores0, coreTimes());
   const wallMs = performance.now() - t0;
@@ -127,12 +129,25 @@ async function run(req: RunRequest): Promise<RunReply> {
     loadgenCpu: (cpu.user + cpu.system) / 1000 / wallMs,
     coreBusy: cores,
     serverCpuUs,
+    sideCpuUs,
     serverRssStartBytes: rssStart,
     serverRssPeakBytes: rssPeak,
     serverRssEndBytes: processRssBytes(req.serverPid),
     closed: tally.closed,
     closeCodes: Object.fromEntries([...tally.closeCodes].map(([k, v]) => [String(k), v])),
   };
+}
+
+function sideCpu(pids: readonly number[]): number {
+  let us = 0;
+  for (const pid of pids) {
+    try {
+      us += processCpuUs(pid);
+    } catch {
+      // gone
+    }
+  }
+  return us;
 }
 
 function stop(): void {

@@ -39,6 +39,8 @@ export interface RunRequest {
   stallFraction: number;
   /** The process whose CPU and memory the step measures. */
   serverPid: number;
+  /** Other processes of the system under test (Megaphone's producer) whose CPU the step reports. */
+  sidePids: number[];
 }
 
 export interface StopRequest {
@@ -74,6 +76,7 @@ export interface RunReply {
   /** Each CPU core's busy fraction over the step (all processes, including other users of the machine). */
   coreBusy: number[];
   serverCpuUs: number;
+  sideCpuUs: number;
   serverRssStartBytes: number;
   serverRssPeakBytes: number;
   serverRssEndBytes: number;
