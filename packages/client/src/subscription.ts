@@ -6,6 +6,11 @@ export interface SubscribeOptions {
   history?: number;
   /** Start after this position (e.g. one saved from a previous session). Wins over `history`. */
   since?: StreamPosition;
+  /**
+   * A state-like channel (e.g. `uptime`) that the gateway conflates: a lagging client is handed
+   * only the latest publication, so offsets may jump. Jumps are then expected, not reported.
+   */
+  conflated?: boolean;
   onMessage(data: unknown, meta: MessageMeta): void;
   /** The stream has a hole or restarted; see `GapEvent`. Without it, gaps still reach `client.on('gap')`. */
   onGap?(gap: GapEvent): void;
@@ -115,7 +120,7 @@ export class Subscription {
       return;
     }
     const limit = this.loose ? this.liveFrom : last + 1;
-    if (msg.offset > limit) {
+    if (msg.offset > limit && this.options.conflated !== true) {
       const gap: GapEvent = {
         channel: this.channel,
         kind: 'skipped',

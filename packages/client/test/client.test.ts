@@ -322,3 +322,24 @@ test('a refused subscribe reaches onError and the subscription is dropped', asyn
     await gw.close();
   }
 });
+
+test('on a conflated channel an offset jump is expected and not reported', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const anomalies: Anomaly[] = [];
+    c.on('anomaly', (a) => anomalies.push(a));
+    const r = recorder();
+    c.subscribe('uptime', { conflated: true, onMessage: r.onMessage, onGap: r.onGap });
+    await waitFor(() => c.position('uptime'), 'subscribed');
+    const m = (offset: number) => JSON.stringify({ op: 'message', channel: 'uptime', offset, ts: 1, data: offset });
+    gw.sendRaw([m(1), m(4), m(4), m(9)].join('\n'));
+    await waitFor(() => r.offsets.length === 3, 'messages');
+    assert.deepEqual(r.offsets, [1, 4, 9]);
+    assert.deepEqual(r.gaps, []);
+    assert.deepEqual(anomalies.map((a) => a.kind), ['duplicate']);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});

@@ -7,8 +7,10 @@ import { readProducerConfig, startProducer, type ProducerHandle } from '@megapho
 import { createLogger, historyPolicyFor } from '@megaphone/runtime';
 
 export interface ConsoleStackOptions {
-  /** The producer's jobs file (YAML). */
-  jobsYaml: string;
+  /** The producer's jobs file (YAML); without one no producer runs (publish on `bus` directly). */
+  jobsYaml?: string;
+  /** Extra environment for both services (e.g. `HISTORY_SIZE`, `GATEWAY_HEARTBEAT_MS`). */
+  env?: Record<string, string>;
   logLevel?: string;
 }
 
@@ -24,33 +26,40 @@ export class ConsoleStack {
   private constructor(
     private readonly dir: string,
     readonly bus: MemoryBus,
-    readonly producer: ProducerHandle,
+    private readonly producerHandle: ProducerHandle | undefined,
     private readonly logLevel: string,
+    private readonly env: Record<string, string>,
     private gatewayPort: number,
   ) {}
 
-  static async start(opts: ConsoleStackOptions): Promise<ConsoleStack> {
+  static async start(opts: ConsoleStackOptions = {}): Promise<ConsoleStack> {
     const logLevel = opts.logLevel ?? 'warn';
+    const env = opts.env ?? {};
     const dir = await mkdtemp(join(tmpdir(), 'megaphone-console-'));
-    const jobsFile = join(dir, 'jobs.yaml');
-    await writeFile(jobsFile, opts.jobsYaml);
-    const producerConfig = readProducerConfig({
-      NODE_NAME: 'producer-test',
-      LOG_LEVEL: logLevel,
-      PRODUCER_HOST: '127.0.0.1',
-      PRODUCER_PORT: '0',
-      PRODUCER_ADMIN_HOST: '127.0.0.1',
-      PRODUCER_ADMIN_PORT: '0',
-      PRODUCER_JOBS_FILE: jobsFile,
-      PRODUCER_KILL_GRACE_MS: '500',
-    });
-    const bus = new MemoryBus({ history: historyPolicyFor(producerConfig.namespaces) });
-    const producer = await startProducer({
-      config: producerConfig,
-      bus,
-      logger: createLogger({ level: logLevel, service: 'producer', node: 'producer-test' }),
-    });
-    const stack = new ConsoleStack(dir, bus, producer, logLevel, 0);
+    const common = readGatewayConfig({ ...env, GATEWAY_PORT: '0', GATEWAY_ADMIN_PORT: '0' });
+    const bus = new MemoryBus({ history: historyPolicyFor(common.namespaces) });
+    let producer: ProducerHandle | undefined;
+    if (opts.jobsYaml !== undefined) {
+      const jobsFile = join(dir, 'jobs.yaml');
+      await writeFile(jobsFile, opts.jobsYaml);
+      const producerConfig = readProducerConfig({
+        ...env,
+        NODE_NAME: 'producer-test',
+        LOG_LEVEL: logLevel,
+        PRODUCER_HOST: '127.0.0.1',
+        PRODUCER_PORT: '0',
+        PRODUCER_ADMIN_HOST: '127.0.0.1',
+        PRODUCER_ADMIN_PORT: '0',
+        PRODUCER_JOBS_FILE: jobsFile,
+        PRODUCER_KILL_GRACE_MS: '500',
+      });
+      producer = await startProducer({
+        config: producerConfig,
+        bus,
+        logger: createLogger({ level: logLevel, service: 'producer', node: 'producer-test' }),
+      });
+    }
+    const stack = new ConsoleStack(dir, bus, producer, logLevel, env, 0);
     try {
       await stack.startGateway();
     } catch (err) {
@@ -58,6 +67,11 @@ export class ConsoleStack {
       throw err;
     }
     return stack;
+  }
+
+  get producer(): ProducerHandle {
+    if (this.producerHandle === undefined) throw new Error('this stack runs no producer');
+    return this.producerHandle;
   }
 
   get port(): number {
@@ -78,13 +92,14 @@ export class ConsoleStack {
     if (this.gateway !== undefined) throw new Error('gateway already running');
     this.generation++;
     const config = readGatewayConfig({
-      NODE_NAME: this.node,
       LOG_LEVEL: this.logLevel,
       GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: String(this.gatewayPort),
       GATEWAY_ADMIN_HOST: '127.0.0.1',
       GATEWAY_ADMIN_PORT: '0',
       GATEWAY_DRAIN_MS: '0',
+      ...this.env,
+      NODE_NAME: this.node,
+      GATEWAY_PORT: String(this.gatewayPort),
     });
     this.gateway = await startGateway({
       config,
@@ -100,9 +115,17 @@ export class ConsoleStack {
     await gw?.close();
   }
 
+  /** Drains the running gateway (1001 with a retry hint to every client) and waits for it to end. */
+  async drainGateway(): Promise<void> {
+    const gw = this.gateway;
+    this.gateway = undefined;
+    await gw?.drain();
+    await gw?.close();
+  }
+
   async close(): Promise<void> {
     await this.stopGateway();
-    await this.producer.close();
+    await this.producerHandle?.close();
     await this.bus.close();
     await rm(this.dir, { recursive: true, force: true });
   }

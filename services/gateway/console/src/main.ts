@@ -53,7 +53,8 @@ function start(root: HTMLElement): void {
   });
   client.on('error', (e) => console.warn('megaphone:', e.message));
 
-  client.subscribe('uptime', { history: 1, onMessage: (d) => uptime.update(d) });
+  // The gateway conflates `uptime` for lagging clients: only the latest value matters.
+  client.subscribe('uptime', { history: 1, conflated: true, onMessage: (d) => uptime.update(d) });
 
   // With nothing chosen, show a job once the replayed history is folded (so "running" is current).
   let replayedTo = Infinity;
