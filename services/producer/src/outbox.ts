@@ -91,7 +91,10 @@ export class Outbox {
   }
 
   isFull(): boolean {
-    return this.totalBytes >= this.opts.maxBytes;
+    const full = this.totalBytes >= this.opts.maxBytes;
+    // Whoever saw it full may be waiting for onDrain, however it got full.
+    if (full) this.wasFull = true;
+    return full;
   }
 
   /** Holding publications and none has reached the bus for `stuckAfterMs`. */
@@ -138,7 +141,7 @@ export class Outbox {
     q.items.push(item);
     this.totalBytes += bytes;
     this.count++;
-    if (this.isFull()) this.wasFull = true;
+    this.isFull();
     this.pump(channel, q);
     return { done, cancel: () => this.cancel(item) };
   }
