@@ -38,10 +38,11 @@ export class JobsView {
   }
 
   private item(job: JobState): HTMLElement {
+    const at = clock(job.since);
     const detail =
       job.status === 'running'
-        ? `run ${job.runs}`
-        : [job.error ?? (job.signal ? job.signal : job.code !== null && job.code !== undefined ? `exit ${job.code}` : ''), job.durationMs ? formatDuration(job.durationMs) : '']
+        ? `since ${at}`
+        : [job.error ?? (job.signal ? job.signal : job.code !== null && job.code !== undefined ? `exit ${job.code}` : ''), job.durationMs ? formatDuration(job.durationMs) : '', at]
             .filter((s) => s !== '')
             .join(' · ');
     const button = h(
@@ -62,4 +63,9 @@ export class JobsView {
     button.addEventListener('click', () => this.onSelect(job.name));
     return h('li', {}, button);
   }
+}
+
+/** Local wall-clock time of a publication, `HH:MM:SS`. */
+function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 }

@@ -44,6 +44,8 @@ function start(root: HTMLElement): void {
 
   client.on('state', (change: StateChange) => {
     status.update(change);
+    // Values on screen stop being live while disconnected; the stylesheet dims them.
+    root.dataset['connection'] = change.state;
     if (change.state === 'open') bump('opens');
   });
   client.on('gap', () => bump('gaps'));
