@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisCluster } from '@megaphone/bus/testing';
 import { Cluster } from '../src/cluster/fixture.js';
-import { publishThroughFault } from '../src/cluster/fault-run.js';
+import { publishThroughFault, summarize } from '../src/cluster/fault-run.js';
 import { PublishLog, checkStream, expectAllCaughtUp } from '../src/cluster/stream-check.js';
 import { subscriptionsFor } from '../src/cluster/redis-subscriptions.js';
 
@@ -42,13 +42,14 @@ describe('a producer and three gateways on a 3-master Redis Cluster (sharded pub
     assert.ok(owners.size >= 2, `8 channels landed on ${owners.size} shard(s)`);
   });
 
-  test('a Cluster master restarted empty: clients of its channels are told of the epoch change, publishing resumes', async () => {
+  test('a Cluster master restarted empty: clients of its channels are told of the epoch change, publishing resumes', async (t) => {
     const name = 'cluster-restart';
     const channel = `fault-${name}`;
     const node = await redis.nodeForKey(slotKey(channel));
     const outcome = await publishThroughFault(cluster, name, async () => {
       await redis.restartNode(node, 'kill');
-    }, { catchUpMs: 40_000 });
+    }, { catchUpMs: 40_000, expectReconnect: [0, 1, 2] });
+    t.diagnostic(summarize(outcome));
     for (const c of outcome.clients) {
       const events = c.channelEvents(channel);
       const epochs = new Set(events.flatMap((e) => (e.kind === 'subscribed' || e.kind === 'gap' ? [e.epoch] : [])));

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisSentinelGroup } from '@megaphone/bus/testing';
 import { Cluster } from '../src/cluster/fixture.js';
-import { publishThroughFault } from '../src/cluster/fault-run.js';
+import { publishThroughFault, summarize } from '../src/cluster/fault-run.js';
 
 describe('a producer and three gateways on Redis Sentinel (1 master, 1 replica, 3 sentinels)', { timeout: 300_000 }, () => {
   let group: RedisSentinelGroup;
@@ -21,19 +21,21 @@ describe('a producer and three gateways on Redis Sentinel (1 master, 1 replica, 
     await group?.close();
   });
 
-  test('a Sentinel failover after the master is killed: services follow the new master and no client has an unannounced hole', async () => {
+  test('a Sentinel failover after the master is killed: services follow the new master and no client has an unannounced hole', async (t) => {
     let moved: { from: number; to: number } | undefined;
-    await publishThroughFault(cluster, 'sentinel-kill', async () => {
+    const outcome = await publishThroughFault(cluster, 'sentinel-kill', async () => {
       const { from, to } = await group.failover('kill', { restartOld: true, timeoutMs: 30_000 });
       moved = { from: from.port, to: to.port };
-    });
+    }, { expectReconnect: [0, 1, 2] });
+    t.diagnostic(summarize(outcome));
     assert.ok(moved && moved.from !== moved.to, `the master moved: ${JSON.stringify(moved)}`);
     assert.equal(await group.masterPort(), moved!.to);
   });
 
-  test('a commanded Sentinel failover (SENTINEL FAILOVER): publishing and delivery continue', async () => {
-    await publishThroughFault(cluster, 'sentinel-command', async () => {
+  test('a commanded Sentinel failover (SENTINEL FAILOVER): publishing and delivery continue', async (t) => {
+    const outcome = await publishThroughFault(cluster, 'sentinel-command', async () => {
       await group.failover('command', { timeoutMs: 30_000 });
-    });
+    }, { expectReconnect: [0, 1, 2] });
+    t.diagnostic(summarize(outcome));
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { RedisServer } from '@megaphone/bus/testing';
 import { Cluster } from '../src/cluster/fixture.js';
 import { FaultProxy } from '../src/cluster/fault-proxy.js';
-import { publishThroughFault } from '../src/cluster/fault-run.js';
+import { publishThroughFault, summarize } from '../src/cluster/fault-run.js';
 import type { FaultOutcome } from '../src/cluster/fault-run.js';
 import { checkStream } from '../src/cluster/stream-check.js';
 import { sleep, waitFor } from '../src/cluster/wait.js';
@@ -37,57 +37,62 @@ describe('delivery through Redis and network faults (standalone Redis, 3 gateway
     await redis?.close();
   });
 
-  test('CLIENT KILL TYPE pubsub: every gateway resubscribes and fills what it missed', async () => {
-    await publishThroughFault(cluster, 'client-kill', async () => {
+  test('CLIENT KILL TYPE pubsub: every gateway resubscribes and fills what it missed', async (t) => {
+    const outcome = await publishThroughFault(cluster, 'client-kill', async () => {
       const killed = Number(await redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub'));
       assert.ok(killed >= 3, `killed ${killed} pub/sub connections, expected one per gateway`);
       await sleep(500);
-    });
+    }, { expectReconnect: [0, 1, 2] });
+    t.diagnostic(summarize(outcome));
   });
 
-  test('a TCP reset between a gateway and Redis loses nothing that is not noticed', async () => {
-    await publishThroughFault(cluster, 'tcp-reset', async () => {
+  test('a TCP reset between a gateway and Redis loses nothing that is not noticed', async (t) => {
+    const outcome = await publishThroughFault(cluster, 'tcp-reset', async () => {
       assert.ok(proxy.connections > 0, 'gw-1 talks to Redis through the proxy');
       proxy.reset();
       await sleep(500);
       proxy.reset();
       await sleep(500);
-    });
+    }, { expectReconnect: [0] });
+    t.diagnostic(summarize(outcome));
   });
 
-  test('a hung Redis connection (no FIN, no RST) is detected and replaced while the old one stays hung', async () => {
+  test('a hung Redis connection (no FIN, no RST) is detected and replaced while the old one stays hung', async (t) => {
     const acceptedBefore = proxy.accepted;
-    await publishThroughFault(cluster, 'hang', async () => {
+    const outcome = await publishThroughFault(cluster, 'hang', async () => {
       proxy.hang();
       const frozen = proxy.frozen;
       assert.ok(frozen > 0, 'gw-1 had connections to freeze');
       // The old connections stay frozen until the end: only detection can get gw-1 going again.
       await waitFor('gw-1 to open new Redis connections', () => proxy.accepted > acceptedBefore, { timeoutMs: DETECTION_BOUND_MS * 4 });
-    });
+    }, { expectReconnect: [0] });
+    t.diagnostic(summarize(outcome));
     proxy.heal({ dropFrozen: true });
   });
 
-  test('a blackhole between a gateway and Redis (new connections hang too), then healed', async () => {
-    await publishThroughFault(cluster, 'blackhole', async () => {
+  test('a blackhole between a gateway and Redis (new connections hang too), then healed', async (t) => {
+    const outcome = await publishThroughFault(cluster, 'blackhole', async () => {
       proxy.blackhole();
       await sleep(DETECTION_BOUND_MS * 2);
       proxy.heal();
-    });
+    }, { expectReconnect: [0] });
+    t.diagnostic(summarize(outcome));
   });
 
-  test('Redis stopped (SIGSTOP) longer than the detection bound, then continued', async () => {
-    await publishThroughFault(cluster, 'sigstop', async () => {
+  test('Redis stopped (SIGSTOP) longer than the detection bound, then continued', async (t) => {
+    const outcome = await publishThroughFault(cluster, 'sigstop', async () => {
       redis.pause();
       await sleep(DETECTION_BOUND_MS * 2);
       redis.resume();
-    });
+    }, { expectReconnect: [0, 1, 2] });
+    t.diagnostic(summarize(outcome));
   });
 
-  test('Redis cutting a stalled gateway at its pub/sub output-buffer limit', async () => {
+  test('Redis cutting a stalled gateway at its pub/sub output-buffer limit', async (t) => {
     await redis.cli('CONFIG', 'SET', 'client-output-buffer-limit', 'pubsub 256kb 128kb 1');
     const stalled = cluster.gateways[1]!;
     try {
-      await publishThroughFault(cluster, 'output-buffer', async ({ channel, log }) => {
+      const outcome = await publishThroughFault(cluster, 'output-buffer', async ({ channel, log }) => {
         stalled.signal('SIGSTOP');
         try {
           const big = 'x'.repeat(16 * 1024);
@@ -101,18 +106,20 @@ describe('delivery through Redis and network faults (standalone Redis, 3 gateway
         } finally {
           stalled.signal('SIGCONT');
         }
-      });
+      }, { expectReconnect: [1] });
+      t.diagnostic(summarize(outcome));
     } finally {
       await redis.cli('CONFIG', 'SET', 'client-output-buffer-limit', 'pubsub 32mb 8mb 60');
     }
   });
 
-  test('Redis killed (kill -9) and restarted empty: the epoch change reaches every client explicitly', async () => {
+  test('Redis killed (kill -9) and restarted empty: the epoch change reaches every client explicitly', async (t) => {
     const outcome = await publishThroughFault(cluster, 'kill9', async () => {
       await redis.kill();
       await sleep(1000);
       await redis.restart();
-    });
+    }, { expectReconnect: [0, 1, 2] });
+    t.diagnostic(summarize(outcome));
     const epochs = epochsSeen(outcome);
     for (const [i, c] of outcome.clients.entries()) {
       const report = checkStream(c.channelEvents(outcome.channel));
@@ -122,12 +129,13 @@ describe('delivery through Redis and network faults (standalone Redis, 3 gateway
     }
   });
 
-  test('a gateway killed with kill -9: its clients resume on the other gateways without loss', async () => {
+  test('a gateway killed with kill -9: its clients resume on the other gateways without loss', async (t) => {
     const victim = cluster.gateways[2]!;
     const outcome = await publishThroughFault(cluster, 'gateway-kill', async () => {
       await victim.kill9();
       await sleep(1000);
-    });
+    }, { expectReconnect: [] });
+    t.diagnostic(summarize(outcome));
     const moved = outcome.clients.filter((c) => c.closes.some((x) => x.node === 'gw-3'));
     assert.ok(moved.length >= 2, 'the clients of gw-3 lost their connection');
     for (const c of moved) {

@@ -10,6 +10,31 @@ export interface FaultOutcome {
   notices: number;
   refusals: number[];
   channel: string;
+  /** Per gateway (-1 when it was not running at the end): bus reconnects, gaps filled and lost during the run. */
+  gateways: { reconnects: number; gapsFilled: number; gapsLost: number }[];
+}
+
+interface Counters {
+  reconnects: number;
+  gapsFilled: number;
+  gapsLost: number;
+}
+
+async function counters(cluster: Cluster): Promise<(Counters | undefined)[]> {
+  return Promise.all(
+    cluster.gateways.map(async (g) => {
+      if (!g.running) return undefined;
+      try {
+        return {
+          reconnects: await g.metric('megaphone_bus_reconnects_total'),
+          gapsFilled: await g.metric('megaphone_gaps_total', 'outcome="filled"'),
+          gapsLost: await g.metric('megaphone_gaps_total', 'outcome="lost"'),
+        };
+      } catch {
+        return undefined;
+      }
+    }),
+  );
 }
 
 /**
@@ -21,13 +46,14 @@ export async function publishThroughFault(
   cluster: Cluster,
   name: string,
   fault: (ctx: { channel: string; log: PublishLog }) => Promise<void>,
-  opts: { clients?: number; intervalMs?: number; catchUpMs?: number } = {},
+  opts: { clients?: number; intervalMs?: number; catchUpMs?: number; expectReconnect?: number[] } = {},
 ): Promise<FaultOutcome> {
   const channel = `fault-${name}`;
   const clients = await cluster.connectClients(opts.clients ?? 6, [channel], { autoResume: true, prefix: name });
   const log = new PublishLog();
   const loop = publishContinuously(cluster.api, channel, log, { intervalMs: opts.intervalMs ?? 20, tag: name });
   let stopped = false;
+  const before = await counters(cluster);
   try {
     await waitFor('publishing to start', () => loop.accepted() >= 20, { timeoutMs: 10_000 });
     await fault({ channel, log });
@@ -41,9 +67,25 @@ export async function publishThroughFault(
     const { notices } = await expectAllCaughtUp(clients, channel, log, opts.catchUpMs ?? 30_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${cluster.tails()}`);
     });
-    return { clients, log, notices, refusals: loop.refusals(), channel };
+    const after = await counters(cluster);
+    const gateways = after.map((a, i) => {
+      const b = before[i];
+      return a && b ? { reconnects: a.reconnects - b.reconnects, gapsFilled: a.gapsFilled - b.gapsFilled, gapsLost: a.gapsLost - b.gapsLost } : { reconnects: -1, gapsFilled: -1, gapsLost: -1 };
+    });
+    for (const i of opts.expectReconnect ?? []) {
+      if (!(gateways[i]!.reconnects > 0)) throw new Error(`the fault did not reach gw-${i + 1}: its bus did not reconnect (${JSON.stringify(gateways)})`);
+    }
+    return { clients, log, notices, refusals: loop.refusals(), channel, gateways };
   } finally {
     if (!stopped) await loop.stop();
     await Promise.all(clients.map((c) => c.close()));
   }
+}
+
+/** One line for the test report: what the fault did and what the system did about it. */
+export function summarize(o: FaultOutcome): string {
+  const gw = o.gateways.map((g, i) => `gw-${i + 1} reconnects ${g.reconnects} gaps filled ${g.gapsFilled} lost ${g.gapsLost}`).join('; ');
+  const last = o.log.last.get(o.channel);
+  const refused = o.refusals.length;
+  return `${o.clients.length} clients reached ${last?.epoch}/${last?.offset}; notices ${o.notices}; publishes refused/retried ${refused}; ${gw}`;
 }

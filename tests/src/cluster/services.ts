@@ -64,6 +64,18 @@ export class ServiceProcess {
     });
   }
 
+  /** Sum of a metric's series on `/metrics` whose labels include `labels` (e.g. `outcome="filled"`); 0 if absent. */
+  async metric(name: string, labels = ''): Promise<number> {
+    const res = await fetch(`${this.adminUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
+    let sum = 0;
+    for (const line of (await res.text()).split('\n')) {
+      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+      if (labels && !line.includes(labels)) continue;
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return sum;
+  }
+
   async readyz(): Promise<number> {
     return httpStatus(`${this.adminUrl}/readyz`);
   }
