@@ -343,3 +343,23 @@ test('on a conflated channel an offset jump is expected and not reported', async
     await gw.close();
   }
 });
+
+test('a silent connection gets an application ping, then is dropped and replaced', async () => {
+  const gw = await FakeGateway.start();
+  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 }, idleTimeoutMs: 100 });
+  try {
+    c.connect();
+    await waitFor(() => c.state === 'open', 'open');
+    gw.muted = true;
+    await waitFor(() => gw.commands.some((cmd) => cmd.op === 'ping'), 'a ping');
+    await waitFor(() => gw.connectionCount === 2, 'a new connection');
+    gw.muted = false;
+    await waitFor(() => c.state === 'open' && c.node === 'fake-2', 'open again');
+    // While answered, pings keep the connection up.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(gw.connectionCount, 2);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});

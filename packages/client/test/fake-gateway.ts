@@ -19,6 +19,8 @@ export class FakeGateway {
   private readonly logs = new Map<string, Log>();
   private readonly subs = new Map<WebSocket, Set<string>>();
   private connections = 0;
+  /** While true the server reads commands but answers nothing (a half-dead connection). */
+  muted = false;
   /** Set to make the next subscribe replies carry these raw messages instead of the real ones. */
   onSubscribe: ((ws: WebSocket, cmd: Extract<ClientCommand, { op: 'subscribe' }>) => boolean) | undefined;
 
@@ -64,6 +66,7 @@ export class FakeGateway {
     ws.on('message', (raw) => {
       const cmd = JSON.parse(String(raw)) as ClientCommand;
       this.commands.push(cmd);
+      if (this.muted) return;
       if (cmd.op === 'ping') this.send(ws, { op: 'pong', id: cmd.id });
       else if (cmd.op === 'unsubscribe') {
         this.subs.get(ws)?.delete(cmd.channel);
