@@ -63,6 +63,10 @@ export class RedisBus implements Bus {
   private cmdEverReady = false;
   private closed = false;
   private readonly metaTtlMs: number;
+  /** Sentinel: the current master's replication id (scripts.ts, failover guard); '' = no guard. */
+  private guard = '';
+  /** Sentinel: false until the guard of the current connection is known. */
+  private guardKnown: boolean;
 
   private constructor(
     private readonly config: RedisBusConfig,
@@ -72,6 +76,7 @@ export class RedisBus implements Bus {
     this.cluster = config.mode === 'cluster';
     this.publishCommand = this.cluster ? 'spublish' : 'publish';
     this.metaTtlMs = config.metaTtlMs ?? DEFAULT_META_TTL_MS;
+    this.guardKnown = config.mode !== 'sentinel';
     if (config.mode === 'cluster') {
       this.cmd = new Cluster(
         config.nodes.map((n) => ({ host: n.host, port: n.port })),
@@ -87,9 +92,13 @@ export class RedisBus implements Bus {
     this.cmd.on('ready', () => {
       if (this.cmdEverReady) this.opts.metrics?.reconnected?.();
       this.cmdEverReady = true;
+      if (config.mode === 'sentinel') void this.readGuard();
       this.updateReadiness();
     });
-    this.cmd.on('close', () => this.updateReadiness());
+    this.cmd.on('close', () => {
+      if (config.mode === 'sentinel') this.guardKnown = false;
+      this.updateReadiness();
+    });
     this.cmd.on('end', () => this.updateReadiness());
     this.cmd.on('error', (err: Error) => this.opts.logger.debug({ err: err.message }, 'redis command connection error'));
     this.watchdog = new PingWatchdog(
@@ -128,7 +137,23 @@ export class RedisBus implements Bus {
   // ---- readiness -------------------------------------------------------------------------------
 
   private cmdReady(): boolean {
-    return this.cmd.status === 'ready';
+    return this.cmd.status === 'ready' && this.guardKnown;
+  }
+
+  /** Sentinel: learn the replication id of the master we just connected to before publishing there. */
+  private async readGuard(): Promise<void> {
+    const conn = this.cmd as Redis;
+    try {
+      const info = await conn.info('replication');
+      const replid = /^master_replid:(\w+)/m.exec(info)?.[1];
+      if (replid === undefined || !/^role:master/m.test(info)) throw new Error('not a master');
+      this.guard = replid;
+      this.guardKnown = true;
+      this.updateReadiness();
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'could not read the master replication id; reconnecting');
+      if (conn.status === 'ready') dropSocket(conn);
+    }
   }
 
   isReady(): boolean {
@@ -262,7 +287,7 @@ export class RedisBus implements Bus {
 
   async publish(channel: string, dataJson: string): Promise<StreamPosition> {
     if (this.closed) throw new Error('bus is closed');
-    if (!this.cmdReady()) throw new BusUnavailableError(`redis is not connected (${this.cmd.status})`);
+    if (!this.cmdReady()) throw new BusUnavailableError(`redis is not connected (${this.cmd.status === 'ready' ? 'checking the master' : this.cmd.status})`);
     const keys = channelKeys(this.config.keyPrefix, channel);
     const policy = this.opts.history(channel);
     try {
@@ -277,6 +302,7 @@ export class RedisBus implements Bus {
         policy.ttlMs,
         this.publishCommand,
         Math.max(this.metaTtlMs, policy.ttlMs),
+        this.guard,
       );
       return { epoch, offset: Number(offset) };
     } catch (err) {
@@ -286,7 +312,7 @@ export class RedisBus implements Bus {
 
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryResult> {
     if (this.closed) throw new Error('bus is closed');
-    if (!this.cmdReady()) throw new BusUnavailableError(`redis is not connected (${this.cmd.status})`);
+    if (!this.cmdReady()) throw new BusUnavailableError(`redis is not connected (${this.cmd.status === 'ready' ? 'checking the master' : this.cmd.status})`);
     const keys = channelKeys(this.config.keyPrefix, channel);
     const policy = this.opts.history(channel);
     const { since, limit } = query;
@@ -302,6 +328,7 @@ export class RedisBus implements Bus {
         since?.offset ?? 0,
         limit ?? policy.size,
         policy.size,
+        this.guard,
       );
     } catch (err) {
       throw asBusError(err);

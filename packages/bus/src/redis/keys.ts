@@ -3,7 +3,7 @@
  * one Cluster slot: the publish script touches them atomically and SPUBLISH stays on that shard.
  */
 export interface ChannelKeys {
-  /** Hash: `e` epoch, `o` latest offset. */
+  /** Hash: `e` epoch, `o` latest offset, `r` failover guard (scripts.ts). */
   meta: string;
   /** Stream: the channel's history, one entry per publication (`o` offset, `t` time, `f` frame). */
   stream: string;

@@ -6,14 +6,23 @@
  * round large offsets and times.
  */
 
-/** Shared prologue: read-or-create the epoch. A new epoch drops any stale stream left behind. */
+/**
+ * Shared prologue: read-or-create the epoch. A new epoch drops any stale stream left behind.
+ *
+ * ARGV[8] is the failover guard: with Sentinel, the replication id of the master the bus is
+ * connected to ('' elsewhere). A channel whose meta was written under another replication id was
+ * written by a previous master; asynchronous replication may have lost its last publications, and
+ * offsets would be reused for different data. Such a channel gets a new epoch, so clients are told.
+ */
 const EPOCH = `
 local meta, stream = KEYS[1], KEYS[2]
+local guard = ARGV[8]
 local epoch = redis.call('HGET', meta, 'e')
+if epoch and guard ~= '' and redis.call('HGET', meta, 'r') ~= guard then epoch = false end
 if not epoch then
   epoch = ARGV[1]
-  redis.call('DEL', stream)
-  redis.call('HSET', meta, 'e', epoch, 'o', 0)
+  redis.call('DEL', stream, meta)
+  redis.call('HSET', meta, 'e', epoch, 'o', 0, 'r', guard)
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -21,7 +30,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 /**
  * publish(KEYS meta stream pubsub; ARGV candidateEpoch channel dataJson historySize historyTtlMs
- * publishCommand metaTtlMs) → {epoch, offset, time}
+ * publishCommand metaTtlMs guard) → {epoch, offset, time}
  */
 export const PUBLISH_SCRIPT = `${EPOCH}
 local offset = redis.call('HINCRBY', meta, 'o', 1)
@@ -43,7 +52,7 @@ return {epoch, offset, now}
 
 /**
  * history(KEYS meta stream; ARGV candidateEpoch metaTtlMs historyTtlMs sinceEpoch sinceOffset count
- * historySize) → {epoch, offset, status, entries?}
+ * historySize guard) → {epoch, offset, status, entries?}
  *
  * status 0: cannot recover `since` (epoch differs, offset ahead, or more missed than history
  * holds); 1: nothing to read; 2: `entries` are the latest ones, newest first (XREVRANGE). With
