@@ -1,7 +1,10 @@
 /** What the gateway needs from every client connection, whatever its transport. */
 export interface ClientConnection {
   readonly transport: Transport;
-  /** Hub-pending plus transport-buffered bytes (for the per-connection queue histogram). */
+  /**
+   * Bytes queued for this client, for the per-connection histogram. The transport's buffer is the
+   * whole of it between turns: the hub flushes its pending chunks at the end of every turn.
+   */
   queuedBytes(): number;
   /** Called by the one heartbeat timer: ping (WebSocket) or keep-alive comment (SSE). */
   heartbeat(): void;

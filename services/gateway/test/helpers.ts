@@ -83,23 +83,21 @@ export class TestClient {
     this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
   }
 
-  /** Resolves when `done(messages)` holds; rejects after `timeoutMs`. */
+  /** Resolves when `done(messages)` holds; rejects when the connection closes first or after `timeoutMs`. */
   until(done: (messages: ServerMessage[]) => boolean, timeoutMs = 5000): Promise<ServerMessage[]> {
     return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        if (done(this.messages)) {
-          clearTimeout(timer);
-          resolve(this.messages);
-          return true;
-        }
-        return false;
-      };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== wait);
         reject(new Error(`timed out; got ${JSON.stringify(this.messages.slice(-5))}`));
       }, timeoutMs);
       const wait = (): void => {
-        if (!check()) this.waiters.push(wait);
+        if (done(this.messages)) {
+          clearTimeout(timer);
+          resolve(this.messages);
+        } else if (this.ws.readyState === WebSocket.CLOSED) {
+          clearTimeout(timer);
+          reject(new Error(`connection closed; got ${JSON.stringify(this.messages.slice(-5))}`));
+        } else this.waiters.push(wait);
       };
       wait();
     });

@@ -31,7 +31,7 @@ function counter(body: string, name: string, labels: string): number {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-test('a client that stops reading while 6 MB is published does not hold up another, and is caught up in order', async () => {
+test('a client that stops reading while 6 MB is published does not hold up another, and is caught up in order', async (tc) => {
   const maxQueue = 256 * 1024;
   const t = await startTestGateway({ GATEWAY_MAX_QUEUE_BYTES: String(maxQueue), HISTORY_SIZE: '2000' });
   try {
@@ -48,7 +48,7 @@ test('a client that stops reading while 6 MB is published does not hold up anoth
     await fast.until(() => fast.publications('big').length === PUBLICATIONS, 20_000);
     assert.deepEqual(fast.publications('big').map((p) => p.offset), Array.from({ length: PUBLICATIONS }, (_, i) => i + 1));
     assert.ok(slow.client.publications('big').length < PUBLICATIONS, 'the paused client has not read everything');
-    assert.ok(peakQueued < 4 * maxQueue + 1024 * 1024, `gateway queue stayed bounded (peak ${peakQueued} bytes)`);
+    assert.ok(peakQueued < 2 * maxQueue + 128 * 1024, `gateway queue stayed bounded (peak ${peakQueued} bytes)`);
 
     const lagged = counter((await httpGet(`${t.admin}/metrics`)).body, 'megaphone_slow_consumer_events_total', 'outcome="lagged"');
     assert.ok(lagged >= 1, 'the slow consumer was noticed');
@@ -58,6 +58,7 @@ test('a client that stops reading while 6 MB is published does not hold up anoth
       slow.client.until((ms) => ms.filter((m) => m.op === 'message').length >= PUBLICATIONS, 20_000).then(() => 'caught_up' as const),
       slow.client.closed.then((c) => c.code),
     ]);
+    tc.diagnostic(`peak queued ${peakQueued} bytes (cap ${maxQueue}), lagged events ${lagged}, outcome ${outcome}`);
     if (outcome === 'caught_up') {
       const offsets = slow.client.publications('big').map((p) => p.offset);
       assert.deepEqual(offsets, Array.from({ length: PUBLICATIONS }, (_, i) => i + 1), 'every publication, in order, once');
@@ -73,7 +74,7 @@ test('a client that stops reading while 6 MB is published does not hold up anoth
   }
 });
 
-test('a slow client whose missed publications left history is told: closed with 4000 or sent a gap', async () => {
+test('a slow client whose missed publications left history is told: closed with 4000 or sent a gap', async (tc) => {
   const t = await startTestGateway({ GATEWAY_MAX_QUEUE_BYTES: String(64 * 1024), HISTORY_SIZE: '20' });
   try {
     const slow = await pausableClient(t);
@@ -87,6 +88,7 @@ test('a slow client whose missed publications left history is told: closed with 
       slow.client.closed.then((c) => c.code),
       slow.client.next(isOp('gap'), 0, 20_000).then(() => 'gap' as const),
     ]);
+    tc.diagnostic(`outcome ${outcome}`);
     assert.ok(outcome === 4000 || outcome === 'gap', String(outcome));
     const offsets = slow.client.publications('big').map((p) => p.offset);
     for (let i = 1; i < offsets.length; i++) assert.ok(offsets[i]! > offsets[i - 1]!, 'in order, no duplicates');

@@ -91,6 +91,9 @@ export class SseStream {
         if (done()) {
           clearTimeout(timer);
           resolve();
+        } else if (this.ended) {
+          clearTimeout(timer);
+          reject(new Error(`stream ended; events: ${JSON.stringify(this.events.slice(-3))}`));
         } else this.waiters.push(check);
       };
       check();
