@@ -63,9 +63,12 @@ export class RedisBus implements Bus {
   private cmdEverReady = false;
   private closed = false;
   private readonly metaTtlMs: number;
-  /** Sentinel: the current master's replication id (scripts.ts, failover guard); '' = no guard. */
+  /**
+   * Standalone/Sentinel: the connected master's replication id (scripts.ts, failover guard); it
+   * changes on failover and restart, exactly when the master may have lost acknowledged writes.
+   */
   private guard = '';
-  /** Sentinel: false until the guard of the current connection is known. */
+  /** False until the guard of the current command connection is known (always true on Cluster). */
   private guardKnown: boolean;
 
   private constructor(
@@ -76,7 +79,7 @@ export class RedisBus implements Bus {
     this.cluster = config.mode === 'cluster';
     this.publishCommand = this.cluster ? 'spublish' : 'publish';
     this.metaTtlMs = config.metaTtlMs ?? DEFAULT_META_TTL_MS;
-    this.guardKnown = config.mode !== 'sentinel';
+    this.guardKnown = config.mode === 'cluster';
     if (config.mode === 'cluster') {
       this.cmd = new Cluster(
         config.nodes.map((n) => ({ host: n.host, port: n.port })),
@@ -92,11 +95,11 @@ export class RedisBus implements Bus {
     this.cmd.on('ready', () => {
       if (this.cmdEverReady) this.opts.metrics?.reconnected?.();
       this.cmdEverReady = true;
-      if (config.mode === 'sentinel') void this.readGuard();
+      if (config.mode !== 'cluster') void this.readGuard();
       this.updateReadiness();
     });
     this.cmd.on('close', () => {
-      if (config.mode === 'sentinel') this.guardKnown = false;
+      if (config.mode !== 'cluster') this.guardKnown = false;
       this.updateReadiness();
     });
     this.cmd.on('end', () => this.updateReadiness());
@@ -140,7 +143,7 @@ export class RedisBus implements Bus {
     return this.cmd.status === 'ready' && this.guardKnown;
   }
 
-  /** Sentinel: learn the replication id of the master we just connected to before publishing there. */
+  /** Learn the replication id of the master we just connected to before publishing there. */
   private async readGuard(): Promise<void> {
     const conn = this.cmd as Redis;
     try {

@@ -77,7 +77,7 @@ describe('RedisBus on standalone Redis under faults', () => {
 
   it('replaces connections to a SIGSTOPped Redis within the detection bound and recovers after SIGCONT', async () => {
     const ch = await freshNodes();
-    await publisher.publish(ch, '1');
+    const first = await publisher.publish(ch, '1');
     await eventually('the first publication', () => rec.on(ch).length === 1);
     const stoppedAt = Date.now();
     server.pause();
@@ -92,6 +92,7 @@ describe('RedisBus on standalone Redis under faults', () => {
     await eventually('the subscriber to be ready again', () => subscriber.isReady());
     await eventually('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
     const pos = await publishWhenUp(publisher, ch, '2');
+    assert.deepEqual(pos, { epoch: first.epoch, offset: 2 }, 'Redis kept its data, so the channel keeps its epoch');
     await eventually('a publication after SIGCONT', () => rec.on(ch).some((p) => p.offset === pos.offset));
   });
 
