@@ -235,3 +235,39 @@ test('after the gateway restarts on the same port the console reconnects and res
     await page.close();
   }
 });
+
+test('output missed beyond the history is announced in the terminal, never silently skipped', async () => {
+  const small = await ConsoleStack.start({ env: { HISTORY_SIZE: '5' } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  try {
+    const say = (text: string) => small.bus.publish('cmd:demo', JSON.stringify({ run: 'r1', stream: 'stdout', lines: [text] }));
+    await page.goto(`${small.url}#job=demo`);
+    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'open');
+    await until(async () => (await attr(page, 'terminal', 'data-epoch')) !== null, 'subscribed to cmd:demo');
+    await say('before 1');
+    await say('before 2');
+    await until(async () => (await lines(page)).length === 2, 'first lines');
+
+    await small.stopGateway();
+    await until(async () => (await attr(page, 'connection', 'data-state')) === 'reconnecting', 'reconnecting');
+    for (let i = 1; i <= 20; i++) await say(`away ${i}`);
+    await small.startGateway();
+    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'open again', 20_000);
+    await say('after');
+
+    const all = await until(async () => {
+      const l = await lines(page);
+      return l.some((x) => x.text === 'after') ? l : undefined;
+    }, 'the line published after the reconnect');
+    assert.deepEqual(
+      all.map((l) => `${l.stream}:${l.text.startsWith('⚠') ? 'notice' : l.text}`),
+      ['stdout:before 1', 'stdout:before 2', 'gap:notice', 'stdout:after'],
+    );
+    assert.match(all[2]!.text, /missed/);
+    assert.equal(await attr(page, 'terminal', 'data-gaps'), '1');
+    assert.equal(await attr(page, 'debug', 'data-anomalies'), '0');
+  } finally {
+    await page.close();
+    await small.close();
+  }
+});
