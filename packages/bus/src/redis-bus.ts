@@ -70,6 +70,8 @@ export class RedisBus implements Bus {
   private guard = '';
   /** False until the guard of the current command connection is known (always true on Cluster). */
   private guardKnown: boolean;
+  /** Cluster: the failover guard per master, by node key, fetched lazily and dropped on disconnect. */
+  private readonly nodeGuards = new Map<string, Promise<string>>();
 
   private constructor(
     private readonly config: RedisBusConfig,
@@ -86,6 +88,11 @@ export class RedisBus implements Bus {
         clusterOptions(config, this.timeouts, opts.clientName),
       );
       this.cmd.on('refresh', () => void this.rebalance());
+      this.cmd.on('+node', (node: Redis) => {
+        const key = nodeKey(node);
+        node.on('close', () => this.nodeGuards.delete(key));
+      });
+      this.cmd.on('-node', (node: Redis) => this.nodeGuards.delete(nodeKey(node)));
     } else {
       this.cmd = new Redis(connectionOptions(config, 'command', this.timeouts, opts.clientName));
     }
@@ -143,14 +150,26 @@ export class RedisBus implements Bus {
     return this.cmd.status === 'ready' && this.guardKnown;
   }
 
+  /** The guard for a channel's script: the replication id of the master that will run it. */
+  private async guardFor(metaKey: string): Promise<string> {
+    if (!(this.cmd instanceof Cluster)) return this.guard;
+    const owner = this.cmd.slots[keySlot(metaKey)]?.[0];
+    const node = owner === undefined ? undefined : this.cmd.nodes('master').find((n) => nodeKey(n) === owner);
+    if (owner === undefined || node === undefined) throw new BusUnavailableError('the Redis Cluster slot map is not known yet');
+    let guard = this.nodeGuards.get(owner);
+    if (guard === undefined) {
+      guard = readReplicationId(node);
+      this.nodeGuards.set(owner, guard);
+      guard.catch(() => this.nodeGuards.delete(owner));
+    }
+    return guard;
+  }
+
   /** Learn the replication id of the master we just connected to before publishing there. */
   private async readGuard(): Promise<void> {
     const conn = this.cmd as Redis;
     try {
-      const info = await conn.info('replication');
-      const replid = /^master_replid:(\w+)/m.exec(info)?.[1];
-      if (replid === undefined || !/^role:master/m.test(info)) throw new Error('not a master');
-      this.guard = replid;
+      this.guard = await readReplicationId(conn);
       this.guardKnown = true;
       this.updateReadiness();
     } catch (err) {
@@ -294,6 +313,7 @@ export class RedisBus implements Bus {
     const keys = channelKeys(this.config.keyPrefix, channel);
     const policy = this.opts.history(channel);
     try {
+      const guard = await this.guardFor(keys.meta);
       const [epoch, offset] = await this.scripts.mpPublish(
         keys.meta,
         keys.stream,
@@ -305,7 +325,7 @@ export class RedisBus implements Bus {
         policy.ttlMs,
         this.publishCommand,
         Math.max(this.metaTtlMs, policy.ttlMs),
-        this.guard,
+        guard,
       );
       return { epoch, offset: Number(offset) };
     } catch (err) {
@@ -321,6 +341,7 @@ export class RedisBus implements Bus {
     const { since, limit } = query;
     let reply: HistoryReply;
     try {
+      const guard = await this.guardFor(keys.meta);
       reply = await this.scripts.mpHistoryBuffer(
         keys.meta,
         keys.stream,
@@ -331,7 +352,7 @@ export class RedisBus implements Bus {
         since?.offset ?? 0,
         limit ?? policy.size,
         policy.size,
-        this.guard,
+        guard,
       );
     } catch (err) {
       throw asBusError(err);
@@ -381,6 +402,18 @@ function toPublication(channel: string, epoch: string, entry: [Buffer, Buffer[]]
   }
   if (frame === undefined || offset < 1) return undefined;
   return { channel, epoch, offset, time, frame };
+}
+
+function nodeKey(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`;
+}
+
+/** A master's `master_replid` (the failover guard); fails on a replica. */
+async function readReplicationId(conn: Redis): Promise<string> {
+  const info = await conn.info('replication');
+  const replid = /^master_replid:(\w+)/m.exec(info)?.[1];
+  if (replid === undefined || !/^role:master/m.test(info)) throw new Error('not a master');
+  return replid;
 }
 
 function asBusError(err: unknown): Error {

@@ -9,8 +9,7 @@
 /**
  * Shared prologue: read-or-create the epoch. A new epoch drops any stale stream left behind.
  *
- * ARGV[8] is the failover guard: the replication id of the master the bus is connected to ('' on
- * Cluster). A channel whose meta was written under another replication id was written by a
+ * ARGV[8] is the failover guard: the replication id of the master that runs the script. A channel whose meta was written under another replication id was written by a
  * previous master (failover) or a previous life of this one (restart from an older snapshot): its
  * last publications may be lost and offsets would be reused for different data. Such a channel
  * gets a new epoch, so clients are told.
