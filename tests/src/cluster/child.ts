@@ -3,9 +3,17 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 
 /** Every child this harness started; killed on exit even when a test throws before its cleanup. */
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+function killAll(): void {
   for (const c of live) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) killQuietly(c.pid, 'SIGKILL');
-});
+}
+process.on('exit', killAll);
+// A runner that gives up on this file sends a signal; 'exit' would not run, the children would linger.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+  });
+}
 
 function killQuietly(pid: number, signal: NodeJS.Signals): void {
   try {
