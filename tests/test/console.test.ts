@@ -23,6 +23,7 @@ const JOBS = {
         '-c',
         "printf '\\033[31mred\\033[0m plain \\033[1;32mbold green\\033[0m \\033[38;5;208morange\\033[0m\\n'; " +
           "printf '<b>not bold</b> <img src=x onerror=\"document.title=1\">\\n'; " +
+          "printf 'progress 10%%\\rprogress 100%%\\n'; " +
           "echo 'oops on stderr' >&2",
       ],
     },
@@ -131,7 +132,7 @@ test("a job's lines appear with stderr distinguished and ANSI colours rendered, 
       return l.some((x) => x.stream === 'stderr') && l.some((x) => x.text.includes('red plain')) ? l : undefined;
     }, 'colors output');
     const stdout = all.filter((l) => l.stream === 'stdout').map((l) => l.text);
-    assert.deepEqual(stdout, ['red plain bold green orange', '<b>not bold</b> <img src=x onerror="document.title=1">']);
+    assert.deepEqual(stdout, ['red plain bold green orange', '<b>not bold</b> <img src=x onerror="document.title=1">', 'progress 100%']);
     assert.deepEqual(all.filter((l) => l.stream === 'stderr').map((l) => l.text), ['oops on stderr']);
     assert.ok(all.some((l) => l.stream === 'meta' && /started/.test(l.text)), 'run start shown');
     assert.ok(all.some((l) => l.stream === 'meta' && /exited with code 0/.test(l.text)), 'run exit shown');

@@ -2,6 +2,7 @@ import type { ClientCommand, ServerMessage, StreamPosition } from '@megaphone/pr
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { closeAction } from './close-policy.js';
 import { Emitter } from './emitter.js';
+import { IdleWatch } from './idle-watch.js';
 import type { Anomaly, ClientError, ConnectionState, GapEvent, StateChange } from './events.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 import { OPEN, frameText, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
@@ -47,10 +48,10 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
   private currentNode: string | undefined;
   private nextId = 1;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private idleTimer: ReturnType<typeof setInterval> | undefined;
-  private lastReceived = 0;
-  private pingSent = false;
-  private idleTimeoutMs = 0;
+  private readonly idle = new IdleWatch(
+    () => this.send({ op: 'ping', id: this.nextId++ }),
+    () => this.dropDeadSocket(),
+  );
   private wanted = false;
 
   constructor(options: MegaphoneClientOptions) {
@@ -143,12 +144,10 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.socket = socket;
     this.setState({ state, attempt: this.backoff.attempts });
     socket.onopen = () => {
-      this.lastReceived = Date.now();
       for (const sub of this.subs.values()) this.sendSubscribe(sub);
     };
     socket.onmessage = (ev) => {
-      this.lastReceived = Date.now();
-      this.pingSent = false;
+      this.idle.received();
       this.onFrame(frameText(ev.data));
     };
     socket.onclose = (ev) => this.onClosed(socket, ev.code, ev.reason);
@@ -176,7 +175,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
       case 'welcome':
         this.currentNode = msg.node;
         this.backoff.reset();
-        this.startIdleWatch(msg.heartbeatMs);
+        this.idle.start(this.idleTimeoutOverride ?? Math.max(0, msg.heartbeatMs * 2));
         this.emit('welcome', { node: msg.node, session: msg.session, heartbeatMs: msg.heartbeatMs });
         this.setState({ state: 'open', node: msg.node });
         return;
@@ -272,41 +271,19 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     socket.onerror = () => {};
     if (this.socket === socket) this.socket = undefined;
     this.currentNode = undefined;
-    this.stopIdleWatch();
+    this.idle.stop();
   }
 
-  private startIdleWatch(heartbeatMs: number): void {
-    this.stopIdleWatch();
-    this.idleTimeoutMs = this.idleTimeoutOverride ?? (heartbeatMs > 0 ? heartbeatMs * 2 : 0);
-    if (this.idleTimeoutMs <= 0) return;
-    const every = Math.max(50, Math.floor(this.idleTimeoutMs / 4));
-    this.idleTimer = setInterval(() => this.checkIdle(), every);
-  }
-
-  private checkIdle(): void {
+  /** The connection is dead without the OS noticing: a close handshake would never complete. */
+  private dropDeadSocket(): void {
     const socket = this.socket;
     if (socket === undefined) return;
-    const silent = Date.now() - this.lastReceived;
-    if (silent >= this.idleTimeoutMs * 2) {
-      // The connection is dead without the OS noticing; a close handshake would never complete.
-      this.detach(socket);
-      this.socket = socket; // so that onClosed accepts it
-      try {
-        socket.close(4001, 'client idle timeout');
-      } catch {
-        // ignore
-      }
-      this.onClosed(socket, 4001, 'client idle timeout');
-    } else if (silent >= this.idleTimeoutMs && !this.pingSent) {
-      this.pingSent = true;
-      this.send({ op: 'ping', id: this.nextId++ });
+    try {
+      socket.close(4001, 'client idle timeout');
+    } catch {
+      // already closing
     }
-  }
-
-  private stopIdleWatch(): void {
-    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
-    this.idleTimer = undefined;
-    this.pingSent = false;
+    this.onClosed(socket, 4001, 'client idle timeout');
   }
 
   private clearReconnect(): void {

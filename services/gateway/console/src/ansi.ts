@@ -31,7 +31,21 @@ const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;
 export class AnsiParser {
   private readonly style: AnsiStyle = {};
 
+  /**
+   * A carriage return inside a line (progress bars) overwrites it in a terminal: only the text after
+   * the last one is kept, while the styles set before it still apply.
+   */
   parse(line: string): AnsiSegment[] {
+    const parts = line.split('\r');
+    let kept: AnsiSegment[] = [];
+    for (const part of parts) {
+      const segments = this.parsePart(part);
+      if (segments.length > 0 || parts.length === 1) kept = segments;
+    }
+    return kept;
+  }
+
+  private parsePart(line: string): AnsiSegment[] {
     const out: AnsiSegment[] = [];
     let last = 0;
     const push = (text: string) => {
