@@ -22,7 +22,7 @@ const run = (args) => {
   const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
-run([tsc, '-b']);
+run([tsc, '-b', 'services/standalone']);
 if (!existsSync(join(root, 'services/gateway/dist/public/index.html'))) {
   run([join(root, 'services/gateway/console/build.mjs')]);
 }

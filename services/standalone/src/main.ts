@@ -19,14 +19,15 @@ function readConfigs() {
 }
 
 const config = readConfigs();
-const logger = createLogger({ level: config.gateway.logLevel, service: 'megaphone', node: config.gateway.nodeName });
+const log = (service: string) => createLogger({ level: config.gateway.logLevel, service, node: config.gateway.nodeName });
+const logger = log('standalone');
 const bus = await createBus(config.gateway.bus, {
   history: historyPolicyFor(config.gateway.namespaces),
-  logger: logger.child({ component: 'bus' }),
+  logger: log('bus'),
   clientName: config.gateway.nodeName,
 });
-const producer = await startProducer({ config: config.producer, bus, logger: logger.child({ service: 'producer' }) });
-const gateway = await startGateway({ config: config.gateway, bus, logger: logger.child({ service: 'gateway' }) });
+const producer = await startProducer({ config: config.producer, bus, logger: log('producer') });
+const gateway = await startGateway({ config: config.gateway, bus, logger: log('gateway') });
 
 const host = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? 'localhost' : config.gateway.host;
 logger.info(
