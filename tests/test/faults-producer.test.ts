@@ -15,7 +15,8 @@ describe('the producer while Redis is down', { timeout: 180_000 }, () => {
 
   before(async () => {
     redis = await RedisServer.start();
-    cluster = await Cluster.start({ REDIS_URL: redis.url }, { gateways: 1 });
+    // The smallest outbox allowed, so that a job's output fills it while Redis is away.
+    cluster = await Cluster.start({ REDIS_URL: redis.url }, { gateways: 1, producerEnv: { PRODUCER_OUTBOX_MAX_BYTES: '65536' } });
   });
 
   after(async () => {
@@ -72,5 +73,39 @@ describe('the producer while Redis is down', { timeout: 180_000 }, () => {
 
     const ok = await cluster.api.request('POST', '/v1/publish', { channel: 'news', data: { n: 2 } });
     assert.ok(ok.status === 200 || ok.status === 201, `publishing works again: ${JSON.stringify(ok.body)}`);
+  });
+
+  test('with the outbox full the job blocks on its pipe instead of losing lines; all of them arrive once Redis is back', async () => {
+    const channel = 'cmd:flood';
+    await redis.kill();
+    await waitFor('producer /readyz 503', async () => (await httpStatus(`${cluster.producer.adminUrl}/readyz`)) === 503, { timeoutMs: 10_000 });
+    const run = await cluster.api.startRun('flood');
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    // Printing 600 kB takes the shell a few milliseconds; still running seconds later means it is blocked.
+    await sleep(2500);
+    const jobs = await cluster.api.request('GET', '/v1/jobs');
+    const flood = (jobs.body as { jobs?: { name: string; state: string }[] }).jobs?.find((j) => j.name === 'flood');
+    assert.equal(flood?.state, 'running', `the job waits on its full pipe: ${JSON.stringify(flood)}`);
+    const outboxBytes = await cluster.producer.metric('megaphone_producer_outbox_bytes');
+    assert.ok(outboxBytes > 0 && outboxBytes < 2 * 65536, `the outbox holds at most about its cap: ${outboxBytes} bytes`);
+
+    await redis.restart();
+    await cluster.producer.waitReady(20_000);
+    await cluster.gateways[0]!.waitReady(20_000);
+    const late = new RecordingClient('flood-reader');
+    cluster.clients.push(late);
+    await late.connect(cluster.gateways[0]!.wsUrl);
+    const exited = () => late.messages(channel).some((m) => (m.data as JobData).run === run.run && (m.data as JobData).event === 'exited');
+    // Lines that arrive together share a publication: 6000 lines make far fewer than 1000.
+    await waitFor('the flood run to end', async () => {
+      const r = await cluster.api.request('GET', '/v1/jobs');
+      return (r.body as { jobs?: { name: string; state: string }[] }).jobs?.find((j) => j.name === 'flood')?.state === 'idle';
+    }, { timeoutMs: 30_000 });
+    await late.subscribe(channel, { history: 1000 });
+    await waitFor('the exit in history', exited, { timeoutMs: 10_000 });
+    const lines = late.messages(channel).map((m) => m.data as JobData).filter((d) => d.run === run.run && d.stream === 'stdout').flatMap((d) => d.lines ?? []);
+    assert.equal(lines.length, 6000, 'every line');
+    const misplaced = lines.findIndex((l, i) => !l.startsWith(`flood-${i + 1}-`));
+    assert.equal(misplaced, -1, `in order, once each (first wrong at ${misplaced}: ${lines[misplaced]})`);
   });
 });

@@ -6,11 +6,18 @@ import { RecordingClient } from './recording-client.js';
 import { gatewayProcess, producerProcess, startAll, stopAll } from './services.js';
 import type { RedisEnv, ServiceProcess } from './services.js';
 
-/** A jobs file every cluster test can use: `lines` prints numbered lines, a little at a time. */
+/**
+ * A jobs file every cluster test can use: `lines` prints 200 numbered lines, a little at a time;
+ * `flood` prints 6000 lines (~600 kB) at once, more than a small outbox plus a pipe can hold.
+ */
 export const TEST_JOBS = `jobs:
   - name: lines
     command: ["sh", "-c", "i=1; while [ $i -le 200 ]; do echo line-$i; i=$((i+1)); if [ $((i % 20)) -eq 0 ]; then sleep 0.05; fi; done"]
     timeout: 60s
+    startOnBoot: false
+  - name: flood
+    command: ["sh", "-c", "i=1; while [ $i -le 6000 ]; do echo flood-$i-................................................................................; i=$((i+1)); done"]
+    timeout: 120s
     startOnBoot: false
 `;
 
