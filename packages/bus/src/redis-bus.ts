@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { StreamPosition } from '@megaphone/protocol';
 import type { BusConfig, Logger } from '@megaphone/runtime';
@@ -63,6 +64,8 @@ export class RedisBus implements Bus {
   private cmdEverReady = false;
   private closed = false;
   private readonly metaTtlMs: number;
+  /** REDIS_TLS_CA_FILE contents: trusted for `rediss://` connections. */
+  private readonly tlsCa: Buffer | undefined;
   /**
    * Standalone/Sentinel: the connected master's replication id (scripts.ts, failover guard); it
    * changes on failover and restart, exactly when the master may have lost acknowledged writes.
@@ -82,10 +85,11 @@ export class RedisBus implements Bus {
     this.publishCommand = this.cluster ? 'spublish' : 'publish';
     this.metaTtlMs = config.metaTtlMs ?? DEFAULT_META_TTL_MS;
     this.guardKnown = config.mode === 'cluster';
+    this.tlsCa = config.tlsCaFile !== undefined ? readFileSync(config.tlsCaFile) : undefined;
     if (config.mode === 'cluster') {
       this.cmd = new Cluster(
         config.nodes.map((n) => ({ host: n.host, port: n.port })),
-        clusterOptions(config, this.timeouts, opts.clientName),
+        clusterOptions(config, this.timeouts, opts.clientName, this.tlsCa),
       );
       this.cmd.on('refresh', () => void this.rebalance());
       this.cmd.on('+node', (node: Redis) => {
@@ -94,7 +98,7 @@ export class RedisBus implements Bus {
       });
       this.cmd.on('-node', (node: Redis) => this.nodeGuards.delete(nodeKey(node)));
     } else {
-      this.cmd = new Redis(connectionOptions(config, 'command', this.timeouts, opts.clientName));
+      this.cmd = new Redis(connectionOptions(config, 'command', this.timeouts, opts.clientName, this.tlsCa));
     }
     this.cmd.defineCommand('mpPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
     this.cmd.defineCommand('mpHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT });
@@ -216,7 +220,7 @@ export class RedisBus implements Bus {
   private subscriberFor(key: string, target?: { host: string; port: number }): SubscriberConnection {
     let sub = this.subscribers.get(key);
     if (sub === undefined) {
-      const base: RedisOptions = connectionOptions(this.config, 'subscriber', this.timeouts, this.opts.clientName);
+      const base: RedisOptions = connectionOptions(this.config, 'subscriber', this.timeouts, this.opts.clientName, this.tlsCa);
       if (target !== undefined) Object.assign(base, { host: target.host, port: target.port });
       sub = new SubscriberConnection(
         { redis: base, sharded: this.cluster, pingIntervalMs: this.timeouts.pingIntervalMs, pingTimeoutMs: this.timeouts.pingTimeoutMs },

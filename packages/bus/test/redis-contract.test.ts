@@ -38,3 +38,15 @@ runBusContract(
     after: async () => sentinel?.close(),
   },
 );
+
+let tlsServer: RedisServer | undefined;
+runBusContract(
+  'RedisBus over TLS (rediss://, private CA from REDIS_TLS_CA_FILE)',
+  redisNodes((): BusConfig => ({ kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: tlsServer!.url, tlsCaFile: tlsServer!.certificates!.caFile })),
+  {
+    before: async () => {
+      tlsServer = await RedisServer.start({ tls: true });
+    },
+    after: async () => tlsServer?.close(),
+  },
+);

@@ -131,3 +131,20 @@ describe('RedisBus on standalone Redis under faults', () => {
     }
   });
 });
+
+describe('RedisBus over TLS', () => {
+  it('refuses a server whose certificate it cannot verify (no CA configured), and stays not ready', async () => {
+    const server = await RedisServer.start({ tls: true });
+    try {
+      const bus = await redisBus({ kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: server.url }, undefined, { startTimeoutMs: 1500 });
+      try {
+        assert.equal(bus.isReady(), false);
+        await assert.rejects(bus.publish('t:x', '1'), { name: 'BusUnavailableError' });
+      } finally {
+        await bus.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -9,7 +9,7 @@ export const quietLogger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? '
 
 export const bigHistory: HistoryPolicyResolver = () => ({ size: 1000, ttlMs: 600_000 });
 
-export async function redisBus(config: BusConfig, history: HistoryPolicyResolver = bigHistory, extra: { clientName?: string; metrics?: BusMetrics } = {}): Promise<RedisBus> {
+export async function redisBus(config: BusConfig, history: HistoryPolicyResolver = bigHistory, extra: { clientName?: string; metrics?: BusMetrics; startTimeoutMs?: number } = {}): Promise<RedisBus> {
   return RedisBus.create(config, { history, logger: quietLogger, ...extra });
 }
 

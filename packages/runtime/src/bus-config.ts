@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isValidChannel } from '@megaphone/protocol';
 import type { EnvReader } from './env.js';
@@ -15,8 +16,9 @@ export type RedisTopology =
 /**
  * `url` with Sentinel or Cluster carries only credentials, TLS (`rediss://`) and db for the data
  * nodes. `metaTtlMs`: how long an idle channel keeps its epoch and offset (REDIS_META_TTL_MS).
+ * `tlsCaFile`: a PEM CA bundle trusted for `rediss://` (REDIS_TLS_CA_FILE), e.g. a private CA.
  */
-export type BusConfig = { kind: 'memory' } | ({ kind: 'redis'; keyPrefix: string; metaTtlMs?: number } & RedisTopology);
+export type BusConfig = { kind: 'memory' } | ({ kind: 'redis'; keyPrefix: string; metaTtlMs?: number; tlsCaFile?: string } & RedisTopology);
 
 export interface NamespaceConfig {
   historySize: number;
@@ -57,7 +59,12 @@ export function readBusConfig(r: EnvReader): BusConfig {
   if (url !== undefined && !/^rediss?:\/\//.test(url)) r.problem('REDIS_URL must start with redis:// or rediss://');
   if (sentinels !== undefined && clusterNodes !== undefined) r.problem('REDIS_SENTINELS and REDIS_CLUSTER_NODES cannot both be set');
   // Only present when set, so the default lives in one place (RedisBus, DEFAULT_META_TTL_MS).
-  const metaTtl = r.str('REDIS_META_TTL_MS') !== undefined ? { metaTtlMs: r.int('REDIS_META_TTL_MS', 0, { min: 60_000, max: 365 * 86_400_000 }) } : {};
+  let redisExtra: { metaTtlMs?: number; tlsCaFile?: string } = r.str('REDIS_META_TTL_MS') !== undefined ? { metaTtlMs: r.int('REDIS_META_TTL_MS', 0, { min: 60_000, max: 365 * 86_400_000 }) } : {};
+  const tlsCaFile = r.str('REDIS_TLS_CA_FILE');
+  if (tlsCaFile !== undefined) {
+    if (!existsSync(tlsCaFile)) r.problem(`REDIS_TLS_CA_FILE: ${tlsCaFile} does not exist`);
+    else redisExtra = { ...redisExtra, tlsCaFile };
+  }
   const sentinelUsername = r.str('REDIS_SENTINEL_USERNAME');
   const sentinelPassword = r.str('REDIS_SENTINEL_PASSWORD');
   if (sentinels !== undefined) {
@@ -65,7 +72,7 @@ export function readBusConfig(r: EnvReader): BusConfig {
     return {
       kind: 'redis',
       keyPrefix,
-      ...metaTtl,
+      ...redisExtra,
       mode: 'sentinel',
       sentinels: hostPorts(r, 'REDIS_SENTINELS', sentinels),
       name: sentinelName ?? '',
@@ -77,9 +84,9 @@ export function readBusConfig(r: EnvReader): BusConfig {
   if (sentinelName !== undefined) r.problem('REDIS_SENTINEL_NAME is set without REDIS_SENTINELS');
   if (sentinelUsername !== undefined || sentinelPassword !== undefined) r.problem('REDIS_SENTINEL_USERNAME/REDIS_SENTINEL_PASSWORD are set without REDIS_SENTINELS');
   if (clusterNodes !== undefined) {
-    return { kind: 'redis', keyPrefix, ...metaTtl, mode: 'cluster', nodes: hostPorts(r, 'REDIS_CLUSTER_NODES', clusterNodes), ...(url ? { url } : {}) };
+    return { kind: 'redis', keyPrefix, ...redisExtra, mode: 'cluster', nodes: hostPorts(r, 'REDIS_CLUSTER_NODES', clusterNodes), ...(url ? { url } : {}) };
   }
-  if (url !== undefined) return { kind: 'redis', keyPrefix, ...metaTtl, mode: 'standalone', url };
+  if (url !== undefined) return { kind: 'redis', keyPrefix, ...redisExtra, mode: 'standalone', url };
   return { kind: 'memory' };
 }
 

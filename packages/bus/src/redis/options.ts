@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { BusConfig } from '@megaphone/runtime';
 
@@ -26,8 +27,8 @@ export function retryDelay(attempt: number): number {
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
-/** Address, credentials, TLS and db of a URL (`rediss://user:pass@host:port/db`). */
-function fromUrl(url: string | undefined): Partial<RedisOptions> {
+/** Address, credentials, TLS and db of a URL (`rediss://user:pass@host:port/db`); `ca` is trusted for TLS. */
+function fromUrl(url: string | undefined, ca: Buffer | undefined): Partial<RedisOptions> {
   if (url === undefined) return {};
   const u = new URL(url);
   const out: Partial<RedisOptions> = {};
@@ -35,7 +36,11 @@ function fromUrl(url: string | undefined): Partial<RedisOptions> {
   out.port = u.port ? Number(u.port) : 6379;
   if (u.username) out.username = decodeURIComponent(u.username);
   if (u.password) out.password = decodeURIComponent(u.password);
-  if (u.protocol === 'rediss:') out.tls = { servername: u.hostname };
+  if (u.protocol === 'rediss:') {
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    // SNI takes names only; for an IP address Node checks the certificate against the host.
+    out.tls = { ...(isIP(host) === 0 ? { servername: host } : {}), ...(ca !== undefined ? { ca } : {}) };
+  }
   const db = u.pathname.replace(/^\//, '');
   if (db !== '' && /^\d+$/.test(db)) out.db = Number(db);
   return out;
@@ -49,7 +54,7 @@ export type ConnectionRole = 'command' | 'subscriber';
  * (a publish is reported failed; the producer's outbox retries), bounded timeouts, capped jittered
  * reconnects, TCP keepalive. Subscribers resubscribe themselves (subscriber.ts) so the bus knows when.
  */
-export function connectionOptions(config: RedisBusConfig, role: ConnectionRole, timeouts: RedisTimeouts, clientName?: string): RedisOptions {
+export function connectionOptions(config: RedisBusConfig, role: ConnectionRole, timeouts: RedisTimeouts, clientName?: string, tlsCa?: Buffer): RedisOptions {
   const base: RedisOptions = {
     ...(clientName !== undefined ? { connectionName: `${clientName}:${role === 'command' ? 'cmd' : 'sub'}` } : {}),
     lazyConnect: true,
@@ -65,9 +70,9 @@ export function connectionOptions(config: RedisBusConfig, role: ConnectionRole, 
     enableAutoPipelining: role === 'command',
     retryStrategy: retryDelay,
   };
-  if (config.mode === 'standalone') return { ...base, ...fromUrl(config.url) };
+  if (config.mode === 'standalone') return { ...base, ...fromUrl(config.url, tlsCa) };
   // With Sentinel or Cluster the URL carries only credentials, TLS and db for the data nodes.
-  const { host: _host, port: _port, ...auth } = fromUrl(config.url);
+  const { host: _host, port: _port, ...auth } = fromUrl(config.url, tlsCa);
   Object.assign(base, auth);
   if (config.mode === 'sentinel') {
     return {
@@ -86,8 +91,8 @@ export function connectionOptions(config: RedisBusConfig, role: ConnectionRole, 
   return base;
 }
 
-export function clusterOptions(config: RedisBusConfig, timeouts: RedisTimeouts, clientName?: string): ClusterOptions {
-  const node = connectionOptions(config, 'command', timeouts, clientName);
+export function clusterOptions(config: RedisBusConfig, timeouts: RedisTimeouts, clientName?: string, tlsCa?: Buffer): ClusterOptions {
+  const node = connectionOptions(config, 'command', timeouts, clientName, tlsCa);
   return {
     redisOptions: { ...node, enableAutoPipelining: false },
     enableOfflineQueue: false,

@@ -1,5 +1,5 @@
-export { RedisServer, freePort, redisCli, parseInfo, waitFor } from './redis-process.js';
-export type { RedisServerOptions } from './redis-process.js';
+export { RedisServer, freePort, redisCli, parseInfo, waitFor, makeTestCertificates } from './redis-process.js';
+export type { RedisServerOptions, TestCertificates } from './redis-process.js';
 export { RedisCluster } from './redis-cluster.js';
 export type { RedisClusterOptions } from './redis-cluster.js';
 export { RedisSentinelGroup } from './redis-sentinel.js';

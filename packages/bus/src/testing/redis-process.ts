@@ -1,4 +1,4 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -66,10 +66,11 @@ export async function freePort(opts: { clusterBus?: boolean } = {}): Promise<num
   throw new Error('no free port found');
 }
 
-/** Runs `redis-cli -p <port> <args…>` and returns its raw stdout (trimmed). */
-export function redisCli(port: number, args: readonly string[], timeoutMs = 5000): Promise<string> {
+/** Runs `redis-cli -p <port> <args…>` and returns its raw stdout (trimmed). `caFile`: connect with TLS. */
+export function redisCli(port: number, args: readonly string[], timeoutMs = 5000, caFile?: string): Promise<string> {
+  const tls = caFile !== undefined ? ['--tls', '--cacert', caFile] : [];
   return new Promise((resolve, reject) => {
-    execFile('redis-cli', ['-h', HOST, '-p', String(port), ...args], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile('redis-cli', ['-h', HOST, '-p', String(port), ...tls, ...args], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) reject(new Error(`redis-cli -p ${port} ${args.join(' ')}: ${err.message} ${stderr}`.trim()));
       else resolve(stdout.trim());
     });
@@ -113,6 +114,33 @@ export interface RedisServerOptions {
   clusterBus?: boolean;
   /** Run as a Sentinel with this config file body (the port line is added). */
   sentinelConfig?: string;
+  /** Serve TLS only (`rediss://`), with a throwaway CA and server certificate made by `openssl`. */
+  tls?: boolean;
+}
+
+/** Files of a throwaway CA and a server certificate for 127.0.0.1/localhost. */
+export interface TestCertificates {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** Makes a CA and a server certificate for 127.0.0.1 in `dir` with the `openssl` CLI. */
+export function makeTestCertificates(dir: string): TestCertificates {
+  const caFile = join(dir, 'ca.crt');
+  const caKey = join(dir, 'ca.key');
+  const certFile = join(dir, 'server.crt');
+  const keyFile = join(dir, 'server.key');
+  const csr = join(dir, 'server.csr');
+  const ext = join(dir, 'ext.cnf');
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  const run = (args: string[]): void => {
+    execFileSync('openssl', args, { stdio: 'ignore' });
+  };
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', caFile, '-days', '2', '-subj', '/CN=megaphone-test-ca']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', '/CN=127.0.0.1']);
+  run(['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext]);
+  return { caFile, certFile, keyFile };
 }
 
 /** One `redis-server` (or `redis-server --sentinel`) child process. */
@@ -121,12 +149,16 @@ export class RedisServer {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private paused = false;
+  /** With `tls`: the certificates it serves (`caFile` is what clients trust). */
+  readonly certificates: TestCertificates | undefined;
 
   private constructor(
     readonly port: number,
     readonly dir: string,
     private readonly options: RedisServerOptions,
-  ) {}
+  ) {
+    this.certificates = options.tls ? makeTestCertificates(dir) : undefined;
+  }
 
   /** Starts a server and resolves once it answers PING. Retries on another port if the port was taken. */
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
@@ -150,7 +182,7 @@ export class RedisServer {
   }
 
   get url(): string {
-    return `redis://${HOST}:${this.port}`;
+    return `${this.options.tls ? 'rediss' : 'redis'}://${HOST}:${this.port}`;
   }
 
   get pid(): number | undefined {
@@ -172,7 +204,11 @@ export class RedisServer {
   }
 
   private async spawn(): Promise<void> {
-    const common = ['--port', String(this.port), '--bind', HOST, '--dir', this.dir, '--logfile', this.logFile, '--daemonize', 'no'];
+    const certs = this.certificates;
+    const listen = certs
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile, '--tls-ca-cert-file', certs.caFile, '--tls-auth-clients', 'no']
+      : ['--port', String(this.port)];
+    const common = [...listen, '--bind', HOST, '--dir', this.dir, '--logfile', this.logFile, '--daemonize', 'no'];
     let argv: string[];
     if (this.options.sentinelConfig !== undefined) {
       const conf = join(this.dir, 'sentinel.conf');
@@ -206,7 +242,7 @@ export class RedisServer {
       `redis-server on port ${this.port} to answer PING`,
       async () => {
         if (exitedEarly) throw new Error(`redis-server on port ${this.port} exited at start: ${this.logTail(5)}`);
-        return (await redisCli(this.port, ['PING'], 1000)) === 'PONG';
+        return (await redisCli(this.port, ['PING'], 1000, this.certificates?.caFile)) === 'PONG';
       },
       10_000,
       30,
@@ -218,7 +254,7 @@ export class RedisServer {
 
   /** `redis-cli` against this server. */
   cli(...args: string[]): Promise<string> {
-    return redisCli(this.port, args);
+    return redisCli(this.port, args, 5000, this.certificates?.caFile);
   }
 
   async info(section = 'all'): Promise<Record<string, string>> {
