@@ -1,9 +1,20 @@
-import type { Bus, BusHandler } from '@megaphone/bus';
+import type { Bus, BusHandler, BusMetrics } from '@megaphone/bus';
 import type { GatewayMetrics } from './metrics.js';
 
+/** The bus's own callbacks (a bus the gateway creates), wired to `megaphone_bus_*`. */
+export function busMetrics(m: GatewayMetrics): BusMetrics {
+  return {
+    connected: (up) => m.busConnected.set(up ? 1 : 0),
+    reconnected: () => m.busReconnects.inc(),
+    resubscribed: (seconds) => m.busResubscribeDuration.observe(seconds),
+  };
+}
+
 /**
- * The hub owns the bus handler; the gateway also needs the bus's readiness changes (for metrics and
- * logs). The hub gets this view of the bus, whose `setHandler` tees readiness to `onReadiness`.
+ * A bus handed in by the caller was created without the gateway's metric callbacks, so the
+ * gateway derives reconnects and time-to-ready from the readiness changes the bus reports to its
+ * handler. The hub owns that handler: the hub gets this view of the bus, whose `setHandler` tees
+ * readiness to `onReadiness`.
  */
 export function observeBusReadiness(bus: Bus, onReadiness: (ready: boolean) => void): Bus {
   return {
@@ -27,39 +38,35 @@ export function observeBusReadiness(bus: Bus, onReadiness: (ready: boolean) => v
   };
 }
 
-/** Tracks bus connectivity into `megaphone_bus_*` metrics and one log line per change. */
-export class BusHealth {
+/** Readiness changes → `megaphone_bus_reconnects_total` and the resubscribe-duration histogram. */
+export class ReadinessTracker {
   private ready: boolean;
-  private lostAt: number | undefined;
   private everReady: boolean;
+  private lostAt: number | undefined;
 
   constructor(
-    bus: Bus,
-    private readonly metrics: GatewayMetrics,
-    private readonly log: (msg: string, ready: boolean) => void,
+    initiallyReady: boolean,
+    private readonly metrics: BusMetrics,
     private readonly now: () => number = Date.now,
   ) {
-    this.ready = bus.isReady();
-    this.everReady = this.ready;
-    this.lostAt = this.ready ? undefined : now();
-    metrics.busConnected.set(this.ready ? 1 : 0);
+    this.ready = initiallyReady;
+    this.everReady = initiallyReady;
+    this.lostAt = initiallyReady ? undefined : now();
   }
 
   readiness(ready: boolean): void {
     if (ready === this.ready) return;
     this.ready = ready;
-    this.metrics.busConnected.set(ready ? 1 : 0);
-    if (ready) {
-      if (this.everReady) {
-        this.metrics.busReconnects.inc();
-        if (this.lostAt !== undefined) this.metrics.busResubscribeDuration.observe((this.now() - this.lostAt) / 1000);
-      }
-      this.everReady = true;
-      this.lostAt = undefined;
-      this.log('bus ready', true);
-    } else {
+    this.metrics.connected?.(ready);
+    if (!ready) {
       this.lostAt = this.now();
-      this.log('bus not ready', false);
+      return;
     }
+    if (this.everReady) {
+      this.metrics.reconnected?.();
+      if (this.lostAt !== undefined) this.metrics.resubscribed?.((this.now() - this.lostAt) / 1000, 0);
+    }
+    this.everReady = true;
+    this.lostAt = undefined;
   }
 }

@@ -17,7 +17,7 @@ import {
   type Logger,
   type Readiness,
 } from '@megaphone/runtime';
-import { BusHealth, observeBusReadiness } from './bus-health.js';
+import { ReadinessTracker, busMetrics, observeBusReadiness } from './bus-health.js';
 import { conflateMatcher, type GatewayConfig } from './config.js';
 import { ConnectionSet } from './connections.js';
 import { closeSpread } from './drain.js';
@@ -64,22 +64,30 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   const logger = opts.logger ?? createLogger({ level: config.logLevel, service: 'gateway', node: config.nodeName });
   for (const warning of config.warnings) logger.warn(warning);
   const registry = opts.registry ?? createRegistry({ service: 'gateway', node: config.nodeName });
+  const connections = new ConnectionSet(config.heartbeatMs);
+  let hub: Hub | undefined;
+  let bus: Bus | undefined;
+  const metrics = new GatewayMetrics(registry, () => sampleHub(hub, bus, connections));
   const ownsBus = opts.bus === undefined;
-  const bus =
-    opts.bus ??
-    (await createBus(config.bus, {
+  let hubBus: Bus;
+  if (opts.bus === undefined) {
+    bus = await createBus(config.bus, {
       history: historyPolicyFor(config.namespaces),
       logger: logger.child({ component: 'bus' }),
       clientName: config.nodeName,
-    }));
+      metrics: busMetrics(metrics),
+    });
+    hubBus = bus;
+  } else {
+    bus = opts.bus;
+    const tracker = new ReadinessTracker(bus.isReady(), busMetrics(metrics));
+    hubBus = observeBusReadiness(bus, (ready) => tracker.readiness(ready));
+  }
+  const theBus = bus;
   const publicDir = opts.publicDir ?? DEFAULT_PUBLIC_DIR;
 
-  let hub: Hub | undefined;
-  const connections = new ConnectionSet(config.heartbeatMs);
-  const metrics = new GatewayMetrics(registry, () => sampleHub(hub, connections));
-  const busHealth = new BusHealth(bus, metrics, (msg, ready) => (ready ? logger.info(msg) : logger.warn(msg)));
   hub = new Hub({
-    bus: observeBusReadiness(bus, (ready) => busHealth.readiness(ready)),
+    bus: hubBus,
     maxQueueBytes: config.maxQueueBytes,
     maxSubscriptionsPerConnection: config.maxSubscriptions,
     conflate: conflateMatcher(config.conflateChannels),
@@ -200,7 +208,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
 
   const readiness = (): Readiness => {
     const reasons: string[] = [];
-    if (!bus.isReady()) reasons.push('bus not ready');
+    if (!theBus.isReady()) reasons.push('bus not ready');
     if (draining) reasons.push('draining');
     return { ready: reasons.length === 0, reasons };
   };
@@ -217,7 +225,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     {
       port,
       adminPort: admin.port,
-      bus: bus.kind,
+      bus: theBus.kind,
       origins: config.allowedOrigins.kind === 'list' ? config.allowedOrigins.origins : config.allowedOrigins.kind,
     },
     'gateway listening',
@@ -232,7 +240,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
       for (const c of connections.snapshot()) c.terminate();
       server.closeAllConnections();
       await theHub.close();
-      if (ownsBus) await bus.close();
+      if (ownsBus) await theBus.close();
       await admin.close();
       wss.close();
       logger.info('gateway stopped');
@@ -257,7 +265,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     await close();
   };
 
-  return { port, adminPort: admin.port, hub: theHub, bus, drain, close };
+  return { port, adminPort: admin.port, hub: theHub, bus: theBus, drain, close };
 }
 
 function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Bus } from '@megaphone/bus';
 import type { Hub, HubMetrics } from '@megaphone/hub';
 import type { ConnectionSet } from './connections.js';
 import type { GatewayMetrics, ScrapeSample } from './metrics.js';
@@ -22,10 +23,12 @@ export function hubMetrics(m: GatewayMetrics): HubMetrics {
 }
 
 /** Read at scrape time: the hub's totals and each connection's queue. */
-export function sampleHub(hub: Hub | undefined, connections: ConnectionSet): ScrapeSample {
-  if (hub === undefined) return { subscriptions: 0, channels: 0, queuedBytes: 0, pendingMessages: 0, perConnectionQueuedBytes: [] };
+export function sampleHub(hub: Hub | undefined, bus: Bus | undefined, connections: ConnectionSet): ScrapeSample {
+  const busReady = bus?.isReady() ?? false;
+  if (hub === undefined) return { busReady, subscriptions: 0, channels: 0, queuedBytes: 0, pendingMessages: 0, perConnectionQueuedBytes: [] };
   const s = hub.stats();
   return {
+    busReady,
     subscriptions: s.subscriptions,
     channels: s.channels,
     queuedBytes: s.queuedBytes,

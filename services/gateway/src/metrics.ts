@@ -105,7 +105,14 @@ export class GatewayMetrics {
     this.gaps = new Counter({ name: 'megaphone_gaps_total', help: 'Holes noticed mid-stream, by outcome (filled from history or lost and told).', labelNames: ['outcome'], registers });
     this.epochChanges = new Counter({ name: 'megaphone_epoch_changes_total', help: 'Channel epoch changes noticed (history reset).', registers });
     this.draining = new Gauge({ name: 'megaphone_draining', help: '1 while this gateway drains.', registers });
-    this.busConnected = new Gauge({ name: 'megaphone_bus_connected', help: '1 while the bus is connected and holds its subscriptions.', registers });
+    this.busConnected = new Gauge({
+      name: 'megaphone_bus_connected',
+      help: '1 while the bus is connected and holds its subscriptions.',
+      registers,
+      collect() {
+        this.set(take().busReady ? 1 : 0);
+      },
+    });
     this.busReconnects = new Counter({ name: 'megaphone_bus_reconnects_total', help: 'Bus reconnections (not ready → ready after the first connect).', registers });
     this.busResubscribeDuration = new Histogram({ name: 'megaphone_bus_resubscribe_duration_seconds', help: 'Time from losing the bus to holding every subscription again.', buckets: RESUBSCRIBE_BUCKETS, registers });
 
@@ -126,6 +133,7 @@ export class GatewayMetrics {
 
 /** What the gateway samples from the hub when Prometheus scrapes. */
 export interface ScrapeSample {
+  busReady: boolean;
   subscriptions: number;
   channels: number;
   queuedBytes: number;
