@@ -76,10 +76,12 @@ export class AnsiParser {
       else if (c === 3) s.italic = true;
       else if (c === 4) s.underline = true;
       else if (c === 7) s.inverse = true;
-      else if (c === 22) s.bold = s.dim = false;
-      else if (c === 23) s.italic = false;
-      else if (c === 24) s.underline = false;
-      else if (c === 27) s.inverse = false;
+      else if (c === 22) {
+        delete s.bold;
+        delete s.dim;
+      } else if (c === 23) delete s.italic;
+      else if (c === 24) delete s.underline;
+      else if (c === 27) delete s.inverse;
       else if (c >= 30 && c <= 37) s.fg = { palette: c - 30 };
       else if (c >= 90 && c <= 97) s.fg = { palette: c - 90 + 8 };
       else if (c === 39) delete s.fg;
