@@ -14,8 +14,8 @@ export class Loadgen {
   private waiting: ((msg: LoadgenReply) => void) | undefined;
   private exited = false;
 
-  constructor() {
-    this.child = fork(LOADGEN_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+  constructor(nodeFlags: readonly string[] = []) {
+    this.child = fork(LOADGEN_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096', ...nodeFlags] });
     if (HAS_TASKSET && this.child.pid !== undefined) {
       // fork cannot go through taskset; pin the running child instead (all its threads).
       spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(this.child.pid)], { stdio: 'ignore' });

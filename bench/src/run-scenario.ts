@@ -14,6 +14,8 @@ const MiB = 1024 * 1024;
 export interface RunOptions {
   redisPort: number;
   nodeFlags?: string[];
+  /** Node flags for the load generator (profiling it). */
+  loadgenFlags?: string[];
   log: (line: string) => void;
 }
 
@@ -63,7 +65,7 @@ export async function runScenarioOn(name: SystemName, spec: ScenarioSpec, opts: 
   const startOpts: StartOptions = { redisPort: opts.redisPort, ...(opts.nodeFlags ? { nodeFlags: opts.nodeFlags } : {}) };
   if (burst?.jobLines !== undefined) startOpts.burst = { lines: burst.jobLines, durationMs: burst.durationMs };
   const system = await startSystem(name, startOpts);
-  const loadgen = new Loadgen();
+  const loadgen = new Loadgen(opts.loadgenFlags);
   const result: SystemResult = {
     system: name, clients: 0, connectFailed: 0, connectMs: 0, idleKiBPerConnection: 0, rssBeforeMiB: 0, rssConnectedMiB: 0, steps: [],
   };

@@ -1,0 +1,134 @@
+/**
+ * Hub micro-benchmark: the hub alone, no network. N subscribers on one channel with a no-op
+ * sink; a bus stub pushes pre-encoded publications straight into the hub, `batch` per event-loop
+ * turn; the per-turn flush distributes and "writes". Prints ns of CPU per delivery and
+ * deliveries/s, so a regression in the hot path shows without the full rig.
+ *
+ *   node bench/dist/src/hub/hub-micro.js [--quick] [--json] [--subscribers N] [--batch B]
+ */
+import type { Bus, BusHandler, HistoryResult, Publication } from '@megaphone/bus';
+import { Hub, type Sink } from '@megaphone/hub';
+import { encodePublicationFrame, type StreamPosition } from '@megaphone/protocol';
+
+/** A bus that only forwards what the benchmark hands it. */
+class StubBus implements Bus {
+  readonly kind = 'memory' as const;
+  private handler: BusHandler | undefined;
+  readonly epoch = 'bench';
+  offset = 0;
+  setHandler(handler: BusHandler): void {
+    this.handler = handler;
+  }
+  emit(pub: Publication): void {
+    this.offset = pub.offset;
+    this.handler!.publication(pub);
+  }
+  async publish(): Promise<StreamPosition> {
+    throw new Error('not used');
+  }
+  async subscribe(): Promise<void> {}
+  async unsubscribe(): Promise<void> {}
+  async history(): Promise<HistoryResult> {
+    return { epoch: this.epoch, offset: this.offset, publications: [], recovered: true };
+  }
+  isReady(): boolean {
+    return true;
+  }
+  async close(): Promise<void> {}
+}
+
+class NoopSink implements Sink {
+  bytes = 0;
+  write(chunk: Buffer): void {
+    this.bytes += chunk.length;
+  }
+  bufferedBytes(): number {
+    return 0;
+  }
+  close(): void {}
+}
+
+export interface MicroResult {
+  subscribers: number;
+  batch: number;
+  deliveries: number;
+  nsPerDelivery: number;
+  deliveriesPerSecond: number;
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export async function runHubMicro(subscribers: number, batch: number, targetDeliveries: number): Promise<MicroResult> {
+  const bus = new StubBus();
+  const hub = new Hub({ bus, maxQueueBytes: 1 << 30, maxSubscriptionsPerConnection: 64 });
+  const sinks: NoopSink[] = [];
+  for (let i = 0; i < subscribers; i++) {
+    const sink = new NoopSink();
+    sinks.push(sink);
+    await hub.connect(sink).subscribe({ op: 'subscribe', id: 1, channel: 'bench' });
+  }
+  await turn();
+  const data = JSON.stringify({ line: 'x'.repeat(60) }); // ~100-byte frames
+  const rounds = Math.max(20, Math.ceil(targetDeliveries / (subscribers * batch)));
+  const warmup = Math.ceil(rounds / 5);
+  // Frames are encoded once by the publisher, not by the hub (which never looks inside them):
+  // a few pre-encoded ones are reused so that encoding stays out of the measurement.
+  const frames = Array.from({ length: batch }, (_, i) => encodePublicationFrame('bench', i + 1, Date.now(), data));
+  let offset = 0;
+  const round = async (): Promise<void> => {
+    const now = Date.now();
+    for (let i = 0; i < batch; i++) {
+      offset++;
+      bus.emit({ channel: 'bench', epoch: bus.epoch, offset, time: now, frame: frames[i]! });
+    }
+    await turn();
+  };
+  for (let r = 0; r < warmup; r++) await round();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let r = 0; r < rounds; r++) await round();
+  const wallNs = Number(process.hrtime.bigint() - t0);
+  const cpu = process.cpuUsage(cpu0);
+  await hub.close();
+  const deliveries = rounds * batch * subscribers;
+  const cpuNs = (cpu.user + cpu.system) * 1000;
+  return {
+    subscribers,
+    batch,
+    deliveries,
+    nsPerDelivery: cpuNs / deliveries,
+    deliveriesPerSecond: deliveries / (wallNs / 1e9),
+  };
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const json = process.argv.includes('--json');
+  const target = quick ? 300_000 : 3_000_000;
+  const only = (name: string): number[] | undefined => {
+    const i = process.argv.indexOf(name);
+    return i < 0 ? undefined : [Number(process.argv[i + 1])];
+  };
+  const results: MicroResult[] = [];
+  for (const subscribers of only('--subscribers') ?? [1, 100, 1000, 10_000]) {
+    for (const batch of only('--batch') ?? [1, 20]) results.push(await runHubMicro(subscribers, batch, target));
+  }
+  if (json) {
+    console.log(JSON.stringify(results));
+    return;
+  }
+  console.log('hub micro-benchmark (one channel, no-op sinks, ~100-byte frames)');
+  console.log('subscribers  batch/turn  deliveries   ns/delivery  deliveries/s');
+  for (const r of results) {
+    console.log(
+      `${String(r.subscribers).padStart(11)}  ${String(r.batch).padStart(10)}  ${String(r.deliveries).padStart(10)}  ${r.nsPerDelivery.toFixed(1).padStart(12)}  ${Math.round(r.deliveriesPerSecond).toLocaleString('en-US').padStart(12)}`,
+    );
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
