@@ -5,6 +5,7 @@ export type { StartProducerOptions, ProducerHandle, ProducerTuning } from './pro
 export { loadJobsFile, parseJobsFile, JOB_NAME_RE, RESTART_POLICIES } from './jobs-file.js';
 export type { JobSpec, RestartPolicy, JobsFileResult } from './jobs-file.js';
 export { parseDuration, formatDuration } from './duration.js';
+export { restartDelayMs, DEFAULT_RESTART_BACKOFF } from './job-manager.js';
 export type { JobStatus, RestartBackoff } from './job-manager.js';
 export type { RunSummary, RunOutcome, RunTrigger } from './run.js';
 export type { OutputPublication, StreamName } from './output-batcher.js';

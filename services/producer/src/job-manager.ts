@@ -108,7 +108,8 @@ export class JobManager {
     }
   }
 
-  startRun(name: string, trigger: RunTrigger): StartRunResult {
+  /** `attempt`: for restarts, the how-many-th restart in a row without a healthy run (1, 2, …). */
+  startRun(name: string, trigger: RunTrigger, attempt?: number): StartRunResult {
     if (this.closed) return { ok: false, reason: 'closed' };
     const state = this.jobs.get(name);
     if (state === undefined) return { ok: false, reason: 'not_found' };
@@ -116,7 +117,7 @@ export class JobManager {
     this.cancelRestart(state);
     let id = newRunId();
     while (this.runs.has(id)) id = newRunId();
-    const run = new Run(id, state.spec, trigger, this.opts.run);
+    const run = new Run(id, state.spec, trigger, this.opts.run, attempt);
     state.current = run;
     this.runs.set(id, run);
     this.prune();
@@ -180,15 +181,14 @@ export class JobManager {
     const restart = policy === 'always' || (policy === 'on-failure' && summary.outcome !== 'success');
     if (!restart) return;
     if ((summary.durationMs ?? 0) >= this.backoff.healthyAfterMs) state.restarts = 0;
-    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(state.restarts, 30));
-    // ±20% jitter so that jobs failing together do not restart in lockstep.
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
     state.restarts++;
+    const attempt = state.restarts;
+    const delay = restartDelayMs(this.backoff, attempt);
     state.restartAt = Date.now() + delay;
     state.restartTimer = setTimeout(() => {
       state.restartTimer = undefined;
       state.restartAt = undefined;
-      this.startRun(state.spec.name, 'restart');
+      this.startRun(state.spec.name, 'restart', attempt);
     }, delay);
     this.opts.logger.debug({ job: state.spec.name, delayMs: delay, attempt: state.restarts }, 'restart scheduled');
   }
@@ -237,6 +237,15 @@ export class JobManager {
     await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
   }
+}
+
+/**
+ * The delay before restart number `attempt` (1, 2, …) in a row: `initialMs` doubling per attempt up
+ * to `maxMs`, with ±20% jitter so that jobs failing together do not restart in lockstep.
+ */
+export function restartDelayMs(backoff: RestartBackoff, attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+  return Math.round(base * (0.8 + random() * 0.4));
 }
 
 /** 12 URL-safe characters: unique enough that collisions are checked for, never expected. */

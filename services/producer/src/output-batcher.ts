@@ -3,8 +3,9 @@ import type { SplitLine } from './line-splitter.js';
 export type StreamName = 'stdout' | 'stderr';
 
 /**
- * `{"run","stream","lines":[…]}` on `cmd:<job>`. `truncated: true` means at least one line of this
- * publication was cut (at `maxLineBytes`, or to fit one publication under `MAX_PUBLICATION_BYTES`).
+ * `{"run","stream","lines":[…]}` on `cmd:<job>`. `truncated: true` means the LAST line of this
+ * publication was cut (at `maxLineBytes`, or to fit one publication under `MAX_PUBLICATION_BYTES`):
+ * a cut line always ends its publication, so the flag is exact per line without per-line objects.
  */
 export interface OutputPublication {
   run: string;
@@ -95,7 +96,10 @@ export class OutputBatcher {
       if (bytes + size > budget) out();
       batch.push(text);
       bytes += size;
-      truncated ||= cut;
+      if (cut) {
+        truncated = true;
+        out();
+      }
     }
     out();
   }

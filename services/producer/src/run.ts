@@ -80,6 +80,8 @@ export class Run {
     readonly job: JobSpec,
     readonly trigger: RunTrigger,
     private readonly ctx: RunContext,
+    /** For restarts: the how-many-th in a row without a healthy run. */
+    readonly attempt?: number,
   ) {
     this.now = ctx.now ?? Date.now;
     this.startedAtMs = this.now();
@@ -121,7 +123,7 @@ export class Run {
       child.once('error', (err) => this.failToStart(err));
       return;
     }
-    this.lifecycle({ event: 'started', pid: child.pid, trigger: this.trigger, startedAt: new Date(this.startedAtMs).toISOString() });
+    this.lifecycle({ event: 'started', pid: child.pid, ...this.startInfo() });
     this.ctx.logger.debug({ job: job.name, run: this.id, pid: child.pid, trigger: this.trigger }, 'run started');
     child.on('error', (err) => this.ctx.logger.warn({ err, job: job.name, run: this.id }, 'child process error'));
     this.read(child.stdout!, 'stdout');
@@ -211,7 +213,7 @@ export class Run {
     if (this.finished) return;
     this.error = err instanceof Error ? err.message : String(err);
     this.ctx.logger.warn({ job: this.job.name, run: this.id, error: this.error }, 'run could not start');
-    this.lifecycle({ event: 'started', pid: null, trigger: this.trigger, startedAt: new Date(this.startedAtMs).toISOString() });
+    this.lifecycle({ event: 'started', pid: null, ...this.startInfo() });
     this.endedAtMs = this.now();
     this.exited = true;
     this.finish();
@@ -241,6 +243,14 @@ export class Run {
       outcome: s.outcome,
     });
     this.resolveEnded(s);
+  }
+
+  private startInfo(): Record<string, unknown> {
+    return {
+      trigger: this.trigger,
+      ...(this.attempt !== undefined ? { attempt: this.attempt } : {}),
+      startedAt: new Date(this.startedAtMs).toISOString(),
+    };
   }
 
   private lifecycle(event: Record<string, unknown>): void {

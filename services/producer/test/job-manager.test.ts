@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JobManager, type RestartBackoff } from '../src/job-manager.js';
+import { JobManager, restartDelayMs, type RestartBackoff } from '../src/job-manager.js';
 import type { JobSpec } from '../src/jobs-file.js';
 import { job, pidAlive, Recorder, silentLogger, sleep, waitFor } from './helpers.js';
 
@@ -16,22 +16,46 @@ function starts(rec: Recorder, name: string): { at: number; trigger: string }[] 
   return rec.on('jobs').filter((d) => d.job === name && d.event === 'started').map((d) => ({ at: Date.parse(String(d.startedAt)), trigger: String(d.trigger) }));
 }
 
-test('restart: on-failure restarts a failing command with growing, capped backoff', async () => {
+test('restart delays double per attempt from initialMs up to maxMs, with ±20% jitter', () => {
+  const b: RestartBackoff = { initialMs: 1000, maxMs: 60_000, healthyAfterMs: 30_000 };
+  const mid = (): number => 0.5;
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 100].map((a) => restartDelayMs(b, a, mid)), [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+  assert.equal(restartDelayMs(b, 1, () => 0), 800);
+  assert.equal(restartDelayMs(b, 1, () => 0.999999), 1200);
+  for (let i = 0; i < 100; i++) {
+    const d = restartDelayMs(b, 3);
+    assert.ok(d >= 3200 && d <= 4800, String(d));
+  }
+});
+
+test('restart: on-failure restarts a failing command, counting attempts for the backoff', async () => {
   const { jobs, rec } = manager([job('fail', ['sh', '-c', 'exit 1'], { restart: 'on-failure' })]);
   try {
     jobs.startRun('fail', 'api');
-    await waitFor('6 runs', () => starts(rec, 'fail').length >= 6);
+    await waitFor('4 runs', () => starts(rec, 'fail').length >= 4);
   } finally {
     await jobs.close(1000);
   }
-  const s = starts(rec, 'fail');
-  assert.deepEqual(s.slice(0, 6).map((x) => x.trigger), ['api', 'restart', 'restart', 'restart', 'restart', 'restart']);
-  // From each run's end to the next run's start: the restart delays 50, 100, 200, 200, 200 ms, each ±20%.
-  const ends = rec.on('jobs').filter((d) => d.event === 'exited').map((d, i) => s[i]!.at + Number(d.durationMs));
-  const gaps = s.slice(1, 6).map((x, i) => x.at - ends[i]!);
-  assert.ok(gaps[0]! >= 40 && gaps[1]! >= 80 && gaps[2]! >= 160, `backoff grows: ${gaps.join(', ')}`);
-  assert.ok(gaps[1]! > gaps[0]!, `backoff grows: ${gaps.join(', ')}`);
-  assert.ok(gaps.every((g) => g < 200 * 1.2 + 200), `backoff is capped: ${gaps.join(', ')}`);
+  const started = rec.on('jobs').filter((d) => d.event === 'started');
+  assert.deepEqual(started.slice(0, 4).map((d) => [d.trigger, d.attempt]), [['api', undefined], ['restart', 1], ['restart', 2], ['restart', 3]]);
+});
+
+test('restart: the backoff delays the next run (no restart before the delay)', async () => {
+  const { jobs, rec } = manager([job('fail', ['false'], { restart: 'on-failure' })], { initialMs: 60_000, maxMs: 60_000, healthyAfterMs: 60_000 });
+  try {
+    jobs.startRun('fail', 'api');
+    await waitFor('exited', () => rec.on('jobs').some((d) => d.event === 'exited'));
+    await sleep(300);
+    assert.equal(starts(rec, 'fail').length, 1);
+    const status = jobs.list()[0]!;
+    assert.equal(status.state, 'restarting');
+    const wait = Date.parse(status.nextRunAt!) - Date.now();
+    assert.ok(wait > 30_000 && wait <= 72_000, `next run in ${wait} ms`);
+    // A manual run cancels the pending restart.
+    assert.ok(jobs.startRun('fail', 'api').ok);
+  } finally {
+    await jobs.close(1000);
+  }
 });
 
 test('restart: on-failure does not restart a successful run; never does not restart at all', async () => {
@@ -53,18 +77,16 @@ test('restart: on-failure does not restart a successful run; never does not rest
 });
 
 test('restart: always restarts after success too, and a healthy run resets the backoff', async () => {
-  const { jobs, rec } = manager([job('loop', ['true'], { restart: 'always' })], { initialMs: 60, maxMs: 10_000, healthyAfterMs: 0 });
+  const { jobs, rec } = manager([job('loop', ['true'], { restart: 'always' })], { initialMs: 30, maxMs: 10_000, healthyAfterMs: 0 });
   try {
     jobs.startRun('loop', 'api');
     await waitFor('5 runs', () => starts(rec, 'loop').length >= 5);
   } finally {
     await jobs.close(1000);
   }
-  const s = starts(rec, 'loop');
-  const ends = rec.on('jobs').filter((d) => d.event === 'exited').map((d, i) => s[i]!.at + Number(d.durationMs));
-  const gaps = s.slice(1, 5).map((x, i) => x.at - ends[i]!);
-  // Every run counts as healthy (healthyAfterMs 0), so the delay never doubles past 60 ms ±20%.
-  assert.ok(gaps.every((g) => g >= 45 && g < 72 + 200), `gaps stay at the initial delay: ${gaps.join(', ')}`);
+  // Every run counts as healthy (healthyAfterMs 0), so each restart is attempt 1 again.
+  const started = rec.on('jobs').filter((d) => d.event === 'started');
+  assert.deepEqual(started.slice(1, 5).map((d) => [d.trigger, d.attempt]), Array(4).fill(['restart', 1]));
 });
 
 test('a stopped run is not restarted, whatever the policy', async () => {

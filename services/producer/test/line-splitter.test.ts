@@ -104,7 +104,23 @@ test('lines arriving in the same tick share one publication; the cap splits them
   assert.deepEqual(pubs.filter((p) => p.stream === 'stderr'), [{ run: 'r1', stream: 'stderr', lines: ['oops'] }]);
 });
 
-test('a truncated line flags its publication; a line too large for one publication is cut to fit', () => {
+test('a truncated line ends its publication, which is flagged: the flag always means the last line', () => {
+  const pubs: OutputPublication[] = [];
+  const b = new OutputBatcher('r3', 1000, (p) => pubs.push(p));
+  b.add('stdout', [
+    { text: 'a', truncated: false },
+    { text: 'b-cut', truncated: true },
+    { text: 'c', truncated: false },
+    { text: 'd-cut', truncated: true },
+  ]);
+  b.flush();
+  assert.deepEqual(pubs, [
+    { run: 'r3', stream: 'stdout', lines: ['a', 'b-cut'], truncated: true },
+    { run: 'r3', stream: 'stdout', lines: ['c', 'd-cut'], truncated: true },
+  ]);
+});
+
+test('a line too large for one publication is cut to fit and flagged', () => {
   const pubs: OutputPublication[] = [];
   const b = new OutputBatcher('r2', 256, (p) => pubs.push(p));
   b.add('stdout', [{ text: 'cut', truncated: true }]);
@@ -114,7 +130,8 @@ test('a truncated line flags its publication; a line too large for one publicati
   assert.deepEqual(pubs[0], { run: 'r2', stream: 'stdout', lines: ['cut'], truncated: true });
   const escaped = pubs.slice(1);
   assert.equal(escaped[0]!.truncated, true);
+  assert.equal(escaped[0]!.lines.length, 1);
   assert.ok(escaped[0]!.lines[0]!.length < 500 && '\u001b[31m'.repeat(100).startsWith(escaped[0]!.lines[0]!));
-  assert.deepEqual(escaped.flatMap((p) => p.lines).at(-1), 'next');
+  assert.deepEqual(escaped[1], { run: 'r2', stream: 'stdout', lines: ['next'] });
   for (const p of pubs) assert.ok(Buffer.byteLength(JSON.stringify(p)) <= 256);
 });
