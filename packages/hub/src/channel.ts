@@ -125,6 +125,10 @@ export class Channel {
         if (!replaying) this.ctx.metrics.dropped('duplicate', 1);
         return;
       }
+    } else if (replaying) {
+      // The fill just read the channel's epoch from history: this one is a late copy from an
+      // older epoch (or, in a narrow race, a newer one that the next publication will bring in).
+      return;
     }
     this.held.push(pub);
     void this.fill();

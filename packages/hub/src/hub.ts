@@ -42,6 +42,9 @@ export class Hub {
   private readonly busOps = new Map<string, Promise<void>>();
   private dirtyChannels: Channel[] = [];
   private dirtyConns: Connection[] = [];
+  /** The other halves of the dirty lists, swapped each turn so no array is allocated per turn. */
+  private spareChannels: Channel[] = [];
+  private spareConns: Connection[] = [];
   private flushScheduled = false;
   private subscriptions = 0;
   private nextId = 1;
@@ -189,16 +192,18 @@ export class Hub {
     this.flushScheduled = false;
     const chans = this.dirtyChannels;
     if (chans.length > 0) {
-      this.dirtyChannels = [];
+      this.dirtyChannels = this.spareChannels;
       for (let i = 0; i < chans.length; i++) {
         const ch = chans[i]!;
         ch.dirty = false;
         ch.distribute();
       }
+      chans.length = 0;
+      this.spareChannels = chans;
     }
     const conns = this.dirtyConns;
     if (conns.length === 0) return;
-    this.dirtyConns = [];
+    this.dirtyConns = this.spareConns;
     let frames = 0;
     let bytes = 0;
     for (let i = 0; i < conns.length; i++) {
@@ -208,6 +213,8 @@ export class Hub {
         bytes += n;
       }
     }
+    conns.length = 0;
+    this.spareConns = conns;
     if (frames > 0) this.metrics.written(frames, bytes);
     // A lagging connection whose transport took everything needs no 'drain' event to resume.
     if (this.laggingConns.size > 0 && !this.lagCheckScheduled) {

@@ -125,3 +125,22 @@ test('an epoch change noticed from a publication (no resubscribe) is announced t
   assert.deepEqual(stream(sink.messages()), [1, 2, 3, 'gap@0', 1, 2]);
   await hub.close();
 });
+
+test('a late publication from an epoch that has since changed is dropped, not delivered or refetched forever', async () => {
+  const { bus, hub, sink } = await setup();
+  bus.hold = (p) => p.offset === 3;
+  await publish(bus, 3);
+  await settle();
+  bus.hold = () => false;
+  await bus.reset();
+  await publish(bus, 2);
+  await settle(5);
+  bus.release();
+  await publish(bus, 1);
+  await settle(10);
+  const calls = bus.historyCalls;
+  await settle(10);
+  assert.equal(bus.historyCalls, calls, 'no history reads once settled');
+  assert.deepEqual(stream(sink.messages()), [1, 2, 'gap@0', 1, 2, 3]);
+  await hub.close();
+});
