@@ -1,35 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
-import { WebSocketServer } from 'ws';
 import { createBus, type Bus } from '@megaphone/bus';
 import { Hub } from '@megaphone/hub';
-import { MAX_CLIENT_FRAME_BYTES } from '@megaphone/protocol';
-import {
-  createLogger,
-  createRegistry,
-  historyPolicyFor,
-  startAdminServer,
-  type AdminServer,
-  type Logger,
-  type Readiness,
-} from '@megaphone/runtime';
+import { createLogger, createRegistry, historyPolicyFor, startAdminServer, type Logger, type Readiness } from '@megaphone/runtime';
 import { ReadinessTracker, busMetrics, observeBusReadiness } from './bus-health.js';
 import { conflateMatcher, type GatewayConfig } from './config.js';
 import { ConnectionSet } from './connections.js';
 import { closeSpread } from './drain.js';
-import { sendHttpError } from './http-error.js';
+import { EndpointContext } from './endpoint-context.js';
 import { hubMetrics, sampleHub } from './hub-metrics.js';
+import { listenHttp } from './http-server.js';
 import { GatewayMetrics } from './metrics.js';
-import { originAllowed } from './origin.js';
-import { SseClient } from './sse-client.js';
-import { parseSseRequest } from './sse-request.js';
-import { serveStatic } from './static-files.js';
-import { pathOf, refuseUpgrade } from './upgrade.js';
-import { WsClient } from './ws-client.js';
+import { createSseEndpoint } from './sse-endpoint.js';
+import { createWsEndpoint } from './ws-endpoint.js';
 
 export interface StartGatewayOptions {
   config: GatewayConfig;
@@ -52,12 +36,12 @@ export interface GatewayHandle {
   close(): Promise<void>;
 }
 
-/** Part of the drain window left after the last close for clients to answer their close frames. */
+const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+
+/** Part of the drain window kept after the last close for clients to answer their close frames. */
 function closeGraceMs(drainMs: number): number {
   return Math.min(1000, drainMs / 10);
 }
-
-const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 
 export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHandle> {
   const { config } = opts;
@@ -65,10 +49,12 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   for (const warning of config.warnings) logger.warn(warning);
   const registry = opts.registry ?? createRegistry({ service: 'gateway', node: config.nodeName });
   const connections = new ConnectionSet(config.heartbeatMs);
-  let hub: Hub | undefined;
-  let bus: Bus | undefined;
-  const metrics = new GatewayMetrics(registry, () => sampleHub(hub, bus, connections));
+  // Scrapes sample the hub and the bus, which exist a few lines below.
+  const live: { hub?: Hub; bus?: Bus } = {};
+  const metrics = new GatewayMetrics(registry, () => sampleHub(live.hub, live.bus, connections));
+
   const ownsBus = opts.bus === undefined;
+  let bus: Bus;
   let hubBus: Bus;
   if (opts.bus === undefined) {
     bus = await createBus(config.bus, {
@@ -83,10 +69,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     const tracker = new ReadinessTracker(bus.isReady(), busMetrics(metrics));
     hubBus = observeBusReadiness(bus, (ready) => tracker.readiness(ready));
   }
-  const theBus = bus;
-  const publicDir = opts.publicDir ?? DEFAULT_PUBLIC_DIR;
-
-  hub = new Hub({
+  const hub = new Hub({
     bus: hubBus,
     maxQueueBytes: config.maxQueueBytes,
     maxSubscriptionsPerConnection: config.maxSubscriptions,
@@ -94,178 +77,77 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     metrics: hubMetrics(metrics),
     logger: logger.child({ component: 'hub' }),
   });
-  const theHub = hub;
+  live.hub = hub;
+  live.bus = bus;
 
-  let draining = false;
-  let closed: Promise<void> | undefined;
-  const parseLimits = { maxHistory: config.maxHistory };
-  const newSession = (): string => randomBytes(12).toString('base64url');
-  const opened = (transport: 'ws' | 'sse'): void => {
-    metrics.connectionsOpened.inc({ transport });
-    metrics.connections.inc({ transport });
+  const ctx = new EndpointContext(config, hub, metrics, logger, connections);
+  const ws = createWsEndpoint(ctx);
+  const started: Array<() => Promise<void>> = [];
+  const abort = async (err: unknown): Promise<never> => {
+    for (const stop of started.reverse()) await stop();
+    throw err;
   };
-  const gone = (client: WsClient | SseClient): void => {
-    connections.delete(client);
-    metrics.connections.dec({ transport: client.transport });
-  };
-
-  const wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    maxPayload: MAX_CLIENT_FRAME_BYTES,
-    clientTracking: false,
+  started.push(async () => {
+    await hub.close();
+    if (ownsBus) await bus.close();
   });
 
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy());
-    if (pathOf(req) !== '/ws') return refuseUpgrade(socket, 'not_found', 'WebSocket endpoint is /ws');
-    if (draining) return refuseUpgrade(socket, 'unavailable', 'this gateway is draining', { 'retry-after': '1' });
-    if (!originAllowed(config.allowedOrigins, req.headers)) {
-      logger.debug({ origin: req.headers.origin }, 'websocket origin refused');
-      return refuseUpgrade(socket, 'forbidden', 'origin not allowed');
-    }
-    if (connections.size >= config.maxConnections) {
-      return refuseUpgrade(socket, 'unavailable', 'this gateway is full', { 'retry-after': '1' });
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      if (draining) {
-        ws.terminate();
-        return;
-      }
-      const session = newSession();
-      const client = new WsClient(ws, socket as Socket, {
-        hub: theHub,
-        metrics,
-        logger,
-        node: config.nodeName,
-        session,
-        heartbeatMs: config.heartbeatMs,
-        parseLimits,
-        maxCommandsPerSecond: config.maxCommandsPerSecond,
-        onClose: gone,
-      });
-      connections.add(client);
-      opened('ws');
-      logger.debug({ session, origin: req.headers.origin }, 'websocket connected');
-    });
-  };
-
-  const onSse = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
-    const allowed = originAllowed(config.allowedOrigins, req.headers);
-    const origin = req.headers.origin;
-    const cors: Record<string, string> = origin !== undefined && allowed ? { 'access-control-allow-origin': origin, vary: 'origin' } : {};
-    if (req.method === 'OPTIONS' && allowed) {
-      res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'last-event-id, cache-control', 'access-control-max-age': '600' }).end();
-      return;
-    }
-    if (req.method !== 'GET') return sendHttpError(res, 'method_not_allowed', 'use GET', { allow: 'GET' });
-    if (draining) return sendHttpError(res, 'unavailable', 'this gateway is draining', { 'retry-after': '1' });
-    if (!allowed) return sendHttpError(res, 'forbidden', 'origin not allowed');
-    if (connections.size >= config.maxConnections) return sendHttpError(res, 'unavailable', 'this gateway is full', { 'retry-after': '1' });
-    const request = parseSseRequest(url, req.headers, { maxSubscriptions: config.maxSubscriptions, maxHistory: config.maxHistory });
-    if (typeof request === 'string') {
-      metrics.clientErrors.inc({ code: 'bad_request' });
-      return sendHttpError(res, 'bad_request', request, cors);
-    }
-    const session = newSession();
-    const client = new SseClient(req, res, request, {
-      hub: theHub,
-      metrics,
-      logger,
-      node: config.nodeName,
-      session,
-      heartbeatMs: config.heartbeatMs,
-      corsHeaders: cors,
-      onClose: gone,
-    });
-    connections.add(client);
-    opened('sse');
-    logger.debug({ session, channels: request.channels.length }, 'sse stream opened');
-  };
-
-  const server = createServer({ maxHeaderSize: 8192, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://gateway');
-    if (url.pathname === '/sse') return onSse(req, res, url);
-    if (url.pathname === '/ws') return sendHttpError(res, 'bad_request', 'this endpoint needs a WebSocket upgrade', { upgrade: 'websocket' });
-    serveStatic(publicDir, req, res, url.pathname).catch((err: unknown) => {
-      logger.error({ err }, 'static file failed');
-      sendHttpError(res, 'internal', 'internal error');
-    });
-  });
-  server.on('upgrade', onUpgrade);
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', (err) => logger.error({ err }, 'http server error'));
+  const server = await listenHttp(
+    config.host,
+    config.port,
+    { sse: createSseEndpoint(ctx), upgrade: ws.onUpgrade, publicDir: opts.publicDir ?? DEFAULT_PUBLIC_DIR },
+    logger,
+  ).catch(abort);
+  started.push(() => new Promise((resolve) => server.close(() => resolve())));
 
   const readiness = (): Readiness => {
     const reasons: string[] = [];
-    if (!theBus.isReady()) reasons.push('bus not ready');
-    if (draining) reasons.push('draining');
+    if (!bus.isReady()) reasons.push('bus not ready');
+    if (ctx.draining) reasons.push('draining');
     return { ready: reasons.length === 0, reasons };
   };
-  let admin: AdminServer;
-  try {
-    admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry, readiness, logger });
-  } catch (err) {
-    server.close();
-    throw err;
-  }
+  const admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry, readiness, logger }).catch(abort);
 
   const port = (server.address() as AddressInfo).port;
+  const { allowedOrigins } = config;
   logger.info(
-    {
-      port,
-      adminPort: admin.port,
-      bus: theBus.kind,
-      origins: config.allowedOrigins.kind === 'list' ? config.allowedOrigins.origins : config.allowedOrigins.kind,
-    },
+    { port, adminPort: admin.port, bus: bus.kind, origins: allowedOrigins.kind === 'list' ? allowedOrigins.origins : allowedOrigins.kind },
     'gateway listening',
   );
 
-  const close = (): Promise<void> => {
-    closed ??= (async () => {
-      draining = true;
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      ctx.draining = true;
       metrics.draining.set(1);
       connections.stop();
       server.close();
       for (const c of connections.snapshot()) c.terminate();
       server.closeAllConnections();
-      await theHub.close();
-      if (ownsBus) await theBus.close();
+      ws.close();
+      await hub.close();
+      if (ownsBus) await bus.close();
       await admin.close();
-      wss.close();
       logger.info('gateway stopped');
-    })();
-    return closed;
-  };
+    })());
 
   let drained: Promise<void> | undefined;
-  const drain = (): Promise<void> => (drained ??= drainNow());
-  const drainNow = async (): Promise<void> => {
-    if (closed !== undefined) return closed;
-    draining = true;
-    metrics.draining.set(1);
-    const conns = connections.snapshot();
-    const graceMs = closeGraceMs(config.drainMs);
-    const windowMs = config.drainMs - graceMs;
-    logger.info({ connections: conns.length, drainMs: config.drainMs }, 'draining');
-    // The listener stays open: clients that still arrive (before the load balancer sees /readyz
-    // fail) get a 503 they can act on rather than a refused connection.
-    await closeSpread(conns, windowMs);
-    await waitUntil(() => connections.size === 0, graceMs);
-    await close();
-  };
+  const drain = (): Promise<void> =>
+    (drained ??= (async () => {
+      if (closed !== undefined) return closed;
+      // Readiness fails from here on, so the load balancer stops sending clients; the listener
+      // stays open and answers stragglers with a 503 they can act on.
+      ctx.draining = true;
+      metrics.draining.set(1);
+      const conns = connections.snapshot();
+      const graceMs = closeGraceMs(config.drainMs);
+      logger.info({ connections: conns.length, drainMs: config.drainMs }, 'draining');
+      await closeSpread(conns, config.drainMs - graceMs);
+      await waitUntil(() => connections.size === 0, graceMs);
+      await close();
+    })());
 
-  return { port, adminPort: admin.port, hub: theHub, bus: theBus, drain, close };
+  return { port, adminPort: admin.port, hub, bus, drain, close };
 }
 
 function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {

@@ -1,0 +1,40 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '@megaphone/runtime';
+import { sendHttpError } from './http-error.js';
+import { serveStatic } from './static-files.js';
+
+export interface HttpRoutes {
+  sse(req: IncomingMessage, res: ServerResponse, url: URL): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  publicDir: string;
+}
+
+/** The public port: `/ws` (upgrade), `/sse`, and the web console's files. */
+export async function listenHttp(host: string, port: number, routes: HttpRoutes, logger: Logger): Promise<Server> {
+  // Small headers and short header/request deadlines: nothing legitimate here needs more, and
+  // slow-loris clients should not hold sockets. (Neither limit applies to a streaming response.)
+  const server = createServer({ maxHeaderSize: 8192, headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (url.pathname === '/sse') return routes.sse(req, res, url);
+    if (url.pathname === '/ws') return sendHttpError(res, 'bad_request', 'this endpoint needs a WebSocket upgrade', { upgrade: 'websocket' });
+    serveStatic(routes.publicDir, req, res, url.pathname).catch((err: unknown) => {
+      logger.error({ err }, 'static file failed');
+      sendHttpError(res, 'internal', 'internal error');
+    });
+  });
+  server.on('upgrade', routes.upgrade);
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.error({ err }, 'http server error'));
+  return server;
+}
