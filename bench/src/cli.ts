@@ -7,6 +7,7 @@ export interface CliOptions {
   profile: boolean;
   outDir: string | undefined;
   writeDocs: boolean;
+  hubMicro: boolean;
   help: boolean;
 }
 
@@ -17,10 +18,11 @@ export const USAGE = `npm run bench -- [options]
   --systems a,b           only these systems (megaphone, socketio, naive, floor)
   --profile               also profile the gateway with --cpu-prof at saturation (fanout-1k, top step)
   --out DIR               results directory (default bench/results)
-  --no-docs               do not rewrite the results section of docs/benchmarks.md`;
+  --no-docs               do not rewrite the results section of docs/benchmarks.md
+  --no-hub                skip the hub micro-benchmark (bench/src/hub/)`;
 
 export function parseCli(argv: readonly string[]): CliOptions {
-  const opts: CliOptions = { quick: false, scenarios: undefined, systems: [...SYSTEM_NAMES], profile: false, outDir: undefined, writeDocs: true, help: false };
+  const opts: CliOptions = { quick: false, scenarios: undefined, systems: [...SYSTEM_NAMES], profile: false, outDir: undefined, writeDocs: true, hubMicro: true, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -37,6 +39,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     } else if (a === '--profile') opts.profile = true;
     else if (a === '--out') opts.outDir = value();
     else if (a === '--no-docs') opts.writeDocs = false;
+    else if (a === '--no-hub') opts.hubMicro = false;
     else if (a === '--help' || a === '-h') opts.help = true;
     else throw new Error(`unknown option ${a}\n${USAGE}`);
   }

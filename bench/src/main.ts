@@ -12,6 +12,7 @@ import { renderMarkdown, renderText } from './report.js';
 import { topSelfTime } from './profile.js';
 import type { BenchReport, ScenarioResult } from './results.js';
 import { SYSTEM_LABELS } from './systems.js';
+import { runHubMicroBench, type HubMicroRow } from './hub-micro-run.js';
 
 const repoRoot = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const DOCS = join(repoRoot, 'docs', 'benchmarks.md');
@@ -60,6 +61,16 @@ async function main(): Promise<void> {
   const mach = machine();
   const log = (line: string): void => console.log(line);
   log(`megaphone bench${opts.quick ? ' (quick)' : ''}: ${specs.map((s) => s.id).join(', ')} × ${opts.systems.map((s) => SYSTEM_LABELS[s]).join(', ')}`);
+  let hubMicro: HubMicroRow[] | undefined;
+  if (opts.hubMicro) {
+    log('\n-- Hub micro-benchmark (bench/src/hub/hub-micro.ts, pinned to the server core)');
+    try {
+      hubMicro = await runHubMicroBench(opts.quick);
+      if (!hubMicro) log('  not built; skipped');
+    } catch (err) {
+      log(`  failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   const redis = await startRedis();
   const results: ScenarioResult[] = [];
   let profile: BenchReport['profile'];
@@ -95,6 +106,7 @@ async function main(): Promise<void> {
     machine: mach,
     scenarios: results,
     targets: checkTargets(results, opts.quick),
+    ...(hubMicro ? { hubMicro } : {}),
     ...(profile ? { profile } : {}),
   };
   console.log(renderText(report));

@@ -70,10 +70,18 @@ function mdTable(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '--:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+const HUB_HEAD = ['subscribers', 'batch/turn', 'deliveries', 'ns/delivery', 'deliveries/s'];
+function hubRows(report: BenchReport): string[][] {
+  return (report.hubMicro ?? []).map((r) => [String(r.subscribers), String(r.batch), String(r.deliveries), r.nsPerDelivery.toFixed(1), fmtRate(r.deliveriesPerSecond)]);
+}
+
 export function renderText(report: BenchReport): string {
   const out: string[] = [];
   for (const sc of report.scenarios) {
     out.push('', `== ${sc.title} [${sc.id}]`, textTable(HEAD, scenarioRows(sc)), ...ratioLines(sc).map((l) => `  ${l}`));
+  }
+  if (report.hubMicro) {
+    out.push('', '== Hub micro-benchmark (no network, no-op sinks)', textTable(HUB_HEAD, hubRows(report)));
   }
   out.push('', '== Targets (issue 5)');
   for (const t of report.targets) out.push(`  [${t.met === undefined ? ' ? ' : t.met ? 'MET' : 'NOT MET'}] ${t.target}: ${t.detail}`);
@@ -94,6 +102,7 @@ export function renderMarkdown(report: BenchReport): string {
     const ratios = ratioLines(sc);
     if (ratios.length > 0) out.push('', ...ratios.map((l) => `- ${l}`));
   }
+  if (report.hubMicro) out.push('', '### Hub micro-benchmark (no network, no-op sinks)', '', mdTable(HUB_HEAD, hubRows(report)));
   out.push('', '### Targets', '', '| target | met | measured |', '|---|---|---|');
   for (const t of report.targets) out.push(`| ${t.target} | ${t.met === undefined ? '?' : t.met ? 'yes' : '**no**'} | ${t.detail} |`);
   if (report.profile) {

@@ -68,5 +68,6 @@ export interface BenchReport {
   machine: { cpus: string; cores: number; memGiB: number; node: string; kernel: string; loadAvg: number[]; redis: string; note: string };
   scenarios: ScenarioResult[];
   targets: TargetCheck[];
+  hubMicro?: { subscribers: number; batch: number; deliveries: number; nsPerDelivery: number; deliveriesPerSecond: number }[];
   profile?: { file: string; top: { fn: string; where: string; selfPct: number }[] };
 }
