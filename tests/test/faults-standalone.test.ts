@@ -5,6 +5,7 @@ import { Cluster } from '../src/cluster/fixture.js';
 import { FaultProxy } from '../src/cluster/fault-proxy.js';
 import { publishThroughFault, summarize } from '../src/cluster/fault-run.js';
 import type { FaultOutcome } from '../src/cluster/fault-run.js';
+import { RecordingClient } from '../src/cluster/recording-client.js';
 import { checkStream } from '../src/cluster/stream-check.js';
 import { sleep, waitFor } from '../src/cluster/wait.js';
 
@@ -114,7 +115,15 @@ describe('delivery through Redis and network faults (standalone Redis, 3 gateway
   });
 
   test('Redis killed (kill -9) and restarted empty: the epoch change reaches every client explicitly', async (t) => {
+    // A client that is away during the reset must learn of it when it comes back.
+    const away = new RecordingClient('away');
+    cluster.clients.push(away);
+    await away.connect(cluster.gateways[0]!.wsUrl);
+    const awayChannel = 'fault-kill9';
+    await away.subscribe(awayChannel);
     const outcome = await publishThroughFault(cluster, 'kill9', async () => {
+      assert.ok(away.messages(awayChannel).length > 0, 'the away client saw the first publications');
+      await away.close();
       await redis.kill();
       await sleep(1000);
       await redis.restart();
@@ -127,6 +136,12 @@ describe('delivery through Redis and network faults (standalone Redis, 3 gateway
       assert.ok(report.notices >= 1, `${c.name} was told about the reset`);
       assert.equal(report.position?.epoch, outcome.log.last.get(outcome.channel)?.epoch);
     }
+    const stoodAt = away.position(awayChannel)!;
+    await away.resumeOn(cluster.gateways[1]!.wsUrl);
+    const back = away.channelEvents(awayChannel).at(-1);
+    assert.ok(back?.kind === 'subscribed' && back.recovered === false, `resuming from ${JSON.stringify(stoodAt)} after the reset: ${JSON.stringify(back)}`);
+    assert.equal(back.epoch, outcome.log.last.get(outcome.channel)?.epoch, 'the reply names the new epoch');
+    assert.deepEqual(checkStream(away.channelEvents(awayChannel)).problems, []);
   });
 
   test('a gateway killed with kill -9: its clients resume on the other gateways without loss', async (t) => {
@@ -142,6 +157,25 @@ describe('delivery through Redis and network faults (standalone Redis, 3 gateway
       assert.notEqual(c.connectedNode, 'gw-3');
       const resumes = c.channelEvents(outcome.channel).filter((e) => e.kind === 'subscribed' && e.since);
       assert.ok(resumes.length >= 1 && resumes.every((e) => e.kind === 'subscribed' && e.recovered === true), `${c.name} resumed with since and recovered: ${JSON.stringify(resumes)}`);
+      assert.equal(checkStream(c.channelEvents(outcome.channel)).notices, 0, `${c.name} lost nothing`);
+    }
+  });
+
+  test('a gateway drained with SIGTERM closes its clients with 1001 and they resume on the others without loss', async (t) => {
+    const victim = cluster.gateways[1]!;
+    let exited = false;
+    const outcome = await publishThroughFault(cluster, 'drain', async () => {
+      victim.signal('SIGTERM');
+      // GATEWAY_DRAIN_MS is 500 in these tests: the process is gone well before any orchestrator's grace.
+      exited = await victim.waitExit(10_000);
+    }, { expectReconnect: [], on: [0, 1] });
+    t.diagnostic(summarize(outcome));
+    assert.ok(exited, `gw-2 exited after draining\n${victim.tail()}`);
+    const moved = outcome.clients.filter((c) => c.closes.some((x) => x.node === 'gw-2'));
+    assert.ok(moved.length >= 1, 'gw-2 had clients');
+    for (const c of moved) {
+      assert.deepEqual(c.closes.filter((x) => x.node === 'gw-2').map((x) => x.code), [1001], `${c.name} was told the gateway is going away`);
+      assert.notEqual(c.connectedNode, 'gw-2');
       assert.equal(checkStream(c.channelEvents(outcome.channel)).notices, 0, `${c.name} lost nothing`);
     }
   });

@@ -46,10 +46,10 @@ export async function publishThroughFault(
   cluster: Cluster,
   name: string,
   fault: (ctx: { channel: string; log: PublishLog }) => Promise<void>,
-  opts: { clients?: number; intervalMs?: number; catchUpMs?: number; expectReconnect?: number[] } = {},
+  opts: { clients?: number; intervalMs?: number; catchUpMs?: number; expectReconnect?: number[]; on?: number[] } = {},
 ): Promise<FaultOutcome> {
   const channel = `fault-${name}`;
-  const clients = await cluster.connectClients(opts.clients ?? 6, [channel], { autoResume: true, prefix: name });
+  const clients = await cluster.connectClients(opts.clients ?? 6, [channel], { autoResume: true, prefix: name, ...(opts.on ? { on: opts.on } : {}) });
   const log = new PublishLog();
   const loop = publishContinuously(cluster.api, channel, log, { intervalMs: opts.intervalMs ?? 20, tag: name });
   let stopped = false;
