@@ -59,6 +59,9 @@ async function open(hash = '', viewport = { width: 1280, height: 800 }): Promise
   const page = await browser.newPage({ viewport });
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(String(err)));
+  page.on('response', (res) => {
+    if (res.status() >= 400) errors.push(`${res.status()} ${res.url()}`);
+  });
   await page.goto(stack.url + hash);
   (page as Page & { errors?: string[] }).errors = errors;
   return page;
@@ -85,7 +88,7 @@ function attr(page: Page, testId: string, name: string): Promise<string | null> 
   return page.getAttribute(`[data-testid="${testId}"]`, name);
 }
 
-test('the uptime counter ticks and the connection shows the gateway node', async () => {
+test('the page loads cleanly, the uptime counter ticks and the connection shows the gateway node', async () => {
   const page = await open();
   try {
     await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'connection open');

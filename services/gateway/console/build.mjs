@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the web console into services/gateway/dist/public/ (index.html, app.js, style.css),
+// Bundles the web console into services/gateway/dist/public/ (index.html, app.js, style.css, favicon.svg),
 // after type-checking it against the DOM (the console has no Node types: nothing Node-only slips in).
 // Needs @megaphone/client built first (`tsc -b`, as `npm run build` does).
 import { spawnSync } from 'node:child_process';
@@ -21,7 +21,7 @@ if (check.status !== 0) {
 }
 
 await mkdir(out, { recursive: true });
-await Promise.all(['index.html', 'style.css'].map((f) => copyFile(join(here, f), join(out, f))));
+await Promise.all(['index.html', 'style.css', 'favicon.svg'].map((f) => copyFile(join(here, f), join(out, f))));
 
 const options = {
   entryPoints: [join(here, 'src', 'main.ts')],
