@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { request } from 'node:http';
 import assert from 'node:assert/strict';
 import { httpGet, sleep, startTestGateway } from './helpers.js';
 import { SseStream } from './sse-helpers.js';
@@ -72,6 +73,42 @@ test('SSE rejects bad requests with a JSON 400 and foreign origins with 403', as
     const foreign = await httpGet(`${t.base}/sse?channel=a`, { origin: 'https://evil.example' });
     assert.equal(foreign.status, 403);
     assert.equal((JSON.parse(foreign.body) as { error: { code: string } }).error.code, 'forbidden');
+  } finally {
+    await t.close();
+  }
+});
+
+test('SSE from an allowed cross-origin page gets CORS headers, and its preflight is answered', async () => {
+  const t = await startTestGateway({ GATEWAY_ALLOWED_ORIGINS: 'https://app.example' });
+  try {
+    const s = await SseStream.open(`${t.base}/sse?channel=a`, { origin: 'https://app.example' });
+    assert.equal(s.res.statusCode, 200);
+    assert.equal(s.res.headers['access-control-allow-origin'], 'https://app.example');
+    s.close();
+    const pre = await new Promise<number>((resolve, reject) => {
+      const req = request(`${t.base}/sse?channel=a`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-headers': 'last-event-id' } }, (res) => {
+        assert.match(String(res.headers['access-control-allow-headers']), /last-event-id/);
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(pre, 204);
+    assert.equal((await httpGet(`${t.base}/sse?channel=a`, { origin: 'https://other.example' })).status, 403);
+  } finally {
+    await t.close();
+  }
+});
+
+test('SSE streams count against GATEWAY_MAX_CONNECTIONS', async () => {
+  const t = await startTestGateway({ GATEWAY_MAX_CONNECTIONS: '1' });
+  try {
+    const s = await SseStream.open(`${t.base}/sse?channel=a`);
+    const r = await httpGet(`${t.base}/sse?channel=a`);
+    assert.equal(r.status, 503);
+    assert.equal((JSON.parse(r.body) as { error: { code: string } }).error.code, 'unavailable');
+    s.close();
   } finally {
     await t.close();
   }

@@ -199,3 +199,19 @@ test('commands over the rate get rate_limited; a sustained flood is closed with 
     await t.close();
   }
 });
+
+test('GATEWAY_MAX_CONNECTIONS: clients past the limit get 503 until one leaves', async () => {
+  const t = await startTestGateway({ GATEWAY_MAX_CONNECTIONS: '2' });
+  try {
+    const a = await TestClient.connect(t.ws);
+    const b = await TestClient.connect(t.ws);
+    assert.equal(await upgradeStatus(t.ws), 503);
+    await a.close();
+    await sleep(50);
+    const c = await TestClient.connect(t.ws);
+    await b.close();
+    await c.close();
+  } finally {
+    await t.close();
+  }
+});

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReadinessTracker } from '../src/bus-health.js';
+import { CommandRateLimiter } from '../src/rate-limit.js';
+
+test('rate limiter: a burst of the rate, then refill over time; a flood becomes abusive', () => {
+  let now = 0;
+  const limiter = new CommandRateLimiter(10, () => now);
+  const burst = Array.from({ length: 12 }, () => limiter.take());
+  assert.deepEqual(burst.slice(0, 10), Array(10).fill('ok'));
+  assert.deepEqual(burst.slice(10), ['limited', 'limited']);
+  now += 500; // half a second: five tokens back
+  assert.deepEqual(Array.from({ length: 6 }, () => limiter.take()), ['ok', 'ok', 'ok', 'ok', 'ok', 'limited']);
+  // Slightly over the rate for a long time: refused commands, never closed.
+  for (let i = 0; i < 200; i++) {
+    now += 90;
+    assert.notEqual(limiter.take(), 'abusive');
+  }
+  // Twice the rate: closed within a few seconds.
+  let verdict = '';
+  for (let i = 0; i < 200 && verdict !== 'abusive'; i++) {
+    now += 50;
+    verdict = limiter.take();
+  }
+  assert.equal(verdict, 'abusive');
+});
+
+test('readiness tracker: counts reconnects and the time to be ready again, not the first connect', () => {
+  let now = 1000;
+  const events: string[] = [];
+  const tracker = new ReadinessTracker(false, {
+    connected: (up) => events.push(`connected ${up}`),
+    reconnected: () => events.push('reconnected'),
+    resubscribed: (seconds) => events.push(`resubscribed ${seconds}`),
+  }, () => now);
+  tracker.readiness(true);
+  now += 2500;
+  tracker.readiness(false);
+  tracker.readiness(false);
+  now += 1500;
+  tracker.readiness(true);
+  assert.deepEqual(events, ['connected true', 'connected false', 'connected true', 'reconnected', 'resubscribed 1.5']);
+});
