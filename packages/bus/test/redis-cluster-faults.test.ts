@@ -4,7 +4,10 @@ import type { BusConfig } from '@megaphone/runtime';
 import { channelKeys } from '../src/redis/keys.js';
 import type { RedisBus } from '../src/redis-bus.js';
 import { RedisCluster, type RedisServer } from '../src/testing/index.js';
+import { DEFAULT_TIMEOUTS } from '../src/redis/options.js';
 import { Recorder, eventually, publishWhenUp, redisBus } from './redis-helpers.js';
+
+const HUNG_BOUND_MS = DEFAULT_TIMEOUTS.pingIntervalMs + DEFAULT_TIMEOUTS.pingTimeoutMs;
 
 describe('RedisBus on a 3-master Redis Cluster', () => {
   let cluster: RedisCluster;
@@ -68,5 +71,27 @@ describe('RedisBus on a 3-master Redis Cluster', () => {
     }
     await eventually('a publication on every channel after the restart', () => channels.every((c) => rec.on(c).length === 2), 15_000);
     for (const ch of onVictim) assert.equal((await shardSubscriptions(victim)).get(channelKeys('mp', ch).pubsub), 1);
+  });
+
+  it('replaces the connections to a SIGSTOPped master within the detection bound; after SIGCONT its channels resume in the same epoch', async () => {
+    const victim = await cluster.nodeForKey(channelKeys('mp', channels[1]!).pubsub);
+    const ch = channels[1]!;
+    const before = await publishWhenUp(publisher, ch, '"before pause"');
+    const resubscribedBefore = rec.resubscribed.length;
+    const stoppedAt = Date.now();
+    victim.pause();
+    try {
+      await eventually('the subscriber to notice the hung master', () => !subscriber.isReady(), HUNG_BOUND_MS + 2000);
+      assert.ok(Date.now() - stoppedAt <= HUNG_BOUND_MS + 1000, `noticed after ${Date.now() - stoppedAt} ms`);
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      victim.resume();
+    }
+    await cluster.waitHealthy();
+    await eventually('the subscriber to be ready again', () => subscriber.isReady(), 30_000);
+    await eventually('resubscribed', () => rec.resubscribed.length > resubscribedBefore, 30_000);
+    const pos = await publishWhenUp(publisher, ch, '"after pause"', 30_000);
+    assert.deepEqual(pos, { epoch: before.epoch, offset: before.offset + 1 }, 'the master kept its data, so the channel keeps its epoch');
+    await eventually('the publication after SIGCONT', () => rec.on(ch).some((p) => p.offset === pos.offset && p.epoch === pos.epoch), 15_000);
   });
 });
