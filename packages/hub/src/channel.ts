@@ -5,8 +5,9 @@ import type { HubContext } from './context.js';
 import { joinFrames } from './join.js';
 import { LIVE, type Subscription } from './subscription.js';
 
-/** Publications held while a gap is filled; beyond this the oldest go (and are re-fetched). */
+/** Publications held while a gap is filled; beyond either bound they are read from history instead. */
 const MAX_HELD = 10_000;
+const MAX_HELD_BYTES = 8 * 1024 * 1024;
 const FILL_RETRY_MS = 1000;
 
 /**
@@ -36,6 +37,7 @@ export class Channel {
   private filling = false;
   private refill = false;
   private held: Publication[] = [];
+  private heldBytes = 0;
   private syncing: Promise<StreamPosition> | undefined = undefined;
   private retryTimer: NodeJS.Timeout | undefined = undefined;
 
@@ -77,6 +79,7 @@ export class Channel {
     this.released = true;
     this.pending = [];
     this.held = [];
+    this.heldBytes = 0;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
   }
 
@@ -109,7 +112,13 @@ export class Channel {
     if (this.released) return;
     if (this.filling) {
       this.held.push(pub);
-      if (this.held.length > MAX_HELD) this.held.shift();
+      this.heldBytes += pub.frame.length;
+      if (this.held.length > MAX_HELD || this.heldBytes > MAX_HELD_BYTES) {
+        // Bounded memory whatever the bus does: forget them and read them from history again.
+        this.held = [];
+        this.heldBytes = 0;
+        this.refill = true;
+      }
       return;
     }
     if (this.epoch === undefined) {
@@ -131,6 +140,7 @@ export class Channel {
       return;
     }
     this.held.push(pub);
+    this.heldBytes += pub.frame.length;
     void this.fill();
   }
 
@@ -175,6 +185,7 @@ export class Channel {
     if (this.released) return;
     const held = this.held;
     this.held = [];
+    this.heldBytes = 0;
     for (const pub of held) this.onPublication(pub, true);
   }
 
