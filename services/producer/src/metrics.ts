@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BusMetrics } from '@megaphone/bus';
 import { LATENCY_BUCKETS_SECONDS, METRIC_PREFIX } from '@megaphone/runtime';
 import type { JobManagerMetrics } from './job-manager.js';
 import type { OutboxMetrics } from './outbox.js';
@@ -15,8 +16,15 @@ export interface ProducerMetrics {
   outbox: OutboxMetrics;
   lines(stream: StreamName, count: number): void;
   apiRequest(route: string, status: number): void;
+  /** For a bus the producer creates: its own callbacks (connections lost and back, resubscribes). */
+  bus: BusMetrics;
+  /** For a shared bus: a not ready → ready transition the producer observed by sampling. */
   busReconnected(): void;
+  /** Exposes every job × outcome and stream at 0, so that rates work from the first scrape. */
+  initJobs(jobs: readonly string[]): void;
 }
+
+const OUTCOMES = ['success', 'failure', 'timeout', 'killed'] as const;
 
 /** The producer's metrics (docs/metrics.md), registered on the service's registry. */
 export function createProducerMetrics(registry: Registry, sources: ProducerMetricsSources): ProducerMetrics {
@@ -76,9 +84,9 @@ export function createProducerMetrics(registry: Registry, sources: ProducerMetri
     },
   });
   const reconnects = new Counter({ name: `${p}bus_reconnects_total`, help: 'Times the bus became ready again after being unavailable.', registers });
-  new Histogram({
+  const resubscribe = new Histogram({
     name: `${p}bus_resubscribe_duration_seconds`,
-    help: 'Time to take every subscription again after a reconnect (the producer holds none; kept for parity with the gateway).',
+    help: 'Time to take every subscription again after a reconnect (the producer subscribes to nothing: normally empty).',
     buckets: LATENCY_BUCKETS_SECONDS,
     registers,
   });
@@ -99,6 +107,17 @@ export function createProducerMetrics(registry: Registry, sources: ProducerMetri
       if (count > 0) lines.inc({ stream }, count);
     },
     apiRequest: (route, status) => api.inc({ route, status: String(status) }),
+    bus: {
+      reconnected: () => reconnects.inc(),
+      resubscribed: (seconds) => resubscribe.observe(seconds),
+    },
     busReconnected: () => reconnects.inc(),
+    initJobs: (jobs) => {
+      for (const job of jobs) for (const outcome of OUTCOMES) runs.inc({ job, outcome }, 0);
+      for (const stream of ['stdout', 'stderr']) lines.inc({ stream }, 0);
+      publications.inc(0);
+      publishErrors.inc(0);
+      reconnects.inc(0);
+    },
   };
 }

@@ -65,19 +65,24 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   const tuning: ProducerTuning = { ...DEFAULT_TUNING, ...opts.tuning };
   const logger = opts.logger ?? createLogger({ level: config.logLevel, service: 'producer', node: config.nodeName });
   const registry = opts.registry ?? createRegistry({ service: 'producer', node: config.nodeName });
-  const ownsBus = opts.bus === undefined;
-  // The producer never calls bus.setHandler: a shared bus's handler belongs to the gateway's hub.
-  const bus =
-    opts.bus ??
-    (await createBus(config.bus, { history: historyPolicyFor(config.namespaces), logger: logger.child({ component: 'bus' }), clientName: `${config.nodeName}-producer` }));
-
   let jobs: JobManager | undefined;
   let outbox: Outbox | undefined;
+  let bus: Bus | undefined = opts.bus;
   const metrics = createProducerMetrics(registry, {
     activeRuns: () => jobs?.activeRuns ?? 0,
     outbox: () => ({ bytes: outbox?.bytes ?? 0, messages: outbox?.messages ?? 0 }),
-    busReady: () => bus.isReady(),
+    busReady: () => bus?.isReady() ?? false,
   });
+  metrics.initJobs(config.jobs.map((j) => j.name));
+  const ownsBus = opts.bus === undefined;
+  // The producer never calls bus.setHandler: a shared bus's handler belongs to the gateway's hub.
+  bus ??= await createBus(config.bus, {
+    history: historyPolicyFor(config.namespaces),
+    logger: logger.child({ component: 'bus' }),
+    clientName: `${config.nodeName}-producer`,
+    metrics: metrics.bus,
+  });
+
   const box = new Outbox({
     bus,
     maxBytes: config.outboxMaxBytes,
@@ -106,14 +111,16 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   jobs = manager;
 
   // Bus state is sampled (the producer must not take the bus handler, which a shared bus gives to
-  // the gateway's hub): on a timer and on every readiness check.
-  let busReady = bus.isReady();
+  // the gateway's hub): on a timer and on every readiness check. A bus the producer created counts
+  // its own reconnects through `metrics.bus`.
+  const theBus: Bus = bus;
+  let busReady = theBus.isReady();
   function observeBus(): boolean {
-    const now = bus.isReady();
+    const now = theBus.isReady();
     if (now !== busReady) {
       busReady = now;
       if (now) {
-        metrics.busReconnected();
+        if (!ownsBus) metrics.busReconnected();
         logger.info('bus ready again');
       } else logger.warn('bus not ready: publications wait in the outbox');
     }
