@@ -69,6 +69,7 @@ export class Outbox {
   private readonly stuckAfterMs: number;
   private readonly now: () => number;
   private failureStreak = 0;
+  private lateDrops = 0;
 
   constructor(private readonly opts: OutboxOptions) {
     this.retryInitialMs = opts.retryInitialMs ?? 100;
@@ -114,7 +115,10 @@ export class Outbox {
    */
   enqueue(channel: string, dataJson: string, opts: { conflate?: boolean } = {}): OutboxTicket {
     const conflate = opts.conflate === true;
-    if (this.closed) return { done: Promise.resolve({ ok: false, reason: 'closed' }), cancel: () => false };
+    if (this.closed) {
+      if (this.lateDrops++ === 0) this.opts.logger.warn({ channel }, 'publication after the outbox closed (shutdown) was not published');
+      return { done: Promise.resolve({ ok: false, reason: 'closed' }), cancel: () => false };
+    }
     let q = this.channels.get(channel);
     if (q === undefined) {
       q = { items: [], inFlight: false, retry: undefined, failures: 0 };

@@ -65,6 +65,7 @@ export class Run {
   private finished = false;
   private exited = false;
   private killTimer: NodeJS.Timeout | undefined;
+  private pipeTimer: NodeJS.Timeout | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private paused = false;
   private unlistenDrain: (() => void) | undefined;
@@ -144,6 +145,7 @@ export class Run {
       this.clearTimeout();
       // Leftovers of the run (background grandchildren) would hold its pipes open and outlive it.
       if (groupAlive(child.pid!)) this.terminate();
+      this.watchPipes();
     });
     child.once('close', () => this.finish());
   }
@@ -204,6 +206,24 @@ export class Run {
     }, this.ctx.killGraceMs);
   }
 
+  /**
+   * After the leader exited and its group was terminated, the pipes close unless a process that
+   * left the group (`setsid`, a daemon) still holds them. Then, once the grace is over and nothing
+   * is paused on our side, the pipes are closed by us so that the run ends.
+   */
+  private watchPipes(): void {
+    this.pipeTimer = setTimeout(() => {
+      this.pipeTimer = undefined;
+      if (this.finished) return;
+      if (this.paused) {
+        this.watchPipes();
+        return;
+      }
+      this.ctx.logger.warn({ job: this.job.name, run: this.id }, 'a process outside the run\'s group holds its output open; closing the pipes');
+      for (const s of this.streams) s.destroy();
+    }, this.ctx.killGraceMs + 500);
+  }
+
   private clearTimeout(): void {
     if (this.timeoutTimer !== undefined) clearTimeout(this.timeoutTimer);
     this.timeoutTimer = undefined;
@@ -223,6 +243,8 @@ export class Run {
     if (this.finished) return;
     this.finished = true;
     this.clearTimeout();
+    if (this.pipeTimer !== undefined) clearTimeout(this.pipeTimer);
+    this.pipeTimer = undefined;
     this.unlistenDrain?.();
     this.endedAtMs ??= this.now();
     const pid = this.child?.pid;

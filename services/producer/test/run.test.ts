@@ -177,3 +177,17 @@ test('while the outbox is full the run stops reading: the command blocks on its 
     await jobs.close(1000);
   }
 });
+
+test('a process that left the group (setsid) cannot keep a run open: its pipes are closed after the grace', async () => {
+  let escaped = 0;
+  try {
+    const { summary, rec } = await runOnce(job('escape', ['sh', '-c', "setsid sh -c 'echo $$; exec sleep 1000' & sleep 0.2; echo leader done"]));
+    escaped = Number(rec.lines('escape').find((l) => /^\d+$/.test(l)));
+    assert.ok(escaped > 0);
+    assert.equal(summary.code, 0);
+    assert.ok(rec.lines('escape').includes('leader done'));
+    assert.equal(rec.on('jobs').at(-1)!.event, 'exited');
+  } finally {
+    if (escaped > 0 && pidAlive(escaped)) process.kill(escaped, 'SIGKILL');
+  }
+});
