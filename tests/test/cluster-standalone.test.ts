@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { RedisServer } from '@megaphone/bus/testing';
 import { Cluster } from '../src/cluster/fixture.js';
 import { RecordingClient } from '../src/cluster/recording-client.js';
+import { SseRecorder } from '../src/cluster/sse-recorder.js';
 import { PublishLog, checkStream, describe as describeStream, expectAllCaughtUp } from '../src/cluster/stream-check.js';
 import { subscriptionsFor } from '../src/cluster/redis-subscriptions.js';
 import { waitFor } from '../src/cluster/wait.js';
@@ -101,6 +102,38 @@ describe('a producer and three gateways on standalone Redis', { timeout: 180_000
       assert.deepEqual(lines, expected, `${c.name} on ${c.connectedNode}`);
       const lifecycle = c.messages('jobs').map((m) => m.data as { run?: string; event?: string; job?: string }).filter((d) => d.run === started.run);
       assert.deepEqual(lifecycle.map((d) => [d.job, d.event]), [['lines', 'started'], ['lines', 'exited']], `${c.name} on the jobs channel`);
+    }
+  });
+
+  test('SSE readers on every gateway get every publication; one dropped on gateway 1 resumes on gateway 2 with Last-Event-ID without loss', async () => {
+    const channels = ['sse-a', 'sse-b'];
+    const readers = cluster.gateways.map((_, i) => new SseRecorder(`sse-${i + 1}`, channels));
+    try {
+      await Promise.all(readers.map((r, i) => r.connect(cluster.gateways[i]!.httpUrl)));
+      assert.deepEqual(readers.map((r) => r.connectedNode), ['gw-1', 'gw-2', 'gw-3']);
+      await waitFor('every SSE subscription to be live', () => readers.every((r) => channels.every((c) => r.channelEvents(c).length > 0)));
+      const logs = new Map(channels.map((c) => [c, new PublishLog()]));
+      const publish = async (from: number, to: number) => {
+        for (let seq = from; seq <= to; seq++) {
+          for (const c of channels) logs.get(c)!.add(await cluster.api.publishOne(c, { seq, c }), { seq, c });
+        }
+      };
+      await publish(1, 40);
+      for (const c of channels) await expectAllCaughtUp(readers, c, logs.get(c)!);
+      const dropped = readers[0]!;
+      dropped.disconnect();
+      await publish(41, 80);
+      await dropped.connect(cluster.gateways[1]!.httpUrl, { resume: true });
+      assert.equal(dropped.connectedNode, 'gw-2');
+      await publish(81, 100);
+      for (const c of channels) {
+        await expectAllCaughtUp(readers, c, logs.get(c)!);
+        const resumed = dropped.channelEvents(c).filter((e) => e.kind === 'subscribed').at(-1);
+        assert.ok(resumed?.kind === 'subscribed' && resumed.since && resumed.recovered === true, `${c}: ${JSON.stringify(resumed)}`);
+        assert.deepEqual(dropped.messages(c).map((m) => (m.data as { seq: number }).seq), Array.from({ length: 100 }, (_, i) => i + 1), c);
+      }
+    } finally {
+      readers.forEach((r) => r.disconnect());
     }
   });
 });

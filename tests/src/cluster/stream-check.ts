@@ -1,5 +1,5 @@
 import type { StreamPosition } from '@megaphone/protocol';
-import type { RecordingClient, StreamEvent } from './recording-client.js';
+import type { CloseRecord, StreamEvent } from './recording-client.js';
 import type { Published } from './producer-api.js';
 import { waitFor } from './wait.js';
 
@@ -23,6 +23,13 @@ export class PublishLog {
   dataAt(channel: string, epoch: string, offset: number): string | undefined {
     return this.byPosition.get(`${channel}@${epoch}/${offset}`);
   }
+}
+
+/** Anything that records streams per channel: the WebSocket client, the SSE reader. */
+export interface Recorder {
+  readonly name: string;
+  readonly closes: readonly CloseRecord[];
+  channelEvents(channel: string): StreamEvent[];
 }
 
 export interface StreamReport {
@@ -92,7 +99,7 @@ export function checkStream(events: readonly StreamEvent[], log?: PublishLog): S
   return { problems, notices, received, position };
 }
 
-export function describe(client: RecordingClient, channel: string, report: StreamReport): string {
+export function describe(client: Recorder, channel: string, report: StreamReport): string {
   const tail = client
     .channelEvents(channel)
     .slice(-8)
@@ -105,7 +112,7 @@ export function describe(client: RecordingClient, channel: string, report: Strea
  * Waits until every client has caught up with the last publication the log knows of, then asserts
  * the guarantee on every stream. Returns the total number of notices (for tests that expect some).
  */
-export async function expectAllCaughtUp(clients: readonly RecordingClient[], channel: string, log: PublishLog, timeoutMs = 20_000): Promise<{ notices: number }> {
+export async function expectAllCaughtUp(clients: readonly Recorder[], channel: string, log: PublishLog, timeoutMs = 20_000): Promise<{ notices: number }> {
   const target = log.last.get(channel);
   if (!target) throw new Error(`nothing was published on ${channel}`);
   if (log.conflicts.length > 0) throw new Error(`the bus handed out one position twice: ${log.conflicts.slice(0, 3).join('; ')}`);

@@ -1,0 +1,147 @@
+import { request } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { decodeSseId } from '@megaphone/protocol';
+import type { StreamPosition } from '@megaphone/protocol';
+import type { CloseRecord, StreamEvent } from './recording-client.js';
+
+/**
+ * An SSE reader that records what each channel's subscription sees, in the same shape as the
+ * WebSocket `RecordingClient`, and resumes on any gateway with `Last-Event-ID` as EventSource does.
+ */
+export class SseRecorder {
+  readonly events = new Map<string, StreamEvent[]>();
+  readonly closes: CloseRecord[] = [];
+  /** The last `id:` seen: every channel's position. */
+  lastEventId = '';
+  private node = '?';
+  private req: ClientRequest | undefined;
+  private res: IncomingMessage | undefined;
+  /** Ids of the subscribe commands the gateway issues for this stream, in `channels` order. */
+  private resumeFrom = new Map<string, StreamPosition>();
+
+  constructor(readonly name: string, readonly channels: readonly string[]) {}
+
+  get connectedNode(): string {
+    return this.node;
+  }
+
+  channelEvents(channel: string): StreamEvent[] {
+    return this.events.get(channel) ?? [];
+  }
+
+  messages(channel: string): Extract<StreamEvent, { kind: 'message' }>[] {
+    return this.channelEvents(channel).filter((e): e is Extract<StreamEvent, { kind: 'message' }> => e.kind === 'message');
+  }
+
+  private record(channel: string, e: StreamEvent): void {
+    let list = this.events.get(channel);
+    if (!list) this.events.set(channel, (list = []));
+    list.push(e);
+  }
+
+  /** Opens `GET /sse?channel=…` on `baseUrl` (with `Last-Event-ID` when resuming); resolves on `welcome`. */
+  async connect(baseUrl: string, opts: { resume?: boolean } = {}): Promise<void> {
+    const url = new URL('/sse', baseUrl);
+    for (const c of this.channels) url.searchParams.append('channel', c);
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    this.resumeFrom = new Map();
+    if (opts.resume && this.lastEventId) {
+      headers['last-event-id'] = this.lastEventId;
+      this.resumeFrom = decodeSseId(this.lastEventId) ?? new Map();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: no welcome from ${url.href}`)), 5000);
+      const req = request(url, { headers }, (res) => {
+        this.res = res;
+        if (res.statusCode !== 200) {
+          clearTimeout(timer);
+          reject(new Error(`${this.name}: GET ${url.href} → ${res.statusCode}`));
+          res.resume();
+          return;
+        }
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let end: number;
+          while ((end = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            const ev = this.parse(block);
+            if (ev?.event === 'welcome') {
+              clearTimeout(timer);
+              resolve();
+            }
+          }
+        });
+        res.on('close', () => this.closes.push({ code: 0, reason: 'sse stream ended', node: this.node, at: Date.now() }));
+      });
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      req.end();
+      this.req = req;
+    });
+  }
+
+  private parse(block: string): { event: string } | undefined {
+    let event = 'message';
+    let id: string | undefined;
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+      else if (field === 'id') id = value;
+    }
+    if (data.length === 0) return undefined;
+    if (id !== undefined && id !== '') this.lastEventId = id;
+    const msg = JSON.parse(data.join('\n')) as Record<string, unknown>;
+    const channel = String(msg.channel ?? '');
+    const node = this.node;
+    switch (msg.op) {
+      case 'welcome':
+        this.node = String(msg.node);
+        break;
+      case 'subscribed': {
+        const since = this.resumeFrom.get(channel);
+        this.record(channel, {
+          kind: 'subscribed',
+          channel,
+          epoch: String(msg.epoch),
+          offset: Number(msg.offset),
+          ...(typeof msg.recovered === 'boolean' ? { recovered: msg.recovered } : {}),
+          ...(since ? { since } : {}),
+          node,
+        });
+        break;
+      }
+      case 'message':
+        this.record(channel, { kind: 'message', channel, offset: Number(msg.offset), data: msg.data, node });
+        break;
+      case 'gap':
+        this.record(channel, { kind: 'gap', channel, epoch: String(msg.epoch), offset: Number(msg.offset), reason: String(msg.reason), node });
+        break;
+      case 'unsubscribed':
+        this.record(channel, { kind: 'unsubscribed', channel, reason: String(msg.reason), node });
+        break;
+    }
+    return { event };
+  }
+
+  /** Drops the stream as a browser tab would (no goodbye). */
+  disconnect(): void {
+    this.req?.destroy();
+    this.res?.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.disconnect();
+  }
+
+  async settled(): Promise<void> {}
+}
