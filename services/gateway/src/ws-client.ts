@@ -145,7 +145,14 @@ export class WsClient implements ClientConnection {
     if (this.closing) return;
     this.closing = true;
     this.closeCode = code;
-    this.ws.close(code, reason);
+    try {
+      this.ws.close(code, reason);
+    } catch (err) {
+      // ws refuses codes it may not send and reasons over 123 bytes: drop the connection instead.
+      this.log.warn({ err, code }, 'could not send a close frame');
+      this.ws.terminate();
+      return;
+    }
     this.closeTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
     this.closeTimer.unref();
   }
