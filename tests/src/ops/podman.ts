@@ -50,7 +50,7 @@ export interface ComposeRunner {
   env: NodeJS.ProcessEnv;
   /** docker-compose with this project and environment; rejects with its output on failure. */
   run(args: string[], timeoutMs?: number): Promise<string>;
-  /** Runs podman's healthchecks about once a second (nothing schedules them without systemd). */
+  /** Runs podman's healthchecks every couple of seconds (nothing schedules them without systemd). */
   startHealthPump(): () => Promise<void>;
 }
 
@@ -77,7 +77,7 @@ export function composeRunner(project: string, dockerHost: string, extraEnv: Rec
     const tick = async (): Promise<void> => {
       try {
         const { stdout } = await execFileP('podman', ['ps', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.ID}} {{.Status}}'], { timeout: 10_000 });
-        const ids = stdout.split('\n').filter((l) => /\((healthy|unhealthy|starting)\)/.test(l)).map((l) => l.split(' ')[0]!);
+        const ids = stdout.split('\n').filter((l) => /\((unhealthy|starting)\)/.test(l)).map((l) => l.split(' ')[0]!);
         await Promise.all(ids.map((id) => execFileP('podman', ['healthcheck', 'run', id], { timeout: 10_000 }).catch(() => undefined)));
       } catch {
         // podman busy or the project is going away: try again next tick
@@ -87,7 +87,7 @@ export function composeRunner(project: string, dockerHost: string, extraEnv: Rec
       while (!stopped) {
         current = tick();
         await current;
-        await new Promise((r) => setTimeout(r, 1000));
+        await new Promise((r) => setTimeout(r, 2000));
       }
     };
     void loop();
