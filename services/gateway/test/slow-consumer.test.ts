@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, type Socket } from 'node:net';
 import { TestClient, httpGet, isOp, sleep, startTestGateway, type TestGateway } from './helpers.js';
+import { SseStream } from './sse-helpers.js';
 
 const PUBLICATIONS = 600;
 const PAYLOAD = 'x'.repeat(10_000); // 600 × ~10 KB ≈ 6 MB
@@ -93,6 +94,37 @@ test('a slow client whose missed publications left history is told: closed with 
     const offsets = slow.client.publications('big').map((p) => p.offset);
     for (let i = 1; i < offsets.length; i++) assert.ok(offsets[i]! > offsets[i - 1]!, 'in order, no duplicates');
     await slow.client.close();
+  } finally {
+    await t.close();
+  }
+});
+
+test('a paused SSE reader does not hold up a WebSocket client; it is caught up, or cut off and resumes by Last-Event-ID without loss', async (tc) => {
+  const t = await startTestGateway({ GATEWAY_MAX_QUEUE_BYTES: String(128 * 1024), HISTORY_SIZE: '2000' });
+  try {
+    const fast = await TestClient.connect(t.ws);
+    fast.send({ op: 'subscribe', id: 1, channel: 'big' });
+    await fast.next(isOp('subscribed', 1));
+    const sse = await SseStream.open(`${t.base}/sse?channel=big`);
+    await sse.until(() => sse.events.some((e) => e.event === 'subscribed'));
+    sse.res.pause();
+    await publishMany(t, 'big', () => {});
+    await fast.until(() => fast.publications('big').length === PUBLICATIONS, 20_000);
+    const lagged = counter((await httpGet(`${t.admin}/metrics`)).body, 'megaphone_slow_consumer_events_total', 'outcome="lagged"');
+    assert.ok(lagged >= 1, 'the SSE reader was over its cap');
+    sse.res.resume();
+    await sse.until(() => sse.publications('big').length === PUBLICATIONS || sse.ended, 20_000).catch(() => {});
+    let offsets = sse.publications('big').map((p) => p.offset);
+    tc.diagnostic(`SSE reader got ${offsets.length} before ${sse.ended ? 'the stream ended' : 'catching up'}`);
+    if (sse.ended) {
+      const again = await SseStream.open(`${t.base}/sse?channel=big`, { 'last-event-id': sse.lastEventId });
+      await again.until(() => again.publications('big').at(-1)?.offset === PUBLICATIONS, 20_000);
+      offsets = offsets.concat(again.publications('big').map((p) => p.offset));
+      again.close();
+    }
+    assert.deepEqual(offsets, Array.from({ length: PUBLICATIONS }, (_, i) => i + 1));
+    sse.close();
+    await fast.close();
   } finally {
     await t.close();
   }
