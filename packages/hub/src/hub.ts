@@ -207,25 +207,31 @@ export class Hub {
     let frames = 0;
     let bytes = 0;
     for (let i = 0; i < conns.length; i++) {
-      const n = conns[i]!.flush();
+      const conn = conns[i]!;
+      const n = conn.flush();
       if (n > 0) {
         frames++;
         bytes += n;
+        // Written while over its cap: if the transport takes it all at once, no 'drain' event
+        // will come, so look again next turn rather than wait for the periodic check.
+        if (conn.lagging) this.recheck.push(conn);
       }
     }
     conns.length = 0;
     this.spareConns = conns;
     if (frames > 0) this.metrics.written(frames, bytes);
-    // A lagging connection whose transport took everything needs no 'drain' event to resume.
-    if (this.laggingConns.size > 0 && !this.lagCheckScheduled) {
-      this.lagCheckScheduled = true;
-      setImmediate(this.checkLaggingSoon);
+    if (this.recheck.length > 0 && !this.recheckScheduled) {
+      this.recheckScheduled = true;
+      setImmediate(this.recheckLagging);
     }
   };
 
-  private lagCheckScheduled = false;
-  private readonly checkLaggingSoon = (): void => {
-    this.lagCheckScheduled = false;
-    this.checkLagging();
+  private recheck: Connection[] = [];
+  private recheckScheduled = false;
+  private readonly recheckLagging = (): void => {
+    this.recheckScheduled = false;
+    const conns = this.recheck;
+    this.recheck = [];
+    for (const c of conns) c.drained();
   };
 }
