@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerMessage } from '@megaphone/protocol';
-import { TestClient, isOp, sleep, startTestGateway, upgradeStatus } from './helpers.js';
+import { TestClient, httpGet, isOp, sleep, startTestGateway, upgradeStatus } from './helpers.js';
 
 test('welcome is the first message: node, session, heartbeat', async () => {
   const t = await startTestGateway({ GATEWAY_HEARTBEAT_MS: '30000' });
@@ -175,6 +175,8 @@ test('a client that does not answer pings is closed with 4001', async () => {
     assert.equal(closed.code, 4001);
     await sleep(250);
     assert.equal(healthy.ws.readyState, healthy.ws.OPEN, 'a client answering pings stays');
+    const metrics = (await httpGet(`${t.admin}/metrics`)).body;
+    assert.match(metrics, /^megaphone_connections_closed_total\{transport="ws",code="4001"[^}]*\} 1$/m);
     await healthy.close();
   } finally {
     await t.close();
