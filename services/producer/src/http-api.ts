@@ -132,6 +132,14 @@ export function createApiServer(opts: ApiOptions): Server {
         return;
       }
       if (err instanceof HttpError) {
+        if (err.headers.connection === 'close') {
+          // The rest of an oversized body is not wanted: discard what keeps coming for a moment so
+          // the client can read the reply (closing on unread data would reset it), then hang up.
+          res.once('finish', () => {
+            req.resume();
+            setTimeout(() => req.socket.destroy(), 1000).unref();
+          });
+        }
         sendError(res, err);
       } else {
         opts.logger.error({ err, method, route: routeName }, 'API request failed');

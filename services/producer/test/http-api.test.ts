@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { authorize, isLoopback, tokenMatches } from '../src/auth.js';
 import { startProducer, type ProducerHandle } from '../src/producer.js';
 import type { JobSpec } from '../src/jobs-file.js';
@@ -123,6 +123,37 @@ test('POST /v1/publish refuses bad requests with JSON errors and publishes nothi
       assert.ok(r.body.error.message.length > 0, name);
     }
     assert.deepEqual(await published(p.bus, 'a'), [], 'nothing was published');
+  });
+});
+
+test('a chunked body (no Content-Length) is cut off at PRODUCER_MAX_BODY_BYTES with 413', async () => {
+  await withProducer([], { PRODUCER_MAX_BODY_BYTES: '2048' }, async (p) => {
+    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: p.port, method: 'POST', path: '/v1/publish', headers: { 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.write('{"channel":"a","data":"');
+      // Keeps sending far past the limit; the server answers without reading it all.
+      let sent = 0;
+      const more = (): void => {
+        while (sent < 1_000_000) {
+          sent += 16_384;
+          if (!req.write('x'.repeat(16_384))) {
+            req.once('drain', more);
+            return;
+          }
+        }
+        req.end('"}');
+      };
+      more();
+    });
+    assert.equal(reply.status, 413);
+    assert.equal(JSON.parse(reply.body).error.code, 'payload_too_large');
+    assert.deepEqual(await published(p.bus, 'a'), []);
   });
 });
 
