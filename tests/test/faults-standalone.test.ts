@@ -151,6 +151,12 @@ describe('delivery through Redis and network faults (standalone Redis, 3 gateway
       await sleep(1000);
     }, { expectReconnect: [] });
     t.diagnostic(summarize(outcome));
+    const movedReaders = outcome.readers.filter((r) => r.closes.some((x) => x.node === 'gw-3'));
+    assert.equal(movedReaders.length, 1, 'the SSE reader of gw-3 lost its stream');
+    for (const r of movedReaders) {
+      assert.notEqual(r.connectedNode, 'gw-3');
+      assert.equal(checkStream(r.channelEvents(outcome.channel)).notices, 0, `${r.name} lost nothing after Last-Event-ID`);
+    }
     const moved = outcome.clients.filter((c) => c.closes.some((x) => x.node === 'gw-3'));
     assert.ok(moved.length >= 2, 'the clients of gw-3 lost their connection');
     for (const c of moved) {
@@ -171,6 +177,9 @@ describe('delivery through Redis and network faults (standalone Redis, 3 gateway
     }, { expectReconnect: [], on: [0, 1] });
     t.diagnostic(summarize(outcome));
     assert.ok(exited, `gw-2 exited after draining\n${victim.tail()}`);
+    const movedReader = outcome.readers.find((r) => r.closes.some((x) => x.node === 'gw-2'));
+    assert.ok(movedReader && movedReader.connectedNode !== 'gw-2', 'the SSE reader of gw-2 moved');
+    assert.equal(checkStream(movedReader.channelEvents(outcome.channel)).notices, 0, 'the SSE reader lost nothing');
     const moved = outcome.clients.filter((c) => c.closes.some((x) => x.node === 'gw-2'));
     assert.ok(moved.length >= 1, 'gw-2 had clients');
     for (const c of moved) {

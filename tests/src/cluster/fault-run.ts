@@ -1,11 +1,14 @@
 import type { Cluster } from './fixture.js';
 import { publishContinuously } from './publisher.js';
 import type { RecordingClient } from './recording-client.js';
+import type { SseRecorder } from './sse-recorder.js';
 import { PublishLog, expectAllCaughtUp } from './stream-check.js';
+import type { Recorder } from './stream-check.js';
 import { waitFor } from './wait.js';
 
 export interface FaultOutcome {
   clients: RecordingClient[];
+  readers: SseRecorder[];
   log: PublishLog;
   notices: number;
   refusals: number[];
@@ -50,6 +53,9 @@ export async function publishThroughFault(
 ): Promise<FaultOutcome> {
   const channel = `fault-${name}`;
   const clients = await cluster.connectClients(opts.clients ?? 6, [channel], { autoResume: true, prefix: name, ...(opts.on ? { on: opts.on } : {}) });
+  // One SSE reader per gateway as well, resuming with Last-Event-ID like EventSource.
+  const readers = await cluster.connectSseReaders([channel], { autoResume: true, prefix: `${name}-sse`, ...(opts.on ? { on: opts.on } : {}) });
+  const all: Recorder[] = [...clients, ...readers];
   const log = new PublishLog();
   const loop = publishContinuously(cluster.api, channel, log, { intervalMs: opts.intervalMs ?? 20, tag: name });
   let stopped = false;
@@ -64,7 +70,7 @@ export async function publishThroughFault(
     await loop.stop();
     stopped = true;
     await Promise.all(clients.map((c) => c.settled()));
-    const { notices } = await expectAllCaughtUp(clients, channel, log, opts.catchUpMs ?? 30_000).catch((err: Error) => {
+    const { notices } = await expectAllCaughtUp(all, channel, log, opts.catchUpMs ?? 30_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${cluster.tails()}`);
     });
     const after = await counters(cluster);
@@ -75,10 +81,10 @@ export async function publishThroughFault(
     for (const i of opts.expectReconnect ?? []) {
       if (!(gateways[i]!.reconnects > 0)) throw new Error(`the fault did not reach gw-${i + 1}: its bus did not reconnect (${JSON.stringify(gateways)})`);
     }
-    return { clients, log, notices, refusals: loop.refusals(), channel, gateways };
+    return { clients, readers, log, notices, refusals: loop.refusals(), channel, gateways };
   } finally {
     if (!stopped) await loop.stop();
-    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all([...clients.map((c) => c.close()), ...readers.map((r) => r.close())]);
   }
 }
 
@@ -87,5 +93,5 @@ export function summarize(o: FaultOutcome): string {
   const gw = o.gateways.map((g, i) => `gw-${i + 1} reconnects ${g.reconnects} gaps filled ${g.gapsFilled} lost ${g.gapsLost}`).join('; ');
   const last = o.log.last.get(o.channel);
   const refused = o.refusals.length;
-  return `${o.clients.length} clients reached ${last?.epoch}/${last?.offset}; notices ${o.notices}; publishes refused/retried ${refused}; ${gw}`;
+  return `${o.clients.length} ws clients and ${o.readers.length} SSE readers reached ${last?.epoch}/${last?.offset}; notices ${o.notices}; publishes refused/retried ${refused}; ${gw}`;
 }

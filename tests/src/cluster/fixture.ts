@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProducerApi } from './producer-api.js';
 import { RecordingClient } from './recording-client.js';
+import { SseRecorder } from './sse-recorder.js';
+import { waitFor } from './wait.js';
 import { gatewayProcess, producerProcess, startAll, stopAll } from './services.js';
 import type { RedisEnv, ServiceProcess } from './services.js';
 
@@ -33,6 +35,7 @@ export interface ClusterOptions {
 /** One producer and N gateways as separate processes, all on the same Redis. */
 export class Cluster {
   readonly clients: RecordingClient[] = [];
+  readonly readers: SseRecorder[] = [];
 
   private constructor(
     readonly producer: ServiceProcess,
@@ -86,13 +89,25 @@ export class Cluster {
     return made;
   }
 
+  /** One SSE reader per gateway (or per gateway in `on`), each on every channel. */
+  async connectSseReaders(channels: readonly string[], opts: { on?: number[]; autoResume?: boolean; prefix?: string } = {}): Promise<SseRecorder[]> {
+    const on = opts.on ?? this.gateways.map((_, i) => i);
+    const made = on.map((gi) => new SseRecorder(`${opts.prefix ?? 'sse'}@gw-${gi + 1}`, channels));
+    this.readers.push(...made);
+    await Promise.all(made.map((r, k) => r.connect(this.gateways[on[k]!]!.httpUrl)));
+    // The welcome comes first; wait for every subscription to be live before anyone publishes.
+    await waitFor('SSE subscriptions to be live', () => made.every((r) => channels.every((c) => r.channelEvents(c).length > 0)));
+    if (opts.autoResume) made.forEach((r, k) => (r.autoResumeUrls = this.gateways.filter((_, i) => i !== on[k]).map((g) => g.httpUrl)));
+    return made;
+  }
+
   /** Every process's recent output, for a failing assertion's message. */
   tails(n = 15): string {
     return [this.producer, ...this.gateways].map((s) => s.tail(n)).join('\n');
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.close().catch(() => undefined)));
+    await Promise.all([...this.clients, ...this.readers].map((c) => c.close().catch(() => undefined)));
     await stopAll([this.producer, ...this.gateways]);
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -18,6 +18,12 @@ export class SseRecorder {
   private res: IncomingMessage | undefined;
   /** Ids of the subscribe commands the gateway issues for this stream, in `channels` order. */
   private resumeFrom = new Map<string, StreamPosition>();
+  private closedByUs = false;
+  private resuming: Promise<void> | undefined;
+  private urlIndex = 0;
+  /** Gateways (http base URLs) to resume on when the stream ends unasked, as EventSource would. */
+  autoResumeUrls: string[] = [];
+  readonly errors: string[] = [];
 
   constructor(readonly name: string, readonly channels: readonly string[]) {}
 
@@ -43,6 +49,7 @@ export class SseRecorder {
   async connect(baseUrl: string, opts: { resume?: boolean } = {}): Promise<void> {
     const url = new URL('/sse', baseUrl);
     for (const c of this.channels) url.searchParams.append('channel', c);
+    this.closedByUs = false;
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     this.resumeFrom = new Map();
     if (opts.resume && this.lastEventId) {
@@ -74,11 +81,12 @@ export class SseRecorder {
             }
           }
         });
-        res.on('close', () => this.closes.push({ code: 0, reason: 'sse stream ended', node: this.node, at: Date.now() }));
+        res.on('close', () => this.onClose(req));
       });
       req.on('error', (err) => {
         clearTimeout(timer);
         reject(err);
+        this.onClose(req);
       });
       req.end();
       this.req = req;
@@ -133,15 +141,42 @@ export class SseRecorder {
     return { event };
   }
 
+  private onClose(req: ClientRequest): void {
+    if (req !== this.req || (req as { recorded?: boolean }).recorded) return;
+    (req as { recorded?: boolean }).recorded = true;
+    this.closes.push({ code: 0, reason: 'sse stream ended', node: this.node, at: Date.now() });
+    if (!this.closedByUs && this.autoResumeUrls.length > 0 && !this.resuming) {
+      this.resuming = this.autoResume().finally(() => (this.resuming = undefined));
+    }
+  }
+
+  private async autoResume(): Promise<void> {
+    for (let attempt = 0; attempt < 200 && !this.closedByUs; attempt++) {
+      const url = this.autoResumeUrls[this.urlIndex++ % this.autoResumeUrls.length]!;
+      try {
+        await this.connect(url, { resume: true });
+        return;
+      } catch (err) {
+        this.errors.push(`resume on ${url} failed: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+      }
+    }
+  }
+
   /** Drops the stream as a browser tab would (no goodbye). */
   disconnect(): void {
+    this.closedByUs = true;
     this.req?.destroy();
     this.res?.destroy();
   }
 
   async close(): Promise<void> {
+    this.autoResumeUrls = [];
     this.disconnect();
+    await this.settled();
   }
 
-  async settled(): Promise<void> {}
+  async settled(): Promise<void> {
+    while (this.resuming) await this.resuming.catch(() => undefined);
+  }
 }
