@@ -28,6 +28,11 @@ const JOBS = {
       ],
     },
     {
+      name: 'burst',
+      command: ['sh', '-c', 'seq -f "n %g" 1 5200; i=5200; while true; do i=$((i+1)); echo "n $i"; sleep 0.05; done'],
+      restart: 'always',
+    },
+    {
       name: 'flood',
       command: ['sh', '-c', 'seq -f "line %g" 1 300; i=0; while true; do i=$((i+1)); echo "more $i"; sleep 0.25; done'],
       restart: 'always',
@@ -114,11 +119,11 @@ test('the jobs list shows each job with its state, folded from the jobs channel'
   try {
     const jobs = await until(async () => {
       const all = await page.$$eval('[data-testid="job"]', (els) => els.map((el) => `${(el as HTMLElement).dataset['job']}:${(el as HTMLElement).dataset['status']}`));
-      return all.length === 3 && all.includes('colors:success') ? all : undefined;
-    }, 'three jobs, colors finished');
-    assert.deepEqual(jobs, ['colors:success', 'flood:running', 'ticker:running']);
+      return all.length === 4 && all.includes('colors:success') ? all : undefined;
+    }, 'four jobs, colors finished');
+    assert.deepEqual(jobs, ['burst:running', 'colors:success', 'flood:running', 'ticker:running']);
     // The first running job is shown when nothing was chosen.
-    await until(async () => (await page.textContent('[data-testid="output-title"]'))?.includes('flood'), 'flood selected');
+    await until(async () => (await page.textContent('[data-testid="output-title"]'))?.includes('burst'), 'burst selected');
     await page.click('[data-job="colors"]');
     await until(async () => (await page.textContent('[data-testid="output-title"]'))?.includes('colors'), 'colors selected');
     assert.equal(new URL(page.url()).hash, '#job=colors');
@@ -183,6 +188,39 @@ test('autoscroll follows the output, stops when the reader scrolls up and resume
     await until(async () => (await lines(page)).length >= now + 2, 'more lines');
     await until(async () => (await gapToBottom()) <= 8, 'kept at the bottom');
     assert.equal(await page.isVisible('[data-testid="jump-bottom"]'), false);
+  } finally {
+    await page.close();
+  }
+});
+
+test('keeps at most 5000 lines in the page, and a reader scrolled up keeps their place while old lines go', async () => {
+  const page = await open('#job=burst');
+  try {
+    const screen = '[data-testid="terminal-lines"]';
+    const count = () => page.$eval(screen, (el) => el.childElementCount);
+    const lastText = () => page.$eval(screen, (el) => el.lastElementChild?.textContent ?? '');
+    const number = (text: string) => Number(/^n (\d+)$/.exec(text)?.[1] ?? NaN);
+    await until(async () => number(await lastText()) > 5200, 'the burst and live lines');
+    assert.equal(await count(), 5000);
+
+    // Scroll to the middle and remember which line is at the top of the view.
+    const topLine = () =>
+      page.$eval(screen, (el) => {
+        const box = el.getBoundingClientRect();
+        return document.elementFromPoint(box.left + 30, box.top + 20)?.closest('.line')?.textContent ?? '';
+      });
+    await page.$eval(screen, (el) => {
+      el.scrollTop = el.scrollHeight / 2;
+    });
+    await until(async () => (await attr(page, 'terminal', 'data-follow')) === 'false', 'following stops');
+    const seen = await topLine();
+    const last = number(await lastText());
+    await until(async () => number(await lastText()) >= last + 20, 'twenty more lines, each trimming the top');
+    assert.equal(await count(), 5000);
+    assert.equal(await topLine(), seen, 'the line at the top of the view did not move');
+    const texts = await page.$$eval(`${screen} .line.stdout`, (els) => els.map((e) => e.textContent ?? ''));
+    const numbers = texts.map(number);
+    assert.deepEqual(numbers, Array.from({ length: numbers.length }, (_, i) => numbers[0]! + i), 'the newest lines, in order');
   } finally {
     await page.close();
   }

@@ -80,6 +80,8 @@ export class Terminal {
     const lines = this.pending;
     this.pending = [];
     if (lines.length === 0) return;
+    // The reader may have scrolled since the last frame without its scroll event handled yet.
+    if (this.follow && !this.atBottom()) this.setFollow(false);
     const frag = document.createDocumentFragment();
     for (const line of lines) frag.append(this.render(line));
     this.screen.append(frag);
@@ -117,16 +119,16 @@ export class Terminal {
   private trim(): void {
     const excess = this.count - MAX_LINES;
     if (excess <= 0) return;
-    let removedHeight = 0;
-    for (let i = 0; i < excess; i++) {
-      const first = this.screen.firstElementChild as HTMLElement | null;
-      if (first === null) break;
-      if (!this.follow) removedHeight += first.offsetHeight;
-      first.remove();
-    }
-    this.count = Math.min(this.count, MAX_LINES);
+    const anchor = this.screen.children[excess] as HTMLElement | undefined;
+    const before = this.follow || anchor === undefined ? 0 : anchor.getBoundingClientRect().top;
+    const range = document.createRange();
+    range.setStartBefore(this.screen.firstChild!);
+    if (anchor === undefined) range.setEndAfter(this.screen.lastChild!);
+    else range.setEndBefore(anchor);
+    range.deleteContents();
+    this.count = this.screen.childElementCount;
     // Keep what the reader is looking at in place while older lines disappear above it.
-    if (!this.follow && removedHeight > 0) this.screen.scrollTop -= removedHeight;
+    if (!this.follow && anchor !== undefined) this.screen.scrollTop -= before - anchor.getBoundingClientRect().top;
   }
 
   private atBottom(): boolean {
