@@ -35,7 +35,8 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # With recommends: podman needs netavark/aardvark-dns (or CNI plugins), iptables and buildah from them.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
 else
   log "packages present: ${PACKAGES[*]}"
 fi
