@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { Outbox } from '../src/outbox.js';
 import { FlakyBus, published, silentLogger, sleep, waitFor } from './helpers.js';
 
@@ -125,4 +126,36 @@ test('close() settles what is left as not published instead of dropping it silen
   box.close();
   assert.deepEqual(await t.done, { ok: false, reason: 'closed' });
   assert.deepEqual(await box.enqueue('g', '2').done, { ok: false, reason: 'closed' });
+});
+
+test('property: whatever the bus does (reject, go down, recover), each channel gets everything once, in order', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.record({ channel: fc.constantFrom('x', 'y', 'z'), fault: fc.constantFrom('none', 'none', 'reject', 'down', 'up') }), { minLength: 1, maxLength: 60 }),
+      async (steps) => {
+        const bus = new FlakyBus();
+        const { box } = outbox(bus);
+        const sent: Record<string, number[]> = { x: [], y: [], z: [] };
+        const tickets = [];
+        for (const [i, step] of steps.entries()) {
+          if (step.fault === 'reject') bus.rejecting = true;
+          else if (step.fault === 'down') bus.down();
+          else if (step.fault === 'up') {
+            bus.rejecting = false;
+            bus.up();
+          }
+          sent[step.channel]!.push(i);
+          tickets.push(box.enqueue(step.channel, String(i)));
+          if (i % 7 === 0) await sleep(1);
+        }
+        bus.rejecting = false;
+        bus.up();
+        const results = await Promise.all(tickets.map((t) => t.done));
+        assert.ok(results.every((r) => r.ok));
+        for (const ch of ['x', 'y', 'z']) assert.deepEqual(await published(bus, ch), sent[ch]);
+        box.close();
+      },
+    ),
+    { numRuns: 40 },
+  );
 });
