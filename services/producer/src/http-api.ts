@@ -6,7 +6,7 @@ import type { Logger } from '@megaphone/runtime';
 import { authorize } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-util.js';
 import type { JobManager } from './job-manager.js';
-import type { Outbox, OutboxResult } from './outbox.js';
+import type { Outbox } from './outbox.js';
 import { parsePublishBody } from './publish-request.js';
 
 export interface ApiOptions {
@@ -77,7 +77,8 @@ export function createApiServer(opts: ApiOptions): Server {
       new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), opts.publishTimeoutMs))),
     ]);
     clearTimeout(timer);
-    if (results === undefined || results.some((r) => !r.ok)) {
+    const positions = results?.map((r) => (r.ok ? r.position : undefined));
+    if (positions === undefined || positions.some((x) => x === undefined)) {
       const withdrawn = tickets.filter((t) => t.cancel()).length;
       const maybe = items.length - withdrawn;
       throw new HttpError(
@@ -87,7 +88,7 @@ export function createApiServer(opts: ApiOptions): Server {
         retry,
       );
     }
-    const out = results.map((r, i) => ({ channel: items[i]!.channel, ...(r as Extract<OutboxResult, { ok: true }>).position as StreamPosition }));
+    const out = (positions as StreamPosition[]).map((pos, i) => ({ channel: items[i]!.channel, epoch: pos.epoch, offset: pos.offset }));
     sendJson(res, 200, single ? out[0] : out);
   }
 
