@@ -19,6 +19,7 @@ type Op =
   | { k: 'lose'; on: boolean }
   | { k: 'reorder'; on: boolean }
   | { k: 'resubscribe' }
+  | { k: 'reset' }
   | { k: 'turn' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -39,36 +40,42 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('lose' as const), on: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('reorder' as const), on: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('resubscribe' as const) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('reset' as const) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('turn' as const) }) },
 );
 
 /**
  * Checks one connection's stream: per channel, after `subscribed` each message is the one after
- * the previous (or after a `gap`'s offset) — on a conflated channel, a later one; returns the last
- * offset per subscribed channel.
+ * the previous (or after a `gap`'s offset) — on a conflated channel, a later one. Returns each
+ * subscribed channel's position: the latest of `subscribed`'s offset, the last message, the last gap.
  */
 function check(msgs: ServerMessage[], conflated: (ch: string) => boolean): Map<string, number> {
   const last = new Map<string, number | undefined>();
+  const pos = new Map<string, number>();
   for (const m of msgs) {
-    if (m.op === 'subscribed') last.set(m.channel, undefined);
-    else if (m.op === 'unsubscribed') last.delete(m.channel);
-    else if (m.op === 'gap') {
+    if (m.op === 'subscribed') {
+      last.set(m.channel, undefined);
+      pos.set(m.channel, m.offset);
+    } else if (m.op === 'unsubscribed') {
+      last.delete(m.channel);
+      pos.delete(m.channel);
+    } else if (m.op === 'gap') {
       assert.ok(last.has(m.channel), 'gap only on a subscribed channel');
       last.set(m.channel, m.offset);
+      pos.set(m.channel, m.offset);
     } else if (m.op === 'message') {
       assert.ok(last.has(m.channel), `message on ${m.channel} only while subscribed`);
       const prev = last.get(m.channel);
       if (prev !== undefined && conflated(m.channel)) assert.ok(m.offset > prev, `${m.channel}: ${m.offset} after ${prev}`);
       else if (prev !== undefined) assert.equal(m.offset, prev + 1, `${m.channel}: ${m.offset} follows ${prev}`);
       last.set(m.channel, m.offset);
+      pos.set(m.channel, m.offset);
     }
   }
-  const out = new Map<string, number>();
-  for (const [ch, o] of last) if (o !== undefined) out.set(ch, o);
-  return out;
+  return pos;
 }
 
-test('under random publishes, joins, stalls, losses and reorders every stream is consecutive or has an explicit gap or close', async () => {
+test('under random publishes, joins, stalls, losses, reorders and epoch changes every stream is consecutive or has an explicit gap or close', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 60 }), fc.constantFrom(15, 1000), async (ops, historySize) => {
       const bus = new TestBus(new MemoryBus({ history: () => ({ size: historySize, ttlMs: 3_600_000 }) }));
@@ -122,6 +129,12 @@ test('under random publishes, joins, stalls, losses and reorders every stream is
             break;
           case 'resubscribe':
             bus.resubscribed([...CHANNELS]);
+            break;
+          case 'reset':
+            // The bus's store restarts empty: new epochs, offsets from 1 again.
+            await Promise.all(pending);
+            await bus.reset(new MemoryBus({ history: () => ({ size: historySize, ttlMs: 3_600_000 }) }));
+            for (const ch of CHANNELS) latest.set(ch, 0);
             break;
           case 'turn':
             await settle(1);
