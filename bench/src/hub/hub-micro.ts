@@ -6,6 +6,7 @@
  *
  *   node bench/dist/src/hub/hub-micro.js [--quick] [--json] [--subscribers N] [--batch B]
  */
+import { pathToFileURL } from 'node:url';
 import type { Bus, BusHandler, HistoryResult, Publication } from '@megaphone/bus';
 import { Hub, type Sink } from '@megaphone/hub';
 import { encodePublicationFrame, type StreamPosition } from '@megaphone/protocol';
@@ -101,32 +102,50 @@ export async function runHubMicro(subscribers: number, batch: number, targetDeli
   };
 }
 
-async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  const json = process.argv.includes('--json');
-  const target = quick ? 300_000 : 3_000_000;
-  const only = (name: string): number[] | undefined => {
-    const i = process.argv.indexOf(name);
-    return i < 0 ? undefined : [Number(process.argv[i + 1])];
-  };
+export interface MicroSuiteOptions {
+  /** About a tenth of the deliveries per configuration: a smoke run. */
+  quick?: boolean;
+  subscribers?: readonly number[];
+  batches?: readonly number[];
+}
+
+/** Every configuration, one after another (the numbers are CPU per delivery, so run it alone). */
+export async function runHubMicroSuite(opts: MicroSuiteOptions = {}): Promise<MicroResult[]> {
+  const target = opts.quick ? 300_000 : 3_000_000;
   const results: MicroResult[] = [];
-  for (const subscribers of only('--subscribers') ?? [1, 100, 1000, 10_000]) {
-    for (const batch of only('--batch') ?? [1, 20]) results.push(await runHubMicro(subscribers, batch, target));
+  for (const subscribers of opts.subscribers ?? [1, 100, 1000, 10_000]) {
+    for (const batch of opts.batches ?? [1, 20]) results.push(await runHubMicro(subscribers, batch, target));
   }
-  if (json) {
-    console.log(JSON.stringify(results));
-    return;
-  }
-  console.log('hub micro-benchmark (one channel, no-op sinks, ~100-byte frames)');
-  console.log('subscribers  batch/turn  deliveries   ns/delivery  deliveries/s');
+  return results;
+}
+
+export function formatHubMicro(results: readonly MicroResult[]): string {
+  const lines = [
+    'hub micro-benchmark (one channel, no-op sinks, ~100-byte frames)',
+    'subscribers  batch/turn  deliveries   ns/delivery  deliveries/s',
+  ];
   for (const r of results) {
-    console.log(
+    lines.push(
       `${String(r.subscribers).padStart(11)}  ${String(r.batch).padStart(10)}  ${String(r.deliveries).padStart(10)}  ${r.nsPerDelivery.toFixed(1).padStart(12)}  ${Math.round(r.deliveriesPerSecond).toLocaleString('en-US').padStart(12)}`,
     );
   }
+  return lines.join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+async function main(): Promise<void> {
+  const arg = (name: string): number[] | undefined => {
+    const i = process.argv.indexOf(name);
+    return i < 0 ? undefined : [Number(process.argv[i + 1])];
+  };
+  const results = await runHubMicroSuite({
+    quick: process.argv.includes('--quick'),
+    ...(arg('--subscribers') ? { subscribers: arg('--subscribers')! } : {}),
+    ...(arg('--batch') ? { batches: arg('--batch')! } : {}),
+  });
+  console.log(process.argv.includes('--json') ? JSON.stringify(results) : formatHubMicro(results));
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err: unknown) => {
     console.error(err);
     process.exit(1);
