@@ -19,7 +19,12 @@ import type { Sink } from './types.js';
 /** What the gateway holds for one client connection. */
 export interface HubConnection {
   readonly id: number;
-  /** Replies `subscribed` (or `error`) on this connection, then the replay, then live — in order. */
+  /**
+   * Replies `subscribed` (or `error`) on this connection, then the replay, then live — in order.
+   * Errors: `bad_request` for a channel this connection already subscribes to (or is joining),
+   * `too_many_subscriptions` past the limit, `history_unavailable` when history cannot be read,
+   * `internal` when the bus subscription fails. Resolves once the reply is queued.
+   */
   subscribe(cmd: SubscribeCommand): Promise<void>;
   /** Replies `unsubscribed` with the command's id (also when it was not subscribed). */
   unsubscribe(cmd: UnsubscribeCommand): Promise<void>;
@@ -174,6 +179,7 @@ export class Connection implements HubConnection {
   closeSlow(): void {
     if (this.closed) return;
     this.ctx.metrics.slowConsumer('disconnected');
+    this.ctx.logger?.info({ conn: this.id }, 'slow consumer could not be caught up from history; closing with 4000');
     this.close();
     try {
       this.sink.close(CloseCode.SlowConsumer, closeReason({ reason: 'slow_consumer' }));
@@ -297,6 +303,7 @@ export class Connection implements HubConnection {
       if (!this.lagEpisode) {
         this.lagEpisode = true;
         this.ctx.metrics.slowConsumer('lagged');
+        this.ctx.logger?.debug({ conn: this.id, channel: sub.channel.name }, 'connection over its queue cap; pausing live delivery');
       }
     }
     sub.state = CATCHING_UP;
