@@ -28,6 +28,8 @@ export class Channel {
   offset = 0;
   /** This turn's batch: consecutive offsets ending at `offset`, all in `epoch`. */
   pending: Publication[] = [];
+  /** The other half of `pending`, swapped at each distribution so no array is allocated per turn. */
+  private spare: Publication[] = [];
   dirty = false;
   /** The latest accepted publication (conflation hands it to lagging connections). */
   latest: Publication | undefined = undefined;
@@ -231,11 +233,11 @@ export class Channel {
    * Hands this turn's batch to every live subscriber. The common case — a subscriber that is
    * exactly at the batch's start — gets the same joined buffer as everyone else.
    */
-  distribute(): void {
+  distribute(now: number = this.ctx.now()): void {
     const batch = this.pending;
     const n = batch.length;
     if (n === 0) return;
-    this.pending = [];
+    this.pending = this.spare;
     const ctx = this.ctx;
     const first = batch[0]!.offset;
     const end = batch[n - 1]!.offset;
@@ -278,9 +280,10 @@ export class Channel {
     if (lagDropped > 0) m.dropped('slow_consumer', lagDropped);
     if (delivered > 0) {
       m.delivered(this.namespace, delivered);
-      const now = ctx.now();
       for (let i = 0; i < n; i++) m.deliveryLatency((now - batch[i]!.time) / 1000);
     }
+    batch.length = 0;
+    this.spare = batch;
   }
 
   /**

@@ -193,10 +193,11 @@ export class Hub {
     const chans = this.dirtyChannels;
     if (chans.length > 0) {
       this.dirtyChannels = this.spareChannels;
+      const now = this.ctx.now();
       for (let i = 0; i < chans.length; i++) {
         const ch = chans[i]!;
         ch.dirty = false;
-        ch.distribute();
+        ch.distribute(now);
       }
       chans.length = 0;
       this.spareChannels = chans;
