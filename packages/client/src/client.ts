@@ -86,6 +86,16 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.open('connecting');
   }
 
+  /**
+   * Skips the wait before the next reconnect attempt (the browser came back online, the user asked).
+   * Does nothing unless a reconnect is scheduled.
+   */
+  reconnectNow(): void {
+    if (this.reconnectTimer === undefined) return;
+    this.clearReconnect();
+    this.open('reconnecting');
+  }
+
   /** Closes the connection for good; subscriptions are kept and renewed by a later `connect()`. */
   close(): void {
     this.wanted = false;

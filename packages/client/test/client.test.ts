@@ -346,18 +346,40 @@ test('on a conflated channel an offset jump is expected and not reported', async
 
 test('a silent connection gets an application ping, then is dropped and replaced', async () => {
   const gw = await FakeGateway.start();
-  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 }, idleTimeoutMs: 100 });
+  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 }, idleTimeoutMs: 300 });
   try {
     c.connect();
     await waitFor(() => c.state === 'open', 'open');
     gw.muted = true;
     await waitFor(() => gw.commands.some((cmd) => cmd.op === 'ping'), 'a ping');
-    await waitFor(() => gw.connectionCount === 2, 'a new connection');
+    // The ping went unanswered: the connection is given up after twice the idle timeout.
     gw.muted = false;
+    await waitFor(() => gw.connectionCount === 2, 'a new connection');
     await waitFor(() => c.state === 'open' && c.node === 'fake-2', 'open again');
     // While answered, pings keep the connection up.
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 1200));
     assert.equal(gw.connectionCount, 2);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('reconnectNow skips the backoff wait', async () => {
+  let gw = await FakeGateway.start();
+  const port = gw.port;
+  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 60_000, maxMs: 60_000, random: () => 0.99 } });
+  try {
+    c.connect();
+    await waitFor(() => c.state === 'open', 'open');
+    await gw.close();
+    await waitFor(() => c.state === 'reconnecting', 'reconnecting');
+    gw = await FakeGateway.start(port);
+    c.reconnectNow();
+    await waitFor(() => c.state === 'open', 'open again', 2000);
+    c.reconnectNow(); // nothing scheduled: no effect
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(gw.connectionCount, 1);
   } finally {
     c.close();
     await gw.close();

@@ -21,7 +21,7 @@ function jobFromHash(): string | undefined {
 
 function start(root: HTMLElement): void {
   const client = new MegaphoneClient({ url: gatewayUrl(), backoff: { initialMs: 500, maxMs: 10_000 } });
-  const status = new StatusView();
+  const status = new StatusView(() => client.reconnectNow());
   const uptime = new UptimeView();
   const output = new JobOutput(client);
   const model = new JobsModel();
@@ -95,6 +95,11 @@ function start(root: HTMLElement): void {
   addEventListener('hashchange', () => {
     const job = jobFromHash();
     if (job !== undefined) select(job);
+  });
+  // Back online, or back to a tab that slept: no reason to wait out the backoff.
+  addEventListener('online', () => client.reconnectNow());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') client.reconnectNow();
   });
   client.connect();
 }

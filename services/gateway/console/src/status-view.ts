@@ -7,15 +7,26 @@ export class StatusView {
   private readonly text: HTMLElement;
   private countdown: ReturnType<typeof setInterval> | undefined;
 
-  constructor() {
+  private readonly retry: HTMLButtonElement;
+
+  constructor(reconnectNow: () => void) {
     this.text = h('span', { class: 'status-text' }, 'connecting…');
-    this.el = h('div', { class: 'status', 'data-testid': 'connection', 'data-state': 'connecting', role: 'status' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), this.text);
+    this.retry = h('button', { type: 'button', class: 'retry', 'data-testid': 'reconnect-now', hidden: '' }, 'retry now');
+    this.retry.addEventListener('click', reconnectNow);
+    this.el = h(
+      'div',
+      { class: 'status', 'data-testid': 'connection', 'data-state': 'connecting', role: 'status' },
+      h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
+      this.text,
+      this.retry,
+    );
   }
 
   update(change: StateChange): void {
     if (this.countdown !== undefined) clearInterval(this.countdown);
     this.countdown = undefined;
     this.el.dataset['state'] = change.state;
+    this.retry.hidden = !(change.state === 'reconnecting' && (change.delayMs ?? 0) > 1000);
     if (change.node !== undefined) this.el.dataset['node'] = change.node;
     else delete this.el.dataset['node'];
     switch (change.state) {
@@ -38,7 +49,10 @@ export class StatusView {
         const tick = () => {
           const left = Math.max(0, at - Date.now());
           this.text.textContent = left > 0 ? `reconnecting in ${(left / 1000).toFixed(1)}s` : 'reconnecting…';
-          if (left === 0 && this.countdown !== undefined) clearInterval(this.countdown);
+          if (left === 0) {
+            this.retry.hidden = true;
+            if (this.countdown !== undefined) clearInterval(this.countdown);
+          }
         };
         tick();
         this.countdown = setInterval(tick, 100);
