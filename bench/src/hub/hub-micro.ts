@@ -1,8 +1,9 @@
 /**
- * Hub micro-benchmark: the hub alone, no network. N subscribers on one channel with a no-op
- * sink; a bus stub pushes pre-encoded publications straight into the hub, `batch` per event-loop
- * turn; the per-turn flush distributes and "writes". Prints ns of CPU per delivery and
- * deliveries/s, so a regression in the hot path shows without the full rig.
+ * Hub micro-benchmark: the hub alone, no network. N subscribers on one channel (and one
+ * many-channel row) with no-op sinks; a bus stub pushes pre-encoded publications straight into
+ * the hub, `batch` per channel per event-loop turn; the per-turn flush distributes and "writes".
+ * Prints ns of CPU per delivery and deliveries/s (wall clock, so only meaningful on an idle
+ * machine), so a regression in the hot path shows without the full rig.
  *
  *   node bench/dist/src/hub/hub-micro.js [--quick] [--json] [--subscribers N] [--batch B]
  */
@@ -51,6 +52,9 @@ class NoopSink implements Sink {
 
 export interface MicroResult {
   subscribers: number;
+  /** Subscribers are spread evenly over this many channels, each connection on one. */
+  channels: number;
+  /** Publications per channel per event-loop turn. */
   batch: number;
   deliveries: number;
   nsPerDelivery: number;
@@ -59,28 +63,28 @@ export interface MicroResult {
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-export async function runHubMicro(subscribers: number, batch: number, targetDeliveries: number): Promise<MicroResult> {
+export async function runHubMicro(subscribers: number, batch: number, targetDeliveries: number, channels = 1): Promise<MicroResult> {
   const bus = new StubBus();
   const hub = new Hub({ bus, maxQueueBytes: 1 << 30, maxSubscriptionsPerConnection: 64 });
-  const sinks: NoopSink[] = [];
+  const names = Array.from({ length: channels }, (_, c) => (channels === 1 ? 'bench' : `bench:${c}`));
   for (let i = 0; i < subscribers; i++) {
-    const sink = new NoopSink();
-    sinks.push(sink);
-    await hub.connect(sink).subscribe({ op: 'subscribe', id: 1, channel: 'bench' });
+    await hub.connect(new NoopSink()).subscribe({ op: 'subscribe', id: 1, channel: names[i % channels]! });
   }
   await turn();
   const data = JSON.stringify({ line: 'x'.repeat(60) }); // ~100-byte frames
   const rounds = Math.min(100_000, Math.max(20, Math.ceil(targetDeliveries / (subscribers * batch))));
   const warmup = Math.ceil(rounds / 5);
   // Frames are encoded once by the publisher, not by the hub (which never looks inside them):
-  // a few pre-encoded ones are reused so that encoding stays out of the measurement.
-  const frames = Array.from({ length: batch }, (_, i) => encodePublicationFrame('bench', i + 1, Date.now(), data));
+  // pre-encoded ones are reused so that encoding stays out of the measurement.
+  const frames = names.map((name) => Array.from({ length: batch }, (_, i) => encodePublicationFrame(name, i + 1, Date.now(), data)));
   let offset = 0;
   const round = async (): Promise<void> => {
     const now = Date.now();
     for (let i = 0; i < batch; i++) {
       offset++;
-      bus.emit({ channel: 'bench', epoch: bus.epoch, offset, time: now, frame: frames[i]! });
+      for (let c = 0; c < channels; c++) {
+        bus.emit({ channel: names[c]!, epoch: bus.epoch, offset, time: now, frame: frames[c]![i]! });
+      }
     }
     await turn();
   };
@@ -95,6 +99,7 @@ export async function runHubMicro(subscribers: number, batch: number, targetDeli
   const cpuNs = (cpu.user + cpu.system) * 1000;
   return {
     subscribers,
+    channels,
     batch,
     deliveries,
     nsPerDelivery: cpuNs / deliveries,
@@ -116,17 +121,19 @@ export async function runHubMicroSuite(opts: MicroSuiteOptions = {}): Promise<Mi
   for (const subscribers of opts.subscribers ?? [1, 100, 1000, 10_000]) {
     for (const batch of opts.batches ?? [1, 20]) results.push(await runHubMicro(subscribers, batch, target));
   }
+  // The "many channels" shape: 10k connections over 1k channels, one publication each per turn.
+  if (opts.subscribers === undefined && opts.batches === undefined) results.push(await runHubMicro(10_000, 1, target, 1000));
   return results;
 }
 
 export function formatHubMicro(results: readonly MicroResult[]): string {
   const lines = [
-    'hub micro-benchmark (one channel, no-op sinks, ~100-byte frames)',
-    'subscribers  batch/turn  deliveries   ns/delivery  deliveries/s',
+    'hub micro-benchmark (no-op sinks, ~100-byte frames; CPU ns per delivery)',
+    'subscribers  channels  batch/turn  deliveries   ns/delivery  deliveries/s',
   ];
   for (const r of results) {
     lines.push(
-      `${String(r.subscribers).padStart(11)}  ${String(r.batch).padStart(10)}  ${String(r.deliveries).padStart(10)}  ${r.nsPerDelivery.toFixed(1).padStart(12)}  ${Math.round(r.deliveriesPerSecond).toLocaleString('en-US').padStart(12)}`,
+      `${String(r.subscribers).padStart(11)}  ${String(r.channels).padStart(8)}  ${String(r.batch).padStart(10)}  ${String(r.deliveries).padStart(10)}  ${r.nsPerDelivery.toFixed(1).padStart(12)}  ${Math.round(r.deliveriesPerSecond).toLocaleString('en-US').padStart(12)}`,
     );
   }
   return lines.join('\n');
