@@ -1,4 +1,4 @@
-import { SYSTEM_NAMES, type SystemName } from './systems.js';
+import { ALL_SYSTEM_NAMES, SYSTEM_NAMES, type SystemName } from './systems.js';
 
 export interface CliOptions {
   quick: boolean;
@@ -8,6 +8,8 @@ export interface CliOptions {
   outDir: string | undefined;
   writeDocs: boolean;
   hubMicro: boolean;
+  /** Autogroup niceness for every process the bench starts (see setSchedulingBoost). */
+  boost: number | undefined;
   help: boolean;
 }
 
@@ -15,14 +17,17 @@ export const USAGE = `npm run bench -- [options]
   --quick                 2-minute smoke run (small client counts, short steps)
   --scenario a,b          only these scenarios (fanout-1k, fanout-5k, burst, many-channels, slow-consumers,
                           idle; "none" with --profile for the profile alone)
-  --systems a,b           only these systems (megaphone, socketio, naive, floor)
+  --systems a,b           only these systems (megaphone, socketio, naive, floor; also batched-ws:
+                          the floor's batching written with ws.send per client)
   --profile               also profile the gateway with --cpu-prof at saturation (fanout-1k, top step)
   --out DIR               results directory (default bench/results)
   --no-docs               do not rewrite the results section of docs/benchmarks.md
-  --no-hub                skip the hub micro-benchmark (bench/src/hub/)`;
+  --no-hub                skip the hub micro-benchmark (bench/src/hub/)
+  --boost N               on a shared machine: run every process the bench starts in its own session
+                          (own autogroup) at autogroup niceness N, e.g. -10 (root); recorded in results`;
 
 export function parseCli(argv: readonly string[]): CliOptions {
-  const opts: CliOptions = { quick: false, scenarios: undefined, systems: [...SYSTEM_NAMES], profile: false, outDir: undefined, writeDocs: true, hubMicro: true, help: false };
+  const opts: CliOptions = { quick: false, scenarios: undefined, systems: [...SYSTEM_NAMES], profile: false, outDir: undefined, writeDocs: true, hubMicro: true, boost: undefined, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -34,12 +39,17 @@ export function parseCli(argv: readonly string[]): CliOptions {
     else if (a === '--scenario' || a === '--scenarios') opts.scenarios = value().split(',');
     else if (a === '--systems' || a === '--system') {
       const names = value().split(',');
-      for (const n of names) if (!SYSTEM_NAMES.includes(n as SystemName)) throw new Error(`unknown system ${n}`);
+      for (const n of names) if (!ALL_SYSTEM_NAMES.includes(n as SystemName)) throw new Error(`unknown system ${n}`);
       opts.systems = names as SystemName[];
     } else if (a === '--profile') opts.profile = true;
     else if (a === '--out') opts.outDir = value();
     else if (a === '--no-docs') opts.writeDocs = false;
     else if (a === '--no-hub') opts.hubMicro = false;
+    else if (a === '--boost') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < -20 || n > 19) throw new Error('--boost takes a niceness from -20 to 19');
+      opts.boost = n;
+    }
     else if (a === '--help' || a === '-h') opts.help = true;
     else throw new Error(`unknown option ${a}\n${USAGE}`);
   }

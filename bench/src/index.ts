@@ -1,4 +1,5 @@
 export { startRedis } from './redis-server.js';
+export { setSchedulingBoost, killTrackedChildren } from './processes.js';
 export type { RedisHandle } from './redis-server.js';
 export { runScenarioOn, stepResult, channelsFor, LOADGEN_CPU_LIMIT } from './run-scenario.js';
 export type { RunOptions } from './run-scenario.js';

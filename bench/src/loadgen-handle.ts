@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import type { ConnectReply, ConnectRequest, LoadgenReply, RunReply, RunRequest } from './loadgen/messages.js';
-import { LOAD_CORE } from './processes.js';
+import { applyBoost, LOAD_CORE, schedulingBoost, track } from './processes.js';
 
 const LOADGEN_MAIN = join(fileURLToPath(new URL('.', import.meta.url)), 'loadgen', 'main.js');
 const HAS_TASKSET = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset');
@@ -15,7 +15,13 @@ export class Loadgen {
   private exited = false;
 
   constructor(nodeFlags: readonly string[] = []) {
-    this.child = fork(LOADGEN_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096', ...nodeFlags] });
+    this.child = fork(LOADGEN_MAIN, [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: ['--max-old-space-size=4096', ...nodeFlags],
+      detached: schedulingBoost() !== undefined,
+    });
+    applyBoost(this.child);
+    track(this.child);
     if (HAS_TASKSET && this.child.pid !== undefined) {
       // fork cannot go through taskset; pin the running child instead (all its threads).
       spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(this.child.pid)], { stdio: 'ignore' });

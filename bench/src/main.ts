@@ -13,6 +13,7 @@ import { topSelfTime } from './profile.js';
 import type { BenchReport, ScenarioResult } from './results.js';
 import { SYSTEM_LABELS } from './systems.js';
 import { runHubMicroBench, type HubMicroRow } from './hub-micro-run.js';
+import { killTrackedChildren, setSchedulingBoost } from './processes.js';
 
 const repoRoot = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const DOCS = join(repoRoot, 'docs', 'benchmarks.md');
@@ -53,12 +54,20 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (opts.boost !== undefined) setSchedulingBoost(opts.boost);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      killTrackedChildren();
+      process.exit(130);
+    });
+  }
   const outDir = opts.outDir ?? join(repoRoot, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
   const specs: ScenarioSpec[] = allScenarios(opts.quick).filter((s) => !opts.scenarios || opts.scenarios.includes(s.id));
   if (specs.length === 0 && !opts.profile) throw new Error(`no scenario matches ${opts.scenarios?.join(',')}`);
   const startedAt = new Date().toISOString();
   const mach = machine();
+  mach.note += opts.boost === undefined ? ' Default scheduling (shares CPU with the other sessions on the machine).' : ` Each benchmark process ran in its own session at autogroup niceness ${opts.boost} (--boost) to get its core on the shared machine.`;
   const log = (line: string): void => console.log(line);
   log(`megaphone bench${opts.quick ? ' (quick)' : ''}: ${specs.map((s) => s.id).join(', ')} × ${opts.systems.map((s) => SYSTEM_LABELS[s]).join(', ')}`);
   let hubMicro: HubMicroRow[] | undefined;
@@ -78,7 +87,7 @@ async function main(): Promise<void> {
     for (const spec of specs) {
       log(`\n-- ${spec.title}`);
       const sc: ScenarioResult = { id: spec.id, title: spec.title, systems: [] };
-      for (const name of opts.systems) sc.systems.push(await runScenarioOn(name, spec, { redisPort: redis.port, log }));
+      for (const name of opts.systems) sc.systems.push(await runScenarioOn(name, spec, { redisPort: redis.port, redisPid: redis.pid, log }));
       results.push(sc);
     }
     if (opts.profile && opts.systems.includes('megaphone')) {
@@ -90,7 +99,7 @@ async function main(): Promise<void> {
         steps: [{ label: `${rate} msg/s`, ratePerChannel: rate, durationMs: opts.quick ? 3000 : 8000, payloadChars: 32, drainMs: 3000 }],
       };
       log(`\n-- ${spec.title} (node --cpu-prof)`);
-      const r = await runScenarioOn('megaphone', spec, { redisPort: redis.port, log, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+      const r = await runScenarioOn('megaphone', spec, { redisPort: redis.port, redisPid: redis.pid, log, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
       results.push({ id: spec.id, title: spec.title, systems: [r] });
       const file = newestProfile(profDir);
       if (file) profile = { file: relative(repoRoot, file), top: topSelfTime(file) };
@@ -126,6 +135,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  killTrackedChildren();
   console.error(err instanceof Error ? err.stack : err);
   process.exit(1);
 });

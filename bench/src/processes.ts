@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 
 /** The gateway (or peer) under test runs on this core; Redis, the producer and the load on the other. */
 export const SERVER_CORE = 0;
@@ -19,11 +19,52 @@ export function freePort(): Promise<number> {
   });
 }
 
+let boost: number | undefined;
+const live = new Set<ChildProcess>();
+
+/**
+ * On a shared machine Linux's autogroup scheduler splits CPU between sessions, not processes:
+ * every benchmark process would share one session's slice with the others, and plain `nice` only
+ * orders processes inside it. With a boost, each process the bench starts gets its own session
+ * (hence its own autogroup) with this niceness, so the pinned server and the load generator get
+ * their cores. Needs root; recorded in the results.
+ */
+export function setSchedulingBoost(nice: number): void {
+  boost = nice;
+}
+
+export function schedulingBoost(): number | undefined {
+  return boost;
+}
+
+/** Gives a child started with `detached` (its own session) the boost. */
+export function applyBoost(child: ChildProcess): void {
+  if (boost === undefined || child.pid === undefined) return;
+  try {
+    writeFileSync(`/proc/${child.pid}/autogroup`, String(boost));
+  } catch {
+    // not permitted: the child keeps the default share
+  }
+}
+
+/** Remembers a child so that an interrupted bench does not leave it running in its own session. */
+export function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+export function killTrackedChildren(): void {
+  for (const child of live) child.kill('SIGKILL');
+}
+
 /** Starts `cmd args` pinned to one CPU core (when taskset exists). */
 export function spawnPinned(core: number, cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
   const [file, argv] = HAS_TASKSET ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, [...args]];
   // taskset execs the command, so the child's pid is the pinned process itself.
-  return spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: boost !== undefined, ...opts });
+  applyBoost(child);
+  return track(child);
 }
 
 /** Collects a child's output (the last few KiB) for error messages. */

@@ -20,11 +20,11 @@ function row(sys: SystemResult, s: StepResult | undefined): string[] {
     s.p999Ms.toFixed(1),
     sys.idleKiBPerConnection.toFixed(1),
     `${(s.loadgenCpu * 100).toFixed(0)}%`,
-    `${(s.serverCoreBusy * 100).toFixed(0)}/${(s.loadCoreBusy * 100).toFixed(0)}%${s.valid ? '' : ' INVALID'}`,
+    `${(s.loadCoreUsed * 100).toFixed(0)}%${s.valid ? '' : ' INVALID'}`,
   ];
 }
 
-const HEAD = ['system', 'step', 'offered/s', 'delivered/s', 'complete', 'cpu', 'µs/deliv', 'p50 ms', 'p99 ms', 'p99.9 ms', 'idle KiB/conn', 'loadgen', 'core0/core1'];
+const HEAD = ['system', 'step', 'offered/s', 'delivered/s', 'complete', 'cpu', 'µs/deliv', 'p50 ms', 'p99 ms', 'p99.9 ms', 'idle KiB/conn', 'loadgen', 'load core'];
 
 export function scenarioRows(sc: ScenarioResult): string[][] {
   const rows: string[][] = [];

@@ -21,6 +21,9 @@ export interface StepResult {
   serverCoreBusy: number;
   /** CPU of the system's other processes on the load core (Megaphone's producer), fraction of a core. */
   sideCpu: number;
+  redisCpu: number;
+  /** Load generator + Redis + producer: the benchmark's own use of the load core. */
+  loadCoreUsed: number;
   loadCoreBusy: number;
   /** False when the load generator's core was saturated: the numbers measure the load generator. */
   valid: boolean;

@@ -7,13 +7,16 @@ import type { ClientProtocol } from './loadgen/ws-client.js';
 import type { PublishVia } from './loadgen/messages.js';
 import { captureOutput, freePort, LOAD_CORE, SERVER_CORE, spawnPinned, stopChild, waitForHttpOk, waitForOutput } from './processes.js';
 
-export type SystemName = 'megaphone' | 'socketio' | 'naive' | 'floor';
+export type SystemName = 'megaphone' | 'socketio' | 'naive' | 'floor' | 'batched-ws';
+/** The default run; `batched-ws` is a diagnostic peer chosen with `--systems`. */
 export const SYSTEM_NAMES: readonly SystemName[] = ['megaphone', 'socketio', 'naive', 'floor'];
+export const ALL_SYSTEM_NAMES: readonly SystemName[] = [...SYSTEM_NAMES, 'batched-ws'];
 export const SYSTEM_LABELS: Record<SystemName, string> = {
   megaphone: 'Megaphone',
   socketio: 'Socket.IO',
   naive: 'naive ws',
   floor: 'floor',
+  'batched-ws': 'batched ws',
 };
 
 /** One server under test, started fresh for each scenario against a shared Redis. */
@@ -42,6 +45,8 @@ export interface StartOptions {
   redisPort: number;
   /** Extra node flags for the process under test (e.g. `--cpu-prof`). */
   nodeFlags?: string[];
+  /** Extra node flags for Megaphone's producer. */
+  producerNodeFlags?: string[];
   /** Lines per burst for the command-output job and how long the command takes to print them. */
   burst?: { lines: number; durationMs: number };
 }
@@ -103,7 +108,7 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
       GATEWAY_DRAIN_MS: '500',
     },
   });
-  const producer = spawnPinned(LOAD_CORE, process.execPath, [PRODUCER_MAIN], {
+  const producer = spawnPinned(LOAD_CORE, process.execPath, [...(opts.producerNodeFlags ?? []), PRODUCER_MAIN], {
     cwd: dir,
     env: {
       ...common,

@@ -27,7 +27,7 @@ function tiny(clients: number, channels: number, step: Partial<ScenarioSpec['ste
 
 for (const name of SYSTEM_NAMES) {
   test(`${name}: 20 clients on one channel each receive every published message once, in order`, async () => {
-    const r = await runScenarioOn(name, tiny(20, 1), { redisPort: redis.port, log: () => undefined });
+    const r = await runScenarioOn(name, tiny(20, 1), { redisPort: redis.port, redisPid: redis.pid, log: () => undefined });
     assert.equal(r.error, undefined);
     assert.equal(r.clients, 20);
     const s = r.steps[0]!;
@@ -41,7 +41,7 @@ for (const name of SYSTEM_NAMES) {
 
 for (const name of ['megaphone', 'socketio'] as const) {
   test(`${name}: 40 clients over 8 channels receive only their own channel's messages`, async () => {
-    const r = await runScenarioOn(name, tiny(40, 8, { ratePerChannel: 10 }), { redisPort: redis.port, log: () => undefined });
+    const r = await runScenarioOn(name, tiny(40, 8, { ratePerChannel: 10 }), { redisPort: redis.port, redisPid: redis.pid, log: () => undefined });
     assert.equal(r.error, undefined);
     const s = r.steps[0]!;
     assert.equal(s.expected, 10 * 40);
@@ -52,7 +52,7 @@ for (const name of ['megaphone', 'socketio'] as const) {
 
 test('megaphone: every line a job prints reaches every subscribed client', async () => {
   const spec = tiny(10, 1, { label: 'burst', jobLines: 300, durationMs: 300, payloadChars: 60 });
-  const r = await runScenarioOn('megaphone', spec, { redisPort: redis.port, log: () => undefined });
+  const r = await runScenarioOn('megaphone', spec, { redisPort: redis.port, redisPid: redis.pid, log: () => undefined });
   assert.equal(r.error, undefined);
   const s = r.steps[0]!;
   assert.equal(s.expected, 300 * 10);

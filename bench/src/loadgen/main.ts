@@ -88,6 +88,7 @@ async function run(req: RunRequest): Promise<RunReply> {
   const cores0 = coreTimes();
   const server0 = processCpuUs(req.serverPid);
   const side0 = sideCpu(req.sidePids);
+  const redis0 = sideCpu([req.redisPid]);
   const t0 = performance.now();
   const stats = await publish(req.via, channels, req.ratePerChannel, req.durationMs, req.payloadChars, redis);
   const publishMs = performance.now() - t0;
@@ -108,6 +109,7 @@ async function run(req: RunRequest): Promise<RunReply> {
   const windowMs = Math.max(publishMs, lastChange - t0);
   const serverCpuUs = processCpuUs(req.serverPid) - server0;
   const sideCpuUs = sideCpu(req.sidePids) - side0;
+  const redisCpuUs = sideCpu([req.redisPid]) - redis0;
   const cpu = process.cpuUsage(cpu0);
   const cores = coreBusy(cores0, coreTimes());
   const wallMs = performance.now() - t0;
@@ -130,6 +132,7 @@ async function run(req: RunRequest): Promise<RunReply> {
     coreBusy: cores,
     serverCpuUs,
     sideCpuUs,
+    redisCpuUs,
     serverRssStartBytes: rssStart,
     serverRssPeakBytes: rssPeak,
     serverRssEndBytes: processRssBytes(req.serverPid),

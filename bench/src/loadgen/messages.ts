@@ -41,6 +41,8 @@ export interface RunRequest {
   serverPid: number;
   /** Other processes of the system under test (Megaphone's producer) whose CPU the step reports. */
   sidePids: number[];
+  /** redis-server, on the load core too. */
+  redisPid: number;
 }
 
 export interface StopRequest {
@@ -77,6 +79,7 @@ export interface RunReply {
   coreBusy: number[];
   serverCpuUs: number;
   sideCpuUs: number;
+  redisCpuUs: number;
   serverRssStartBytes: number;
   serverRssPeakBytes: number;
   serverRssEndBytes: number;
