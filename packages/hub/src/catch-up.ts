@@ -17,7 +17,9 @@ export function startCatchUp(ctx: HubContext, sub: Subscription, lagged: boolean
   if (lagged) sub.lagged = true;
   if (sub.catchingUp || sub.conn.lagging) return;
   sub.catchingUp = true;
-  void run(ctx, sub);
+  // Never inside the caller's loop (a channel distributing its batch): a synchronous failure
+  // would close the connection and reshape the subscriber list being walked.
+  queueMicrotask(() => void run(ctx, sub));
 }
 
 async function run(ctx: HubContext, sub: Subscription): Promise<void> {
