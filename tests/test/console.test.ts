@@ -279,7 +279,8 @@ test('after the gateway restarts on the same port the console reconnects and res
 });
 
 test('output missed beyond the history is announced in the terminal, never silently skipped', async () => {
-  const small = await ConsoleStack.start({ env: { HISTORY_SIZE: '5' } });
+  // A gateway that allows less history than the console asks for (it retries with less).
+  const small = await ConsoleStack.start({ env: { HISTORY_SIZE: '5', GATEWAY_MAX_HISTORY: '10' } });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   try {
     const say = (text: string) => small.bus.publish('cmd:demo', JSON.stringify({ run: 'r1', stream: 'stdout', lines: [text] }));

@@ -1,5 +1,6 @@
 import type { GapEvent, MegaphoneClient, MessageMeta } from '@megaphone/client';
 import { h, replaceChildren } from './dom.js';
+import { subscribeWithHistory } from './history-fallback.js';
 import { formatDuration, isLifecycleEvent } from './jobs.js';
 import { Terminal, type TerminalLine } from './terminal.js';
 
@@ -48,8 +49,7 @@ export class JobOutput {
     delete data['lastOffset'];
     data['gaps'] = '0';
     replaceChildren(this.title, h('span', { class: 'prompt' }, '$ '), job);
-    this.unsubscribe = this.client.subscribe(channel, {
-      history: HISTORY,
+    this.unsubscribe = subscribeWithHistory(this.client, channel, HISTORY, {
       onMessage: (d, meta) => this.onMessage(d, meta),
       onGap: (gap) => this.onGap(gap),
       onSubscribed: (info) => {

@@ -1,5 +1,6 @@
 import { MegaphoneClient, type StateChange } from '@megaphone/client';
 import { byTestId, h } from './dom.js';
+import { subscribeWithHistory } from './history-fallback.js';
 import { JobOutput } from './job-output.js';
 import { JobsModel } from './jobs.js';
 import { JobsView } from './jobs-view.js';
@@ -68,8 +69,7 @@ function start(root: HTMLElement): void {
   };
 
   const subscribeJobs = (): void => {
-    const unsubscribe = client.subscribe('jobs', {
-      history: JOBS_HISTORY,
+    const unsubscribe = subscribeWithHistory(client, 'jobs', JOBS_HISTORY, {
       onSubscribed: (info) => {
         replayedTo = info.offset;
         if (info.offset === 0) selectDefault();
