@@ -70,8 +70,8 @@ export async function publishThroughFault(
     await loop.stop();
     stopped = true;
     await Promise.all(clients.map((c) => c.settled()));
-    const { notices } = await expectAllCaughtUp(all, channel, log, opts.catchUpMs ?? 30_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n${cluster.tails()}`);
+    const { notices } = await expectAllCaughtUp(all, channel, log, opts.catchUpMs ?? 30_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await gatewayStates(cluster, before)}\n${cluster.tails()}`);
     });
     const after = await counters(cluster);
     const gateways = after.map((a, i) => {
@@ -88,10 +88,24 @@ export async function publishThroughFault(
   }
 }
 
+/** For a failure message: each gateway's readiness, bus connection and reconnects during the run. */
+async function gatewayStates(cluster: Cluster, before: (Counters | undefined)[]): Promise<string> {
+  const now = await counters(cluster);
+  const lines = await Promise.all(
+    cluster.gateways.map(async (g, i) => {
+      if (!g.running) return `gw-${i + 1}: not running`;
+      const connected = await g.metric('megaphone_bus_connected').catch(() => NaN);
+      return `gw-${i + 1}: /readyz ${await g.readyz()}, bus_connected ${connected}, reconnects during the run ${(now[i]?.reconnects ?? NaN) - (before[i]?.reconnects ?? NaN)}`;
+    }),
+  );
+  return lines.join('\n');
+}
+
 /** One line for the test report: what the fault did and what the system did about it. */
 export function summarize(o: FaultOutcome): string {
   const gw = o.gateways.map((g, i) => `gw-${i + 1} reconnects ${g.reconnects} gaps filled ${g.gapsFilled} lost ${g.gapsLost}`).join('; ');
   const last = o.log.last.get(o.channel);
   const refused = o.refusals.length;
-  return `${o.clients.length} ws clients and ${o.readers.length} SSE readers reached ${last?.epoch}/${last?.offset}; notices ${o.notices}; publishes refused/retried ${refused}; ${gw}`;
+  const retried = o.clients.reduce((n, c) => n + c.retriedSubscribes.length, 0);
+  return `${o.clients.length} ws clients and ${o.readers.length} SSE readers reached ${last?.epoch}/${last?.offset}; notices ${o.notices}; publishes refused/retried ${refused}; subscribes retried after "internal" ${retried}; ${gw}`;
 }

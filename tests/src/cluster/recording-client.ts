@@ -15,6 +15,13 @@ export interface CloseRecord {
   at: number;
 }
 
+/** The server answered a command with `error`. */
+export class CommandError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+  }
+}
+
 interface Pending {
   /** Runs synchronously while the reply's frame is parsed. */
   onReply?: (msg: Record<string, unknown>) => void;
@@ -30,6 +37,8 @@ export class RecordingClient {
   readonly events = new Map<string, StreamEvent[]>();
   readonly closes: CloseRecord[] = [];
   readonly errors: string[] = [];
+  /** `internal` errors answered to a subscribe and retried (the server said "try again"). */
+  readonly retriedSubscribes: string[] = [];
   /** Where each channel stands: the position to resume from. */
   private readonly positions = new Map<string, StreamPosition>();
   private ws: WebSocket | undefined;
@@ -142,7 +151,7 @@ export class RecordingClient {
     }
     this.pending.delete(id!);
     p.onReply?.(msg);
-    if (msg.op === 'error') p.reject(new Error(`${this.name}: ${JSON.stringify(msg)}`));
+    if (msg.op === 'error') p.reject(new CommandError(`${this.name}: ${JSON.stringify(msg)}`, String(msg.code)));
     else p.resolve(msg);
   }
 
@@ -166,9 +175,22 @@ export class RecordingClient {
 
   /**
    * Subscribes (fresh, or from `since`). The reply is recorded synchronously while its frame is
-   * parsed, so messages that follow it in the same frame are recorded after it.
+   * parsed, so messages that follow it in the same frame are recorded after it. An `internal`
+   * error ("try again") is retried a few times, as a real client would; it is counted.
    */
   async subscribe(channel: string, opts: { since?: StreamPosition; history?: number } = {}): Promise<Extract<StreamEvent, { kind: 'subscribed' }>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.subscribeOnce(channel, opts);
+      } catch (err) {
+        if (!(err instanceof CommandError) || err.code !== 'internal' || attempt >= 5) throw err;
+        this.retriedSubscribes.push(err.message);
+        await sleep(200 * attempt);
+      }
+    }
+  }
+
+  private async subscribeOnce(channel: string, opts: { since?: StreamPosition; history?: number }): Promise<Extract<StreamEvent, { kind: 'subscribed' }>> {
     const node = this.node;
     let recorded: Extract<StreamEvent, { kind: 'subscribed' }> | undefined;
     const onReply = (m: Record<string, unknown>) => {
