@@ -200,7 +200,7 @@ test('keeps at most 5000 lines in the page, and a reader scrolled up keeps their
     const count = () => page.$eval(screen, (el) => el.childElementCount);
     const lastText = () => page.$eval(screen, (el) => el.lastElementChild?.textContent ?? '');
     const number = (text: string) => Number(/^n (\d+)$/.exec(text)?.[1] ?? NaN);
-    await until(async () => number(await lastText()) > 5200, 'the burst and live lines');
+    await until(async () => number(await lastText()) > 5200, 'the burst and live lines', 30_000);
     assert.equal(await count(), 5000);
 
     // Scroll to the middle and remember which line is at the top of the view.
