@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Hub, HubConnection } from '@megaphone/hub';
+import type { Hub, HubConnection, Sink } from '@megaphone/hub';
 import { CloseCode, type StreamPosition, type SubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { ClientConnection } from './connections.js';
@@ -27,7 +27,7 @@ export interface SseClientDeps {
 const KEEPALIVE = Buffer.from(': keepalive\n\n');
 
 /** One Server-Sent Events stream: the hub writes finished event-stream bytes into the response. */
-export class SseClient implements ClientConnection {
+export class SseClient implements ClientConnection, Sink {
   readonly transport = 'sse' as const;
   readonly conn: HubConnection;
   private closeCode: number | undefined;
@@ -48,15 +48,9 @@ export class SseClient implements ClientConnection {
     });
     // Headers go out now, so the client knows the stream is open before the first event.
     res.write(KEEPALIVE);
-    this.conn = deps.hub.connect(
-      {
-        write: (chunk) => void res.write(chunk),
-        bufferedBytes: () => res.writableLength,
-        close: (code) => this.close(code),
-      },
-      { format: 'sse' },
-    );
+    this.conn = deps.hub.connect(this, { format: 'sse' });
     res.on('drain', () => this.conn.drained());
+    res.on('error', (err) => deps.logger.debug({ err: err.message, session: deps.session }, 'sse stream error'));
     res.on('close', () => {
       this.conn.close();
       deps.onClose(this);
@@ -79,6 +73,28 @@ export class SseClient implements ClientConnection {
     });
   }
 
+  // ---- Sink (called by the hub) ---------------------------------------------------------------
+
+  write(chunk: Buffer): void {
+    // The hub may still flush between our end() and the response's 'close'.
+    if (!this.res.writableEnded) this.res.write(chunk);
+  }
+
+  bufferedBytes(): number {
+    return this.res.writableLength;
+  }
+
+  /** SSE has no close codes: the stream ends (the code is kept for metrics). */
+  close(code: number): void {
+    if (this.res.writableEnded) return;
+    this.closeCode = code;
+    this.res.end();
+    // A reader that stopped reading never lets end() finish: do not wait for it.
+    if (code === CloseCode.SlowConsumer) this.res.destroy();
+  }
+
+  // ---- ClientConnection (called by the gateway) -----------------------------------------------
+
   queuedBytes(): number {
     return this.res.writableLength;
   }
@@ -97,13 +113,5 @@ export class SseClient implements ClientConnection {
 
   terminate(): void {
     this.res.destroy();
-  }
-
-  close(code: number): void {
-    if (this.res.writableEnded) return;
-    this.closeCode = code;
-    this.res.end();
-    // A reader that stopped reading never lets end() finish: do not wait for it.
-    if (code === CloseCode.SlowConsumer) this.res.destroy();
   }
 }
