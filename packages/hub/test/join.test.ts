@@ -18,7 +18,7 @@ test('subscribers joining with history, since or plain while publishing goes on 
   const publisher = (async () => {
     while (running) {
       for (let i = 0; i < 1 + Math.floor(Math.random() * 4); i++) published = await bus.publish('a', JSON.stringify({ v: published.offset }));
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => (Math.random() < 0.5 ? setImmediate(r) : setTimeout(r, 1)));
     }
   })();
   const clients: { sink: FakeSink; cmd: SubscribeCommand }[] = [];
@@ -43,6 +43,7 @@ test('subscribers joining with history, since or plain while publishing goes on 
   await new Promise((r) => setTimeout(r, 20));
   await settle();
   const end = published.offset;
+  assert.ok(end > 100, `publishing went on during the joins (${end} publications)`);
   for (const { sink, cmd } of clients) {
     const [sub] = sink.of('subscribed') as SubscribedMessage[];
     assert.ok(sub, `client ${cmd.id} got subscribed`);
