@@ -6,6 +6,7 @@ import { SseStream } from './sse-helpers.js';
 test('drain: readiness fails at once, new clients get 503, existing ones close with 1001 spread over the window', async () => {
   const drainMs = 2000;
   const t = await startTestGateway({ GATEWAY_DRAIN_MS: String(drainMs) });
+  let publisher: NodeJS.Timeout | undefined;
   try {
     const clients = await Promise.all(Array.from({ length: 20 }, () => TestClient.connect(t.ws)));
     for (const [i, c] of clients.entries()) c.send({ op: 'subscribe', id: i, channel: 'news' });
@@ -15,6 +16,8 @@ test('drain: readiness fails at once, new clients get 503, existing ones close w
     const start = Date.now();
     const closeTimes: number[] = [];
     const closes = clients.map((c) => c.closed.then((closed) => (closeTimes.push(Date.now() - start), closed)));
+    // Publications keep flowing while clients are being closed.
+    publisher = setInterval(() => t.bus.publish('news', '{"tick":true}').catch(() => {}), 10);
     const drained = t.gw.drain();
 
     const ready = await httpGet(`${t.admin}/readyz`);
@@ -48,6 +51,7 @@ test('drain: readiness fails at once, new clients get 503, existing ones close w
     await drained;
     assert.ok(Date.now() - start <= drainMs + 500, 'drain ends within its window');
   } finally {
+    clearInterval(publisher);
     await t.close();
   }
 });
