@@ -2,7 +2,7 @@
 // Builds the workspace when it needs it, so that `npm start` works right after `npm install`.
 // `tsc -b` is incremental (a second or two when nothing changed). In a pruned production image
 // (no TypeScript) the existing build output is used as is.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -23,6 +23,18 @@ const run = (args) => {
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
 run([tsc, '-b', 'services/standalone']);
-if (!existsSync(join(root, 'services/gateway/dist/public/index.html'))) {
+// The console bundle is rebuilt when any of its sources (or the client SDK's) is newer than it.
+function newest(dir) {
+  let t = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
+  }
+  return t;
+}
+const bundle = join(root, 'services/gateway/dist/public/app.js');
+const sources = Math.max(newest(join(root, 'services/gateway/console')), newest(join(root, 'packages/client/src')));
+if (!existsSync(bundle) || statSync(bundle).mtimeMs < sources) {
   run([join(root, 'services/gateway/console/build.mjs')]);
 }
