@@ -2,34 +2,30 @@ import type { RecordableHistogram } from 'node:perf_hooks';
 
 /**
  * Every published item (a message, or one line of command output) carries
- * `~T<publish time, epoch ms with fraction>~S<sequence>~<padding>`. Counting `~T` counts items in
- * any framing (Megaphone's `\n`-joined frames, a Socket.IO event, one line inside a `lines` array)
- * without parsing JSON; sampled clients also read the time and the sequence.
+ * `~T<publish time, epoch ms with fraction>;S<sequence>;<padding>`, and `~` appears nowhere else
+ * (not in any envelope, not escaped by JSON). Counting `~` counts items in any framing (Megaphone's
+ * `\n`-joined frames, a Socket.IO event, one line inside a `lines` array) without parsing JSON;
+ * sampled clients also read the time and the sequence.
  */
-export const MARK = Buffer.from('~T');
+
 const TILDE = 0x7e;
+const SEMI = 0x3b;
 
 export function markedText(sentAtMs: number, seq: number, padTo: number): string {
-  const head = `~T${sentAtMs.toFixed(3)}~S${seq}~`;
+  const head = `~T${sentAtMs.toFixed(3)};S${seq};`;
   return head.length >= padTo ? head : head + 'x'.repeat(padTo - head.length);
 }
 
 /**
- * Nothing inside `~T<time>~S<seq>~` can start another mark, so the scan skips the shortest such
- * head after each hit. A plain loop beats `Buffer.indexOf` here: its per-call cost in C++ dominated
- * the load generator's profile (one call per message).
+ * One `indexOf` with a byte needle (memchr) per item: ~5× cheaper than a byte loop in JS and than
+ * `indexOf` with a Buffer needle, which dominated the load generator's profile.
  */
-const MIN_HEAD = 22;
-const T = 0x54;
-
 export function countMarks(buf: Buffer, start: number, end: number): number {
   let n = 0;
-  const last = end - 1;
-  for (let i = start; i < last; i++) {
-    if (buf[i] === TILDE && buf[i + 1] === T) {
-      n++;
-      i += MIN_HEAD;
-    }
+  let i = buf.indexOf(TILDE, start);
+  while (i >= 0 && i < end) {
+    n++;
+    i = buf.indexOf(TILDE, i + 1);
   }
   return n;
 }
@@ -52,7 +48,7 @@ export function scanSample(
   let count = 0;
   let disorder = 0;
   let lastSeq = lastSeqIn;
-  let i = buf.indexOf(MARK, start);
+  let i = buf.indexOf(TILDE, start);
   while (i >= 0 && i < end) {
     count++;
     let j = i + 2;
@@ -70,7 +66,7 @@ export function scanSample(
         } else whole = whole * 10 + (c - 0x30);
       } else break;
     }
-    if (buf[j] === TILDE && buf[j + 1] === 0x53 /* S */) {
+    if (buf[j] === SEMI && buf[j + 1] === 0x53 /* S */) {
       let seq = 0;
       for (j += 2; j < end; j++) {
         const c = buf[j]!;
@@ -82,7 +78,7 @@ export function scanSample(
     }
     const us = Math.round((nowMs - (whole + frac)) * 1000);
     latency.record(us > 0 ? us : 1);
-    i = buf.indexOf(MARK, j);
+    i = buf.indexOf(TILDE, j);
   }
   return { count, lastSeq, disorder };
 }

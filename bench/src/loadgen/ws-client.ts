@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { RecordableHistogram } from 'node:perf_hooks';
-import { countMarks, scanSample, MARK } from './marks.js';
+import { countMarks, scanSample } from './marks.js';
 
 /** How a client talks to the server under test once the WebSocket is open. */
 export type ClientProtocol = 'megaphone' | 'plain' | 'socketio';
@@ -242,4 +242,4 @@ export function performanceNowEpochMs(): number {
   return origin + performance.now();
 }
 
-export { MARK };
+
