@@ -52,6 +52,13 @@ export async function publishThroughFault(
   opts: { clients?: number; intervalMs?: number; catchUpMs?: number; expectReconnect?: number[]; on?: number[] } = {},
 ): Promise<FaultOutcome> {
   const channel = `fault-${name}`;
+  // Each fault starts from a healthy cluster; a previous fault that left a service broken fails here, by name.
+  for (const s of [cluster.producer, ...cluster.gateways]) {
+    if (!s.running) continue;
+    await s.waitReady(20_000).catch(async (err: Error) => {
+      throw new Error(`before the ${name} fault, ${s.name} is not ready (left broken by an earlier fault?): ${err.message}\n${await gatewayStates(cluster, [])}`);
+    });
+  }
   const clients = await cluster.connectClients(opts.clients ?? 6, [channel], { autoResume: true, prefix: name, ...(opts.on ? { on: opts.on } : {}) });
   // One SSE reader per gateway as well, resuming with Last-Event-ID like EventSource.
   const readers = await cluster.connectSseReaders([channel], { autoResume: true, prefix: `${name}-sse`, ...(opts.on ? { on: opts.on } : {}) });
@@ -64,8 +71,9 @@ export async function publishThroughFault(
     await waitFor('publishing to start', () => loop.accepted() >= 20, { timeoutMs: 10_000 });
     await fault({ channel, log });
     const atHeal = loop.accepted();
-    await waitFor('publishing to resume after the fault', () => loop.accepted() >= atHeal + 20, { timeoutMs: 30_000 }).catch((err: Error) => {
-      throw new Error(`${err.message} (refusals: ${JSON.stringify(loop.refusals().slice(-10))})\n${cluster.tails()}`);
+    await waitFor('publishing to resume after the fault', () => loop.accepted() >= atHeal + 20, { timeoutMs: 30_000 }).catch(async (err: Error) => {
+      const producer = `producer: /readyz ${await cluster.producer.readyz()}, bus_connected ${await cluster.producer.metric('megaphone_bus_connected').catch(() => NaN)}`;
+      throw new Error(`${err.message} (refusals: ${JSON.stringify(loop.refusals().slice(-10))})\n${producer}\n${await gatewayStates(cluster, before)}\n${cluster.tails(4)}`);
     });
     await loop.stop();
     stopped = true;
@@ -107,5 +115,5 @@ export function summarize(o: FaultOutcome): string {
   const last = o.log.last.get(o.channel);
   const refused = o.refusals.length;
   const retried = o.clients.reduce((n, c) => n + c.retriedSubscribes.length, 0);
-  return `${o.clients.length} ws clients and ${o.readers.length} SSE readers reached ${last?.epoch}/${last?.offset}; notices ${o.notices}; publishes refused/retried ${refused}; subscribes retried after "internal" ${retried}; ${gw}`;
+  return `${o.clients.length} ws clients and ${o.readers.length} SSE readers reached ${last?.epoch}/${last?.offset}; notices ${o.notices}; publishes refused/retried ${refused}; subscribes retried after "try again" errors ${retried}; ${gw}`;
 }

@@ -15,6 +15,9 @@ export interface CloseRecord {
   at: number;
 }
 
+/** Error codes whose message says "try again": a real client retries them. */
+const RETRYABLE = new Set(['internal', 'history_unavailable']);
+
 /** The server answered a command with `error`. */
 export class CommandError extends Error {
   constructor(message: string, readonly code: string) {
@@ -37,7 +40,7 @@ export class RecordingClient {
   readonly events = new Map<string, StreamEvent[]>();
   readonly closes: CloseRecord[] = [];
   readonly errors: string[] = [];
-  /** `internal` errors answered to a subscribe and retried (the server said "try again"). */
+  /** `internal` / `history_unavailable` errors answered to a subscribe and retried ("try again"). */
   readonly retriedSubscribes: string[] = [];
   /** Where each channel stands: the position to resume from. */
   private readonly positions = new Map<string, StreamPosition>();
@@ -183,7 +186,7 @@ export class RecordingClient {
       try {
         return await this.subscribeOnce(channel, opts);
       } catch (err) {
-        if (!(err instanceof CommandError) || err.code !== 'internal' || attempt >= 5) throw err;
+        if (!(err instanceof CommandError) || !RETRYABLE.has(err.code) || attempt >= 5) throw err;
         this.retriedSubscribes.push(err.message);
         await sleep(200 * attempt);
       }
