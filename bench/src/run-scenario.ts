@@ -108,7 +108,12 @@ export async function runScenarioOn(name: SystemName, spec: ScenarioSpec, opts: 
       (conn.failed ? ` (${conn.failed} failed: ${conn.firstError})` : '') + `, idle ${result.idleKiBPerConnection.toFixed(1)} KiB/conn`);
     if (conn.clients === 0) throw new Error(`no client could connect: ${conn.firstError}`);
     for (const step of spec.idleOnly ? [] : spec.steps) {
-      const via = step.jobLines !== undefined && system.jobVia ? system.jobVia(step.jobLines) : system.publishVia;
+      const via =
+        step.jobLines !== undefined && system.jobVia
+          ? system.jobVia(step.jobLines)
+          : spec.megaphoneVia === 'bus' && system.busVia
+            ? system.busVia
+            : system.publishVia;
       const reply = await loadgen.run({
         via,
         ratePerChannel: step.ratePerChannel,

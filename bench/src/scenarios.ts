@@ -22,6 +22,11 @@ export interface ScenarioSpec {
   steps: StepSpec[];
   /** Stop stepping a system at its first saturated step (its backlog would distort the next one). */
   stopWhenSaturated: boolean;
+  /**
+   * How Megaphone gets the publications: through the producer's HTTP API (default), or with
+   * `Bus.publish` from the load generator (the producer's Redis step without its HTTP layer).
+   */
+  megaphoneVia?: 'producer' | 'bus';
   /** Only connect and measure memory (no publishing). */
   idleOnly?: boolean;
 }
@@ -37,6 +42,7 @@ function fanout(id: string, clients: number, rates: number[], durationMs: number
     channels: 1,
     sampleEvery: clients >= 2000 ? 50 : 20,
     stopWhenSaturated: true,
+    megaphoneVia: 'bus',
     steps: rates.map((r) => ({ label: `${r} msg/s`, ratePerChannel: r, durationMs, payloadChars: SMALL, drainMs })),
   };
 }

@@ -28,6 +28,8 @@ export interface RunningSystem {
   port: number;
   pathTemplate: string;
   publishVia: PublishVia;
+  /** Megaphone only: publish with `Bus.publish` from the load generator instead of through the producer. */
+  busVia?: PublishVia;
   /** For the command-output scenario: how this system publishes a job's lines. */
   jobVia?: (lines: number) => PublishVia;
   /** Extra CPU consumers on the load core (the producer) whose usage the report notes. */
@@ -142,6 +144,7 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
     port,
     pathTemplate: '/ws',
     publishVia: { kind: 'producer', port: producerPort },
+    busVia: { kind: 'bus', redisPort: opts.redisPort },
     jobVia: (lines) => ({ kind: 'job', port: producerPort, job: 'burst', lines }),
     sidePids: [producer.pid!],
     stop,

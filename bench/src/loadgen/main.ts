@@ -1,5 +1,7 @@
 import { createHistogram } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import { createBus, type Bus } from '@megaphone/bus';
+import { EnvReader, createLogger, historyPolicyFor, readCommonConfig } from '@megaphone/runtime';
 import { BenchClient, type Tally } from './ws-client.js';
 import { publish } from './publisher.js';
 import { coreBusy, coreTimes, processCpuUs, processRssBytes } from '../proc-stats.js';
@@ -22,6 +24,7 @@ let clients: BenchClient[] = [];
 let clientChannels: string[] = [];
 let channels: string[] = [];
 let redis: Redis | undefined;
+let bus: Bus | undefined;
 
 function reply(msg: LoadgenReply): void {
   process.send?.(msg);
@@ -61,6 +64,14 @@ async function run(req: RunRequest): Promise<RunReply> {
   if ((req.via.kind === 'redis-plain' || req.via.kind === 'redis-socketio') && redis === undefined) {
     redis = new Redis({ port: req.via.redisPort, host: '127.0.0.1' });
   }
+  if (req.via.kind === 'bus' && bus === undefined) {
+    const common = readCommonConfig(new EnvReader({ REDIS_URL: `redis://127.0.0.1:${req.via.redisPort}`, LOG_LEVEL: 'warn' }));
+    bus = await createBus(common.bus, {
+      history: historyPolicyFor(common.namespaces),
+      logger: createLogger({ level: 'warn', service: 'bench', node: 'bench-publisher' }),
+      clientName: 'bench-publisher',
+    });
+  }
   const stallEvery = req.stallFraction > 0 ? Math.round(1 / req.stallFraction) : 0;
   const healthyPerChannel = new Map<string, number>();
   clients.forEach((c, i) => {
@@ -90,7 +101,7 @@ async function run(req: RunRequest): Promise<RunReply> {
   const side0 = sideCpu(req.sidePids);
   const redis0 = sideCpu([req.redisPid]);
   const t0 = performance.now();
-  const stats = await publish(req.via, channels, req.ratePerChannel, req.durationMs, req.payloadChars, redis);
+  const stats = await publish(req.via, channels, req.ratePerChannel, req.durationMs, req.payloadChars, redis, bus);
   const publishMs = performance.now() - t0;
   let expected = 0;
   for (const [channel, n] of stats.perChannel) expected += n * (healthyPerChannel.get(channel) ?? 0);
@@ -158,6 +169,7 @@ function stop(): void {
   clients = [];
   clientChannels = [];
   redis?.disconnect();
+  void bus?.close();
   process.disconnect?.();
   setTimeout(() => process.exit(0), 200).unref();
 }

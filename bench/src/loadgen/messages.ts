@@ -6,6 +6,11 @@ export type PublishVia =
   | { kind: 'producer'; port: number }
   /** Megaphone: start a producer job whose command prints timestamped lines. */
   | { kind: 'job'; port: number; job: string; lines: number }
+  /**
+   * Megaphone: `Bus.publish` from `@megaphone/bus` (the Redis Lua publish the producer runs after
+   * its HTTP layer), to keep the producer's CPU off the load core when measuring the gateway.
+   */
+  | { kind: 'bus'; redisPort: number }
   /** Naive ws and the floor: `PUBLISH <channel> <message line>` on Redis. */
   | { kind: 'redis-plain'; redisPort: number }
   /** Socket.IO: what `@socket.io/redis-emitter` publishes. */

@@ -4,6 +4,7 @@ import { markedText } from './marks.js';
 import { socketIoBroadcast } from './msgpack.js';
 import { performanceNowEpochMs } from './ws-client.js';
 import type { PublishVia } from './messages.js';
+import type { Bus } from '@megaphone/bus';
 
 export interface PublishStats {
   published: number;
@@ -46,6 +47,7 @@ export async function publish(
   durationMs: number,
   payloadChars: number,
   redis: Redis | undefined,
+  bus?: Bus,
 ): Promise<PublishStats> {
   const stats: PublishStats = { published: 0, errors: 0, perChannel: new Map(channels.map((c) => [c, 0])) };
   const fail = (err: unknown): void => {
@@ -78,7 +80,7 @@ export async function publish(
         stats.perChannel.set(channel, (stats.perChannel.get(channel) ?? 0) + 1);
       }
       stats.published += batch.length;
-      inflight.push(send(via, batch, redis).catch(fail));
+      inflight.push(send(via, batch, redis, bus).catch(fail));
       if (inflight.length > 256) await Promise.all(inflight.splice(0, 128));
     }
     await new Promise((r) => setTimeout(r, TICK_MS));
@@ -87,7 +89,12 @@ export async function publish(
   return stats;
 }
 
-async function send(via: PublishVia, batch: { channel: string; seq: number; text: string }[], redis: Redis | undefined): Promise<void> {
+async function send(
+  via: PublishVia,
+  batch: { channel: string; seq: number; text: string }[],
+  redis: Redis | undefined,
+  bus: Bus | undefined,
+): Promise<void> {
   switch (via.kind) {
     case 'producer': {
       // The producer takes at most 1,000 publications per request.
@@ -99,6 +106,10 @@ async function send(via: PublishVia, batch: { channel: string; seq: number; text
       for (const status of await Promise.all(sends)) {
         if (status < 200 || status > 299) throw new Error(`POST /v1/publish answered ${status}`);
       }
+      return;
+    }
+    case 'bus': {
+      await Promise.all(batch.map((b) => bus!.publish(b.channel, `{"m":"${b.text}"}`)));
       return;
     }
     case 'redis-plain': {
