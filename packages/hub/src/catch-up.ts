@@ -1,6 +1,6 @@
 import { Reason } from '@megaphone/protocol';
 import type { HubContext } from './context.js';
-import { CATCHING_UP, CLOSED, type Subscription } from './subscription.js';
+import { CATCHING_UP, CLOSED, startTail, stopTail, type Subscription } from './subscription.js';
 
 /** Publications read from history per step of a catch-up. */
 const PAGE = 500;
@@ -32,11 +32,13 @@ async function run(ctx: HubContext, sub: Subscription): Promise<void> {
         if (ch.trySettle(sub)) return;
       }
       const before = sub.last;
+      startTail(sub);
       const res = await ctx.bus.history(ch.name, { since: { epoch: sub.epoch, offset: sub.last }, limit: PAGE });
       if (sub.state !== CATCHING_UP || conn.closed) return;
       if (res.recovered) {
         if (!conn.replay(sub, res.publications)) return;
         if (sub.last < res.offset && res.publications.length > 0) continue;
+        if (!conn.replayTail(sub)) return;
       } else if (sub.lagged && res.epoch === sub.epoch) {
         ctx.metrics.gap('lost');
         conn.closeSlow();
@@ -49,7 +51,7 @@ async function run(ctx: HubContext, sub: Subscription): Promise<void> {
         const reason = all.epoch !== sub.epoch ? Reason.EpochChanged : Reason.HistoryExpired;
         if (reason === Reason.HistoryExpired) ctx.metrics.gap('lost');
         conn.sendGap(sub, all.epoch, gapOffset, reason);
-        if (!conn.replay(sub, all.publications)) return;
+        if (!conn.replay(sub, all.publications) || !conn.replayTail(sub)) return;
       }
       if (ch.trySettle(sub)) return;
       if (sub.last === before) {
@@ -63,6 +65,7 @@ async function run(ctx: HubContext, sub: Subscription): Promise<void> {
     ctx.logger?.warn({ err, channel: ch.name, conn: conn.id }, 'history read failed during catch-up');
     if (!conn.closed && sub.state === CATCHING_UP) conn.closeSlow();
   } finally {
+    stopTail(sub);
     sub.catchingUp = false;
   }
 }

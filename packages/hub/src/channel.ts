@@ -3,7 +3,7 @@ import { namespaceOf, Reason, type StreamPosition } from '@megaphone/protocol';
 import { startCatchUp } from './catch-up.js';
 import type { HubContext } from './context.js';
 import { joinFrames } from './join.js';
-import { LIVE, type Subscription } from './subscription.js';
+import { LIVE, appendTail, type Subscription } from './subscription.js';
 
 /** Publications held while a gap is filled; beyond either bound they are read from history instead. */
 const MAX_HELD = 10_000;
@@ -249,7 +249,9 @@ export class Channel {
     for (let i = 0; i < subs.length; i++) {
       const sub = subs[i]!;
       if (sub.state !== LIVE) {
-        if (sub.lagged) lagDropped += n;
+        const tail = sub.tail;
+        if (tail !== null) appendTail(sub, tail, batch, ctx.maxQueueBytes);
+        else if (sub.lagged) lagDropped += n;
         continue;
       }
       const last = sub.last;

@@ -13,7 +13,7 @@ import { startCatchUp } from './catch-up.js';
 import type { HubContext } from './context.js';
 import { joinChunks } from './join.js';
 import { sseEvent, sseId } from './sse.js';
-import { CATCHING_UP, CLOSED, JOINING, Subscription, isClosed } from './subscription.js';
+import { CATCHING_UP, CLOSED, JOINING, Subscription, isClosed, startTail, stopTail } from './subscription.js';
 import type { Sink } from './types.js';
 
 /** What the gateway holds for one client connection. */
@@ -77,6 +77,7 @@ export class Connection implements HubConnection {
     }
     const channel = ctx.acquire(cmd.channel);
     const sub = new Subscription(this, channel, cmd.id);
+    startTail(sub);
     channel.add(sub);
     this.subs.set(cmd.channel, sub);
     ctx.subscriptionsChanged(1);
@@ -91,6 +92,14 @@ export class Connection implements HubConnection {
   }
 
   private async join(sub: Subscription, cmd: SubscribeCommand): Promise<void> {
+    try {
+      await this.joinFromHistory(sub, cmd);
+    } finally {
+      stopTail(sub);
+    }
+  }
+
+  private async joinFromHistory(sub: Subscription, cmd: SubscribeCommand): Promise<void> {
     const { bus, metrics } = this.ctx;
     const channel = sub.channel;
     try {
@@ -137,7 +146,7 @@ export class Connection implements HubConnection {
       }
       return;
     }
-    if (!this.replay(sub, pubs)) return;
+    if (!this.replay(sub, pubs) || !this.replayTail(sub)) return;
     channel.settle(sub);
   }
 
@@ -247,11 +256,22 @@ export class Connection implements HubConnection {
     return true;
   }
 
+  /**
+   * After history: the live publications collected while it was read. Stops at a hole or another
+   * epoch (the caller reads history again); false when the cap stopped it.
+   */
+  replayTail(sub: Subscription): boolean {
+    const tail = sub.tail;
+    stopTail(sub);
+    return tail === null || this.replay(sub, tail);
+  }
+
   /** Replay or catch-up: queues publications following `sub.last`; false when the cap stopped it. */
   replay(sub: Subscription, pubs: readonly Publication[]): boolean {
     let n = 0;
     let ok = true;
     for (const pub of pubs) {
+      if (pub.epoch !== sub.epoch) break;
       if (pub.offset <= sub.last) continue;
       if (pub.offset !== sub.last + 1) break;
       if (!this.hasRoom()) {

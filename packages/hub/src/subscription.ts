@@ -1,3 +1,4 @@
+import type { Publication } from '@megaphone/bus';
 import type { Channel } from './channel.js';
 import type { Connection } from './connection.js';
 
@@ -25,6 +26,13 @@ export class Subscription {
   catchingUp = false;
   /** Settles when the subscribe command has been answered. */
   joined: Promise<void> | undefined = undefined;
+  /**
+   * While it joins or catches up: the live publications distributed meanwhile (references to the
+   * shared ones), so that history plus this tail reach the node's position in one round even on
+   * a busy channel. null when not collecting, or when it outgrew its bound.
+   */
+  tail: Publication[] | null = null;
+  tailBytes = 0;
 
   constructor(
     readonly conn: Connection,
@@ -36,4 +44,28 @@ export class Subscription {
 /** After an await the state may have changed under a narrowed type; this re-reads it. */
 export function isClosed(sub: Subscription): boolean {
   return sub.state === CLOSED;
+}
+
+/** Most publications a tail holds (its bytes are bounded by the connection's cap). */
+const MAX_TAIL = 10_000;
+
+/** Starts collecting live publications for a subscription that is about to read history. */
+export function startTail(sub: Subscription): void {
+  sub.tail = [];
+  sub.tailBytes = 0;
+}
+
+export function stopTail(sub: Subscription): void {
+  sub.tail = null;
+  sub.tailBytes = 0;
+}
+
+/** Adds a batch to the tail; past its bound the tail is dropped (history is read again instead). */
+export function appendTail(sub: Subscription, tail: Publication[], batch: readonly Publication[], maxBytes: number): void {
+  for (let i = 0; i < batch.length; i++) {
+    const pub = batch[i]!;
+    tail.push(pub);
+    sub.tailBytes += pub.frame.length;
+  }
+  if (tail.length > MAX_TAIL || sub.tailBytes > maxBytes) stopTail(sub);
 }

@@ -57,3 +57,32 @@ test('subscribers joining with history, since or plain while publishing goes on 
   }
   await hub.close();
 });
+
+test('on a busy channel with slow history reads, a joining subscriber catches up in one history round', async () => {
+  const bus = new TestBus();
+  const hub = new Hub({ bus, maxQueueBytes: 1 << 22, maxSubscriptionsPerConnection: 64 });
+  const first = await bus.publish('a', '0');
+  for (let i = 0; i < 100; i++) await bus.publish('a', '0');
+  await hub.connect(new FakeSink()).subscribe({ op: 'subscribe', id: 1, channel: 'a' });
+  let running = true;
+  const publisher = (async () => {
+    while (running) {
+      await bus.publish('a', '1');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  bus.historyDelay = () => 25;
+  const calls = bus.historyCalls;
+  const sink = new FakeSink();
+  await hub.connect(sink).subscribe({ op: 'subscribe', id: 1, channel: 'a', since: first });
+  await new Promise((r) => setTimeout(r, 60));
+  running = false;
+  await publisher;
+  await settle();
+  assert.equal(bus.historyCalls - calls, 1, 'one history read: the live publications meanwhile were kept aside');
+  const offsets = sink.offsets('a');
+  assert.ok(consecutive(offsets));
+  assert.equal(offsets[0], 2);
+  assert.equal(offsets.at(-1), (await bus.inner.history('a', { limit: 0 })).offset);
+  await hub.close();
+});
