@@ -30,7 +30,9 @@ const LAG_CHECK_MS = 250;
  *   get only the latest publication.
  *
  * Costs: one history read per joining `history`/`since` subscriber; plain subscribers share one
- * read per channel. Catch-ups read history per subscription.
+ * read per channel. Catch-ups read history per subscription. While a subscription joins or
+ * catches up it keeps references to the live publications distributed meanwhile (at most
+ * `maxQueueBytes` of them), so that history plus those reach the live stream in one round.
  */
 export class Hub {
   private readonly bus: Bus;
