@@ -93,9 +93,9 @@ async function main(): Promise<void> {
     if (opts.profile && opts.systems.includes('megaphone')) {
       const profDir = join(outDir, 'profiles');
       mkdirSync(profDir, { recursive: true });
-      const rate = opts.quick ? 1000 : 2000;
+      const rate = opts.quick ? 1000 : 3000;
       const spec: ScenarioSpec = {
-        id: 'profile', title: `Profile: Megaphone gateway, 1,000 clients × ${rate} msg/s`, clients: 1000, channels: 1, sampleEvery: 20, stopWhenSaturated: false,
+        id: 'profile', title: `Profile: Megaphone gateway, 1,000 clients × ${rate} msg/s`, clients: 1000, channels: 1, sampleEvery: 20, stopWhenSaturated: false, megaphoneVia: 'bus',
         steps: [{ label: `${rate} msg/s`, ratePerChannel: rate, durationMs: opts.quick ? 3000 : 8000, payloadChars: 32, drainMs: 3000 }],
       };
       log(`\n-- ${spec.title} (node --cpu-prof)`);
