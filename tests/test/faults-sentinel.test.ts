@@ -21,6 +21,15 @@ describe('a producer and three gateways on Redis Sentinel (1 master, 1 replica, 
     await group?.close();
   });
 
+  // The commanded failover goes first: Sentinel picks a replica only when its view of it is fresh and
+  // in sync, which a replica just rebuilt after the kill failover may not be yet on a loaded machine.
+  test('a commanded Sentinel failover (SENTINEL FAILOVER): publishing and delivery continue', async (t) => {
+    const outcome = await publishThroughFault(cluster, 'sentinel-command', async () => {
+      await group.failover('command', { timeoutMs: 30_000 });
+    }, { expectReconnect: [0, 1, 2] });
+    t.diagnostic(summarize(outcome));
+  });
+
   test('a Sentinel failover after the master is killed: services follow the new master and no client has an unannounced hole', async (t) => {
     let moved: { from: number; to: number } | undefined;
     const outcome = await publishThroughFault(cluster, 'sentinel-kill', async () => {
@@ -30,12 +39,5 @@ describe('a producer and three gateways on Redis Sentinel (1 master, 1 replica, 
     t.diagnostic(summarize(outcome));
     assert.ok(moved && moved.from !== moved.to, `the master moved: ${JSON.stringify(moved)}`);
     assert.equal(await group.masterPort(), moved!.to);
-  });
-
-  test('a commanded Sentinel failover (SENTINEL FAILOVER): publishing and delivery continue', async (t) => {
-    const outcome = await publishThroughFault(cluster, 'sentinel-command', async () => {
-      await group.failover('command', { timeoutMs: 30_000 });
-    }, { expectReconnect: [0, 1, 2] });
-    t.diagnostic(summarize(outcome));
   });
 });
