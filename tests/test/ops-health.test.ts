@@ -1,0 +1,117 @@
+// What orchestrators rely on, on the real service processes (`node services/*/dist/src/main.js`,
+// as the images run them): /healthz never depends on Redis while /readyz does; a second SIGTERM
+// exits at once; the producer stops its jobs' processes before it exits.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { freePort, getText, poll } from '../src/ops/net.js';
+import { repoPath } from '../src/ops/paths.js';
+import { OpsClient } from '../src/ops/ws-client.js';
+
+interface Proc {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function run(main: string, env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [repoPath(main)], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: 'ignore' });
+  return { child, exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))) };
+}
+
+async function kill(p: Proc): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) {
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('health and signals of the service processes', { timeout: 90_000 }, () => {
+  test('a gateway whose Redis is unreachable is alive (/healthz 200) but not ready (/readyz 503)', async () => {
+    const deadRedis = await freePort();
+    const adminPort = await freePort();
+    const gw = run('services/gateway/dist/src/main.js', {
+      REDIS_URL: `redis://127.0.0.1:${deadRedis}`,
+      GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(await freePort()),
+      GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_ADMIN_PORT: String(adminPort),
+    });
+    try {
+      const health = await poll('/healthz', async () => {
+        const r = await getText(`http://127.0.0.1:${adminPort}/healthz`);
+        return r.status === 200 ? r : undefined;
+      }, 20_000);
+      assert.equal(health.status, 200);
+      const ready = await getText(`http://127.0.0.1:${adminPort}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.equal((JSON.parse(ready.text) as { ready: boolean }).ready, false);
+    } finally {
+      await kill(gw);
+    }
+  });
+
+  test('a second SIGTERM makes a draining gateway exit at once', async () => {
+    const port = await freePort();
+    const adminPort = await freePort();
+    const gw = run('services/gateway/dist/src/main.js', {
+      GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port),
+      GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_ADMIN_PORT: String(adminPort),
+      GATEWAY_DRAIN_MS: '30000',
+    });
+    const clients: OpsClient[] = [];
+    try {
+      await poll('ready', async () => (await getText(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, 20_000);
+      for (let i = 0; i < 20; i++) {
+        const c = new OpsClient(`ws://127.0.0.1:${port}/ws`, { origin: `http://127.0.0.1:${port}` });
+        clients.push(c);
+        await c.opened;
+      }
+      gw.child.kill('SIGTERM');
+      await poll('draining', async () => (await getText(`http://127.0.0.1:${adminPort}/readyz`)).status === 503, 5000, 20);
+      const second = Date.now();
+      gw.child.kill('SIGTERM');
+      const exit = await gw.exited;
+      assert.ok(Date.now() - second < 3000, `exited ${Date.now() - second} ms after the second signal (drain window 30 s)`);
+      assert.notEqual(exit.code, null);
+    } finally {
+      for (const c of clients) c.close();
+      await kill(gw);
+    }
+  });
+
+  test('SIGTERM on the producer stops its running commands (their process groups) and exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ops-health-'));
+    const pidFile = join(dir, 'job.pid');
+    writeFileSync(join(dir, 'jobs.yaml'), `jobs:\n  - name: endless\n    command: ["sh", "-c", "sleep 1000 & echo $! > ${pidFile}; echo started; wait"]\n    restart: always\n`);
+    const adminPort = await freePort();
+    const producer = run('services/producer/dist/src/main.js', {
+      PRODUCER_HOST: '127.0.0.1', PRODUCER_PORT: String(await freePort()),
+      PRODUCER_ADMIN_HOST: '127.0.0.1', PRODUCER_ADMIN_PORT: String(adminPort),
+      PRODUCER_JOBS_FILE: join(dir, 'jobs.yaml'), PRODUCER_KILL_GRACE_MS: '1000',
+    });
+    let grandchild = 0;
+    try {
+      await poll('the job to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().length > 0, 20_000);
+      grandchild = Number(readFileSync(pidFile, 'utf8').trim());
+      assert.ok(alive(grandchild));
+      producer.child.kill('SIGTERM');
+      const exit = await producer.exited;
+      assert.deepEqual(exit, { code: 0, signal: null });
+      await poll('the job\'s background process to be gone', () => !alive(grandchild), 5000, 50);
+    } finally {
+      await kill(producer);
+      if (grandchild && alive(grandchild)) process.kill(grandchild, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
