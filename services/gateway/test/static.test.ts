@@ -64,3 +64,14 @@ test('without a built console, / is a clean 404', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('oversized request headers get 431, not a hang', async () => {
+  const t = await startTestGateway();
+  try {
+    const r = await httpGet(`${t.base}/`, { 'x-big': 'x'.repeat(10_000) });
+    assert.equal(r.status, 431);
+    assert.equal((await httpGet(`${t.base}/nope`)).status, 404, 'the server is fine afterwards');
+  } finally {
+    await t.close();
+  }
+});
