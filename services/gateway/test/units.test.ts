@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadinessTracker } from '../src/bus-health.js';
 import { CommandRateLimiter } from '../src/rate-limit.js';
+import { originAllowed } from '../src/origin.js';
 
 test('rate limiter: a burst of the rate, then refill over time; a flood becomes abusive', () => {
   let now = 0;
@@ -40,4 +41,21 @@ test('readiness tracker: counts reconnects and the time to be ready again, not t
   now += 1500;
   tracker.readiness(true);
   assert.deepEqual(events, ['connected true', 'connected false', 'connected true', 'reconnected', 'resubscribed 1.5']);
+});
+
+test('origin policy: same-origin compares the Origin host with Host; lists are exact; * allows any', () => {
+  const same = { kind: 'same-origin' } as const;
+  assert.equal(originAllowed(same, { host: 'gw.example:8080', origin: 'https://gw.example:8080' }), true);
+  assert.equal(originAllowed(same, { host: 'GW.example', origin: 'http://gw.example' }), true);
+  assert.equal(originAllowed(same, { host: '[::1]:8080', origin: 'http://[::1]:8080' }), true);
+  assert.equal(originAllowed(same, { host: 'gw.example:8080', origin: 'https://gw.example:8081' }), false);
+  assert.equal(originAllowed(same, { host: 'gw.example', origin: 'https://gw.example.evil' }), false);
+  assert.equal(originAllowed(same, { host: 'gw.example', origin: 'null' }), false);
+  assert.equal(originAllowed(same, { origin: 'https://gw.example' }), false, 'no Host to compare with');
+  assert.equal(originAllowed(same, { host: 'gw.example' }), true, 'no Origin: not a browser page');
+  const list = { kind: 'list', origins: ['https://app.example'] } as const;
+  assert.equal(originAllowed(list, { host: 'gw', origin: 'https://app.example' }), true);
+  assert.equal(originAllowed(list, { host: 'gw', origin: 'HTTPS://APP.EXAMPLE' }), true);
+  assert.equal(originAllowed(list, { host: 'gw', origin: 'http://app.example' }), false);
+  assert.equal(originAllowed({ kind: 'any' }, { host: 'gw', origin: 'null' }), true);
 });
