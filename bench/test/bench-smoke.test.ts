@@ -50,6 +50,17 @@ for (const name of ['megaphone', 'socketio'] as const) {
   });
 }
 
+test('megaphone: publications made with Bus.publish reach every client once, in order', async () => {
+  const spec = { ...tiny(20, 2), megaphoneVia: 'bus' as const };
+  const r = await runScenarioOn('megaphone', spec, { redisPort: redis.port, redisPid: redis.pid, log: () => undefined });
+  assert.equal(r.error, undefined);
+  const s = r.steps[0]!;
+  assert.equal(s.publishErrors, 0, s.firstPublishError);
+  assert.equal(s.expected, 40 * 20);
+  assert.equal(s.delivered, s.expected);
+  assert.equal(s.disorder, 0);
+});
+
 test('megaphone: every line a job prints reaches every subscribed client', async () => {
   const spec = tiny(10, 1, { label: 'burst', jobLines: 300, durationMs: 300, payloadChars: 60 });
   const r = await runScenarioOn('megaphone', spec, { redisPort: redis.port, redisPid: redis.pid, log: () => undefined });
