@@ -56,6 +56,12 @@ export class Hub {
   private readonly logger: Logger | undefined;
 
   constructor(opts: HubOptions) {
+    if (!Number.isSafeInteger(opts.maxQueueBytes) || opts.maxQueueBytes <= 0) {
+      throw new RangeError(`maxQueueBytes must be a positive integer (got ${opts.maxQueueBytes})`);
+    }
+    if (!Number.isSafeInteger(opts.maxSubscriptionsPerConnection) || opts.maxSubscriptionsPerConnection <= 0) {
+      throw new RangeError(`maxSubscriptionsPerConnection must be a positive integer (got ${opts.maxSubscriptionsPerConnection})`);
+    }
     this.bus = opts.bus;
     this.metrics = withDefaults(opts.metrics);
     this.logger = opts.logger;

@@ -77,3 +77,9 @@ test('stats count connections, channels, subscriptions and queued bytes; close r
   assert.deepEqual([...bus.subscribed], []);
   assert.equal(hub.stats().connections, 0);
 });
+
+test('options out of range are refused at construction', () => {
+  const bus = new TestBus();
+  assert.throws(() => new Hub({ bus, maxQueueBytes: 0, maxSubscriptionsPerConnection: 8 }), /maxQueueBytes/);
+  assert.throws(() => new Hub({ bus, maxQueueBytes: 1024, maxSubscriptionsPerConnection: 1.5 }), /maxSubscriptionsPerConnection/);
+});
