@@ -6,11 +6,11 @@ import { BusUnavailableError, type Bus, type BusHandler, type HistoryPolicyResol
 import type { BusMetrics } from './bus-metrics.js';
 import { newEpoch } from './epoch.js';
 import { channelKeys, channelOfPubsub, keySlot } from './redis/keys.js';
-import { clusterOptions, connectionOptions, DEFAULT_TIMEOUTS, type RedisTimeouts } from './redis/options.js';
+import { clusterOptions, connectionOptions, DEFAULT_TIMEOUTS, retryDelay, type RedisTimeouts } from './redis/options.js';
 import { decodePayload } from './redis/payload.js';
 import { HISTORY_SCRIPT, PUBLISH_SCRIPT } from './redis/scripts.js';
 import { SubscriberConnection, type SubscriberEvents } from './redis/subscriber.js';
-import { PingWatchdog, dropSocket } from './redis/watchdog.js';
+import { PingWatchdog, dropSocket, reviveOnEnd } from './redis/watchdog.js';
 
 type RedisBusConfig = Extract<BusConfig, { kind: 'redis' }>;
 
@@ -73,6 +73,8 @@ export class RedisBus implements Bus {
   private guard = '';
   /** False until the guard of the current command connection is known (always true on Cluster). */
   private guardKnown: boolean;
+  /** Counts command-connection readies, so a slow guard read from an older connection is ignored. */
+  private connectionGeneration = 0;
   /** Cluster: the failover guard per master, by node key, fetched lazily and dropped on disconnect. */
   private readonly nodeGuards = new Map<string, Promise<string>>();
 
@@ -106,7 +108,8 @@ export class RedisBus implements Bus {
     this.cmd.on('ready', () => {
       if (this.cmdEverReady) this.opts.metrics?.reconnected?.();
       this.cmdEverReady = true;
-      if (config.mode !== 'cluster') void this.readGuard();
+      this.connectionGeneration++;
+      if (config.mode !== 'cluster') void this.readGuard(this.connectionGeneration);
       this.updateReadiness();
     });
     this.cmd.on('close', () => {
@@ -114,6 +117,7 @@ export class RedisBus implements Bus {
       this.updateReadiness();
     });
     this.cmd.on('end', () => this.updateReadiness());
+    reviveOnEnd(this.cmd, () => this.closed, () => retryDelay(3), () => this.opts.logger.warn('redis command connection had ended; connecting again'));
     this.cmd.on('error', (err: Error) => this.opts.logger.debug({ err: err.message }, 'redis command connection error'));
     this.watchdog = new PingWatchdog(
       () => (this.cmd instanceof Cluster ? this.cmd.nodes('master') : [this.cmd]),
@@ -170,13 +174,16 @@ export class RedisBus implements Bus {
   }
 
   /** Learn the replication id of the master we just connected to before publishing there. */
-  private async readGuard(): Promise<void> {
+  private async readGuard(generation: number): Promise<void> {
     const conn = this.cmd as Redis;
     try {
-      this.guard = await readReplicationId(conn);
+      const guard = await readReplicationId(conn);
+      if (generation !== this.connectionGeneration || conn.status !== 'ready') return;
+      this.guard = guard;
       this.guardKnown = true;
       this.updateReadiness();
     } catch (err) {
+      if (generation !== this.connectionGeneration) return;
       this.opts.logger.warn({ err: (err as Error).message }, 'could not read the master replication id; reconnecting');
       if (conn.status === 'ready') dropSocket(conn);
     }
@@ -212,6 +219,7 @@ export class RedisBus implements Bus {
         if (reconnect) this.opts.metrics?.reconnected?.();
         this.updateReadiness();
       },
+      revived: () => this.opts.logger.warn({ shard: key }, 'redis subscriber connection had ended; connecting again'),
       hung: () => this.opts.logger.warn({ shard: key, timeoutMs: this.timeouts.pingTimeoutMs }, 'redis subscriber connection hung (no PING reply); reconnecting'),
       error: (err) => this.opts.logger.debug({ err: err.message, shard: key }, 'redis subscriber connection error'),
     };

@@ -96,6 +96,22 @@ describe('RedisBus on standalone Redis under faults', () => {
     await eventually('a publication after SIGCONT', () => rec.on(ch).some((p) => p.offset === pos.offset));
   });
 
+  it('connects again when ioredis ends a connection for good (both the subscriber and the command connection)', async () => {
+    const ch = await freshNodes();
+    // Reach into the bus: ending a connection (status "end") is what ioredis does on some
+    // Sentinel reconnect races; there is no public way to provoke it.
+    const internals = subscriber as unknown as { cmd: { disconnect(): void }; subscribers: Map<string, { conn: { disconnect(): void } }> };
+    const sub = internals.subscribers.get('main');
+    assert.ok(sub, 'RedisBus keeps its standalone subscriber under "main" (test reaches into it)');
+    sub.conn.disconnect();
+    internals.cmd.disconnect();
+    await eventually('not ready after the connections ended', () => !subscriber.isReady(), 2000);
+    await eventually('ready again', () => subscriber.isReady(), 10_000);
+    await eventually('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
+    const pos = await publishWhenUp(subscriber, ch, '1');
+    await eventually('its own publication', () => rec.on(ch).some((p) => p.offset === pos.offset));
+  });
+
   it('is cut by Redis at its pub/sub output-buffer limit while not reading, then reconnects and resubscribes', async () => {
     const ch = await freshNodes();
     // Redis 7.0 has no stat for it, but logs every client it closes for its output-buffer limit.

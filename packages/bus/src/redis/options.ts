@@ -69,6 +69,8 @@ export function connectionOptions(config: RedisBusConfig, role: ConnectionRole, 
     noDelay: true,
     enableAutoPipelining: role === 'command',
     retryStrategy: retryDelay,
+    // A demoted master answers writes with READONLY: reconnect (Sentinel then names the new master); never resend.
+    ...(role === 'command' ? { reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false) } : {}),
   };
   if (config.mode === 'standalone') return { ...base, ...fromUrl(config.url, tlsCa) };
   // With Sentinel or Cluster the URL carries only credentials, TLS and db for the data nodes.

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { PingWatchdog, dropSocket } from './watchdog.js';
+import { retryDelay } from './options.js';
+import { PingWatchdog, dropSocket, reviveOnEnd } from './watchdog.js';
 
 export interface SubscriberEvents {
   /** A message on one of our pub/sub channels (payload as received: a Buffer, never re-encoded). */
@@ -10,6 +11,8 @@ export interface SubscriberEvents {
   state(ready: boolean, reconnect: boolean): void;
   /** The watchdog replaced a hung connection. */
   hung(): void;
+  /** ioredis had ended the connection for good; the subscriber connects it again. */
+  revived(): void;
   error(err: Error): void;
 }
 
@@ -49,6 +52,7 @@ export class SubscriberConnection {
     });
     this.conn.on('ready', () => void this.onReady());
     this.conn.on('close', () => this.setReady(false));
+    reviveOnEnd(this.conn, () => this.closed, () => retryDelay(3), () => this.events.revived());
     this.conn.on('error', (err: Error) => this.events.error(err));
   }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Detects hung connections: open but silent (Redis SIGSTOPped, a network blackhole; no FIN, so TCP
@@ -70,4 +70,22 @@ export function dropSocket(conn: Redis): void {
   const stream = (conn as { stream?: { destroy(): void } }).stream;
   if (stream !== undefined) stream.destroy();
   else conn.disconnect(true);
+}
+
+/**
+ * Revives a connection that ioredis gave up on. ioredis ends a connection for good when its
+ * connector fails in some ways, e.g. Sentinel's failover detector disconnecting while a reconnect
+ * is resolving the master ("Connection is closed.", status `end`). The bus never wants that: until
+ * it is closed, an ended connection is connected again after `delayMs`.
+ */
+export function reviveOnEnd(conn: Redis | Cluster, isClosed: () => boolean, delayMs: () => number, onRevive: () => void): void {
+  conn.on('end', () => {
+    if (isClosed()) return;
+    const timer = setTimeout(() => {
+      if (isClosed() || conn.status !== 'end') return;
+      onRevive();
+      conn.connect().catch(() => undefined);
+    }, delayMs());
+    timer.unref();
+  });
 }
