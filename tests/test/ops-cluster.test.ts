@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { startLocalCluster } from '../src/ops/cluster.js';
 import { getText, poll, portIsFree } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
+import { readSse } from '../src/ops/sse.js';
 import { OpsClient } from '../src/ops/ws-client.js';
 
 function alive(pid: number): boolean {
@@ -37,6 +38,8 @@ describe('npm run cluster', { timeout: 90_000 }, () => {
       ws.send({ op: 'subscribe', id: 1, channel: 'uptime' });
       await ws.waitFor('uptime', (m) => m.op === 'message' && m.channel === 'uptime');
       ws.close();
+      const events = await readSse(`${console_}/sse?channel=uptime`, (e) => e.event === 'message');
+      assert.equal((JSON.parse(events.at(-1)!.data) as { channel: string }).channel, 'uptime', 'SSE through haproxy');
       const pids = [...out.matchAll(/:(\d+)\/metrics/g)].length;
       assert.equal(pids, 4, 'metrics URLs for the producer and three gateways');
     } finally {

@@ -10,6 +10,7 @@ import { freePort, getText, poll, portIsFree } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { composeRunner, startPodmanService, type ComposeRunner, type PodmanService } from '../src/ops/podman.js';
 import { queryPrometheus } from '../src/ops/prometheus.js';
+import { readSse } from '../src/ops/sse.js';
 import { OpsClient, type Msg } from '../src/ops/ws-client.js';
 
 const execFileP = promisify(execFile);
@@ -112,6 +113,13 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
     const lines = (output.data as { lines: string[] }).lines;
     assert.match(lines[0] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     client.close();
+  });
+
+  test('Server-Sent Events stream through haproxy', async () => {
+    const events = await readSse(`${base}/sse?channel=uptime`, (e) => e.event === 'message', 30_000);
+    const msg = JSON.parse(events.at(-1)!.data) as { channel: string; offset: number };
+    assert.equal(msg.channel, 'uptime');
+    assert.match(events.at(-1)!.id ?? '', /^uptime@.+\/\d+$/);
   });
 
   test('Prometheus has scraped all three gateways and the producer, with the alert rules loaded', async () => {
