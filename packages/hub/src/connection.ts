@@ -14,27 +14,7 @@ import type { HubContext } from './context.js';
 import { joinChunks } from './join.js';
 import { sseEvent, sseId } from './sse.js';
 import { CATCHING_UP, CLOSED, JOINING, Subscription, isClosed, startTail, stopTail } from './subscription.js';
-import type { Sink } from './types.js';
-
-/** What the gateway holds for one client connection. */
-export interface HubConnection {
-  readonly id: number;
-  /**
-   * Replies `subscribed` (or `error`) on this connection, then the replay, then live — in order.
-   * Errors: `bad_request` for a channel this connection already subscribes to (or is joining),
-   * `too_many_subscriptions` past the limit, `history_unavailable` when history cannot be read,
-   * `internal` when the bus subscription fails. Resolves once the reply is queued.
-   */
-  subscribe(cmd: SubscribeCommand): Promise<void>;
-  /** Replies `unsubscribed` with the command's id (also when it was not subscribed). */
-  unsubscribe(cmd: UnsubscribeCommand): Promise<void>;
-  /** Queue a control message (welcome, pong, error) in order with everything else. */
-  send(msg: ServerMessage): void;
-  /** The transport drained (ws socket 'drain' / res 'drain'): the hub resumes and catches up. */
-  drained(): void;
-  /** The transport is gone: release subscriptions. Idempotent. */
-  close(): void;
-}
+import type { HubConnection, Sink } from './types.js';
 
 /**
  * One connection's state: its subscriptions by channel and what it will be written this turn.

@@ -1,10 +1,10 @@
 import type { Bus, Publication } from '@megaphone/bus';
 import type { Logger } from '@megaphone/runtime';
 import { Channel } from './channel.js';
-import { Connection, type HubConnection } from './connection.js';
+import { Connection } from './connection.js';
 import type { HubContext } from './context.js';
 import { withDefaults, type HubMetrics } from './metrics.js';
-import type { ConnectOptions, HubOptions, HubStats, Sink } from './types.js';
+import type { ConnectOptions, HubConnection, HubOptions, HubStats, Sink } from './types.js';
 
 /** How often lagging connections are checked even if their transport never reports a drain. */
 const LAG_CHECK_MS = 250;

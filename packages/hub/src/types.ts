@@ -1,4 +1,5 @@
 import type { Bus } from '@megaphone/bus';
+import type { ServerMessage, SubscribeCommand, UnsubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { HubMetrics } from './metrics.js';
 
@@ -47,4 +48,24 @@ export interface HubStats {
   pendingMessages: number;
   /** Connections over their cap, waiting to drain. */
   laggingConnections: number;
+}
+
+/** What the gateway holds for one client connection. */
+export interface HubConnection {
+  readonly id: number;
+  /**
+   * Replies `subscribed` (or `error`) on this connection, then the replay, then live — in order.
+   * Errors: `bad_request` for a channel this connection already subscribes to (or is joining),
+   * `too_many_subscriptions` past the limit, `history_unavailable` when history cannot be read,
+   * `internal` when the bus subscription fails. Resolves once the reply is queued.
+   */
+  subscribe(cmd: SubscribeCommand): Promise<void>;
+  /** Replies `unsubscribed` with the command's id (also when it was not subscribed). */
+  unsubscribe(cmd: UnsubscribeCommand): Promise<void>;
+  /** Queue a control message (welcome, pong, error) in order with everything else. */
+  send(msg: ServerMessage): void;
+  /** The transport drained (ws socket 'drain' / res 'drain'): the hub resumes and catches up. */
+  drained(): void;
+  /** The transport is gone: release subscriptions. Idempotent. */
+  close(): void;
 }
