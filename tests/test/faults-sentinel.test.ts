@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { RedisSentinelGroup } from '@megaphone/bus/testing';
 import { Cluster } from '../src/cluster/fixture.js';
 import { publishThroughFault, summarize } from '../src/cluster/fault-run.js';
+import { sleep, waitFor } from '../src/cluster/wait.js';
 
 describe('a producer and three gateways on Redis Sentinel (1 master, 1 replica, 3 sentinels)', { timeout: 300_000 }, () => {
   let group: RedisSentinelGroup;
@@ -39,5 +40,28 @@ describe('a producer and three gateways on Redis Sentinel (1 master, 1 replica, 
     t.diagnostic(summarize(outcome));
     assert.ok(moved && moved.from !== moved.to, `the master moved: ${JSON.stringify(moved)}`);
     assert.equal(await group.masterPort(), moved!.to);
+  });
+
+  // ioredis ends a Sentinel connection for good when +switch-master lands while it is still asking a
+  // (hung) Sentinel for the master; the bus must revive it. Before that fix the services never came back.
+  test('a Sentinel failover while the first listed Sentinel hangs (SIGSTOP): services still follow the new master', async (t) => {
+    const hung = group.sentinels[0]!;
+    const live = group.sentinels.slice(1);
+    const old = await group.currentMaster();
+    const outcome = await publishThroughFault(cluster, 'sentinel-hung', async () => {
+      hung.pause();
+      try {
+        await old.kill();
+        await waitFor('the other Sentinels to promote the replica', async () => {
+          const ports = await Promise.all(live.map(async (s) => Number((await s.cli('SENTINEL', 'get-master-addr-by-name', group.name)).split('\n')[1])));
+          return ports.every((p) => p !== old.port && p === ports[0]);
+        }, { timeoutMs: 30_000 });
+        await sleep(1000);
+      } finally {
+        hung.resume();
+      }
+      await old.restart();
+    }, { expectReconnect: [0, 1, 2] });
+    t.diagnostic(summarize(outcome));
   });
 });
