@@ -6,6 +6,7 @@ import type { Logger } from '@megaphone/runtime';
 import type { ClientConnection } from './connections.js';
 import type { GatewayMetrics } from './metrics.js';
 import { CommandRateLimiter } from './rate-limit.js';
+import { frameHeader, textFrame } from './ws-frame.js';
 
 /** What every WebSocket client of one gateway shares (one object, not one per connection). */
 export interface WsShared {
@@ -64,7 +65,8 @@ export class WsClient implements ClientConnection, Sink {
 
   constructor(
     private readonly ws: GatewayWebSocket,
-    socket: Socket,
+    /** The socket ws writes to (from the upgrade): publications are written to it directly. */
+    private readonly socket: Socket,
     readonly session: string,
     readonly shared: WsShared,
   ) {
@@ -86,9 +88,19 @@ export class WsClient implements ClientConnection, Sink {
 
   // ---- Sink (called by the hub) ---------------------------------------------------------------
 
+  /** The hub's chunk (UTF-8 JSON lines) as one text frame, framed once for all its subscribers. */
   write(chunk: Buffer): void {
-    // A Buffer goes out as a text frame only when asked: the hub's chunks are UTF-8 JSON lines.
-    this.ws.send(chunk, { binary: false });
+    // After a close frame nothing may follow (ws drops its own sends in that state too).
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    const frame = textFrame(chunk);
+    if (frame !== undefined) {
+      this.socket.write(frame);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(frameHeader(chunk.length));
+    this.socket.write(chunk);
+    this.socket.uncork();
   }
 
   bufferedBytes(): number {
