@@ -27,7 +27,8 @@ const LAG_CHECK_MS = 250;
  * - A connection's hub-pending + transport-buffered bytes stay under `maxQueueBytes` plus one
  *   batch: past it, live batches are not queued (counted as dropped), and once it drains the
  *   subscriptions catch up from history over the same connection — or, on conflated channels,
- *   get only the latest publication.
+ *   get only the latest publication (the one place offsets jump forward without a `gap`: such
+ *   channels carry state, where only the latest value matters).
  *
  * Costs: one history read per joining `history`/`since` subscriber; plain subscribers share one
  * read per channel. Catch-ups read history per subscription. While a subscription joins or
