@@ -77,8 +77,12 @@ export function connectionOptions(config: RedisBusConfig, role: ConnectionRole, 
   const { host: _host, port: _port, ...auth } = fromUrl(config.url, tlsCa);
   Object.assign(base, auth);
   if (config.mode === 'sentinel') {
+    // ioredis uses `tls` for Sentinel-resolved masters only with enableTLSForSentinelMode, and
+    // `sentinelTLS` for the Sentinels: a rediss:// URL means TLS for both.
+    const tls = base.tls !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: base.tls } : {};
     return {
       ...base,
+      ...tls,
       sentinels: config.sentinels.map((s) => ({ host: s.host, port: s.port })),
       name: config.name,
       role: 'master',
