@@ -191,7 +191,9 @@ export class RedisBus implements Bus {
 
   isReady(): boolean {
     if (this.closed || !this.cmdReady()) return false;
-    for (const sub of this.subscribers.values()) if (!sub.isReady()) return false;
+    // On Cluster a shard subscriber without channels does not matter (and one being created for a
+    // first subscribe must not flap readiness); standalone/Sentinel need their one subscriber.
+    for (const sub of this.subscribers.values()) if (!sub.isReady() && (!this.cluster || sub.size > 0)) return false;
     return true;
   }
 
