@@ -35,7 +35,9 @@ async function run(ctx: HubContext, sub: Subscription): Promise<void> {
       startTail(sub);
       const res = await ctx.bus.history(ch.name, { since: { epoch: sub.epoch, offset: sub.last }, limit: PAGE });
       if (sub.state !== CATCHING_UP || conn.closed) return;
-      if (res.recovered) {
+      // A history that says "recovered" but starts past the hole is treated as what it is.
+      const head = res.publications[0];
+      if (res.recovered && (head === undefined || head.offset <= sub.last + 1)) {
         if (!conn.replay(sub, res.publications)) return;
         if (sub.last < res.offset && res.publications.length > 0) continue;
         if (!conn.replayTail(sub)) return;

@@ -195,7 +195,8 @@ export class Channel {
     const epoch = this.epoch!;
     const res = await this.ctx.bus.history(this.name, { since: { epoch, offset: this.offset } });
     if (this.released) return;
-    if (res.recovered && res.epoch === epoch) {
+    const head = res.publications[0];
+    if (res.recovered && res.epoch === epoch && (head === undefined || head.offset <= this.offset + 1)) {
       let filled = false;
       for (const pub of res.publications) {
         if (pub.offset === this.offset + 1) {

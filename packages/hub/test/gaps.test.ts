@@ -144,3 +144,19 @@ test('a late publication from an epoch that has since changed is dropped, not de
   assert.deepEqual(stream(sink.messages()), [1, 2, 'gap@0', 1, 2, 3]);
   await hub.close();
 });
+
+test('a history that claims to recover but starts past the hole is treated as a lost hole, not trusted', async () => {
+  const { bus, hub, sink } = await setup();
+  bus.drop = (p) => p.offset >= 3 && p.offset <= 5;
+  // Entries before 6 were trimmed, yet `since` answers still say recovered.
+  bus.mangleHistory = (r) => ({ ...r, publications: r.publications.filter((p) => p.offset >= 6) });
+  await publish(bus, 8);
+  await settle(10);
+  assert.deepEqual(stream(sink.messages()), [1, 2, 'gap@5', 6, 7, 8]);
+  const late = new FakeSink();
+  const conn = hub.connect(late);
+  await conn.subscribe({ op: 'subscribe', id: 1, channel: 'a', since: { epoch: (sink.of('subscribed')[0] as { epoch: string }).epoch, offset: 1 } });
+  await settle(10);
+  assert.deepEqual(stream(late.messages()), ['gap@5', 6, 7, 8]);
+  await hub.close();
+});

@@ -27,6 +27,8 @@ export class TestBus implements Bus {
   historyDelay: () => number = () => 0;
   historyCalls = 0;
   subscribeDelayMs = 0;
+  /** Rewrites history answers (a store that trimmed entries, or one that breaks its promises). */
+  mangleHistory: (result: HistoryResult, query: HistoryQuery | undefined) => HistoryResult = (r) => r;
 
   constructor(public inner: MemoryBus = memoryBus()) {
     this.attach(inner);
@@ -92,7 +94,7 @@ export class TestBus implements Bus {
     this.historyCalls++;
     if (this.failHistory) throw new Error('history unavailable (test)');
     // Read now, answer later: the answer is stale by the time it arrives, as over a network.
-    const result = await this.inner.history(channel, query);
+    const result = this.mangleHistory(await this.inner.history(channel, query), query);
     const delay = this.historyDelay();
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     return result;
