@@ -13,7 +13,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
+let reaperFile: string | undefined;
 
+/**
+ * Two safety nets for servers a test did not stop: an exit hook (normal exit), and a tiny detached
+ * shell that outlives this process and SIGKILLs the pids listed in a file once this process is gone
+ * (killed by a signal or by the test runner's timeout, when no exit hook runs).
+ */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
@@ -28,7 +34,27 @@ function installExitHook(): void {
         // already gone
       }
     }
+    if (reaperFile !== undefined) writeFileSync(reaperFile, '');
   });
+  try {
+    reaperFile = join(mkdtempSync(join(tmpdir(), 'megaphone-reaper-')), 'pids');
+    writeFileSync(reaperFile, '');
+    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; for p in $(cat "$1"); do kill -CONT $p; kill -9 $p; done; rm -rf "$(dirname "$1")"`;
+    const reaper = spawn('sh', ['-c', script, 'reaper', reaperFile], { stdio: 'ignore', detached: true });
+    reaper.unref();
+  } catch {
+    reaperFile = undefined;
+  }
+}
+
+function recordPids(): void {
+  if (reaperFile === undefined) return;
+  const pids = [...live].map((c) => c.pid).filter((p): p is number => p !== undefined);
+  try {
+    writeFileSync(reaperFile, pids.join(' '));
+  } catch {
+    // the reaper is a safety net only
+  }
 }
 
 export const HOST = '127.0.0.1';
@@ -223,11 +249,13 @@ export class RedisServer {
     this.child = child;
     this.paused = false;
     live.add(child);
+    recordPids();
     let exitedEarly = false;
     this.exited = new Promise((resolve) => {
       child.once('exit', () => {
         exitedEarly = true;
         live.delete(child);
+        recordPids();
         if (this.child === child) this.child = undefined;
         resolve();
       });
