@@ -16,7 +16,7 @@ export class SseRecorder {
   private node = '?';
   private req: ClientRequest | undefined;
   private res: IncomingMessage | undefined;
-  /** Ids of the subscribe commands the gateway issues for this stream, in `channels` order. */
+  /** The positions sent in `Last-Event-ID` on this connection: each channel's `since`. */
   private resumeFrom = new Map<string, StreamPosition>();
   private closedByUs = false;
   private resuming: Promise<void> | undefined;
@@ -141,9 +141,12 @@ export class SseRecorder {
     return { event };
   }
 
+  private readonly ended = new WeakSet<ClientRequest>();
+
+  /** Both the response's 'close' and the request's 'error' may report one ended stream: count it once. */
   private onClose(req: ClientRequest): void {
-    if (req !== this.req || (req as { recorded?: boolean }).recorded) return;
-    (req as { recorded?: boolean }).recorded = true;
+    if (req !== this.req || this.ended.has(req)) return;
+    this.ended.add(req);
     this.closes.push({ code: 0, reason: 'sse stream ended', node: this.node, at: Date.now() });
     if (!this.closedByUs && this.autoResumeUrls.length > 0 && !this.resuming) {
       this.resuming = this.autoResume().finally(() => (this.resuming = undefined));
