@@ -56,7 +56,8 @@ export type ConnectionRole = 'command' | 'subscriber';
  */
 export function connectionOptions(config: RedisBusConfig, role: ConnectionRole, timeouts: RedisTimeouts, clientName?: string, tlsCa?: Buffer): RedisOptions {
   const base: RedisOptions = {
-    ...(clientName !== undefined ? { connectionName: `${clientName}:${role === 'command' ? 'cmd' : 'sub'}` } : {}),
+    // CLIENT SETNAME refuses spaces and newlines (and the connection with it): keep names plain.
+    ...(clientName !== undefined ? { connectionName: `${clientName.replace(/[^A-Za-z0-9_.:-]/g, '_')}:${role === 'command' ? 'cmd' : 'sub'}` } : {}),
     lazyConnect: true,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
