@@ -17,6 +17,8 @@ describe('RedisBus on standalone Redis under faults', () => {
   let subscriber: RedisBus;
   let rec: Recorder;
   let n = 0;
+  /** What the subscriber node's bus reported through its metrics hooks. */
+  let metrics: { reconnects: number; resubscribes: { seconds: number; channels: number }[]; connected: boolean[] };
 
   before(async () => {
     server = await RedisServer.start();
@@ -31,9 +33,17 @@ describe('RedisBus on standalone Redis under faults', () => {
   async function freshNodes(): Promise<string> {
     await publisher?.close();
     await subscriber?.close();
-    const metrics = { reconnects: 0 };
+    metrics = { reconnects: 0, resubscribes: [], connected: [] };
+    const m = metrics;
     publisher = await redisBus(config, undefined, { clientName: 'pub' });
-    subscriber = await redisBus(config, undefined, { clientName: 'sub', metrics: { reconnected: () => void metrics.reconnects++ } });
+    subscriber = await redisBus(config, undefined, {
+      clientName: 'sub node',
+      metrics: {
+        reconnected: () => void m.reconnects++,
+        resubscribed: (seconds, channels) => void m.resubscribes.push({ seconds, channels }),
+        connected: (up) => void m.connected.push(up),
+      },
+    });
     rec = new Recorder(subscriber);
     const channel = `t:${++n}`;
     await subscriber.subscribe(channel);
@@ -49,6 +59,11 @@ describe('RedisBus on standalone Redis under faults', () => {
     assert.deepEqual(rec.resubscribed[0], [ch]);
     assert.deepEqual(rec.readiness.map((r) => r.ready), [false, true]);
     assert.equal(subscriber.isReady(), true);
+    assert.deepEqual(metrics.connected, [true, false, true], 'megaphone_bus_connected hook');
+    assert.equal(metrics.reconnects, 1, 'megaphone_bus_reconnects_total hook: the subscriber connection came back once');
+    assert.equal(metrics.resubscribes.length, 1);
+    assert.equal(metrics.resubscribes[0]!.channels, 1);
+    assert.ok(metrics.resubscribes[0]!.seconds >= 0 && metrics.resubscribes[0]!.seconds < 10);
     await publisher.publish(ch, '2');
     await eventually('the publication after the kill', () => rec.on(ch).length === 2);
     assert.deepEqual(rec.on(ch).map((p) => p.offset), [1, 2]);
