@@ -33,6 +33,11 @@ export interface ScenarioSpec {
 
 /** ~112-byte messages on the wire, as in the measurements ("100-byte messages"). */
 const SMALL = 32;
+/**
+ * Slow consumers get 1.6 MB/s each: enough to fill the kernel's socket buffers (tcp_rmem/wmem allow
+ * tens of MB on loopback) within seconds, so that the server's own queue policy is what is measured.
+ */
+const SLOW_PAYLOAD = 16 * 1024;
 
 function fanout(id: string, clients: number, rates: number[], durationMs: number, drainMs: number): ScenarioSpec {
   return {
@@ -56,14 +61,14 @@ export function scenarios(quick: boolean): ScenarioSpec[] {
         steps: [{ label: '2000 lines/1 s', ratePerChannel: 2000, durationMs: 1000, payloadChars: 60, drainMs: 4000, jobLines: 2000 }],
       },
       {
-        id: 'many-channels', title: 'Many channels: 2,000 clients over 200 channels', clients: 2000, channels: 200, sampleEvery: 20, stopWhenSaturated: true,
+        id: 'many-channels', title: 'Many channels: 2,000 clients over 200 channels', clients: 2000, channels: 200, sampleEvery: 20, stopWhenSaturated: true, megaphoneVia: 'bus',
         steps: [{ label: '5 msg/s/channel', ratePerChannel: 5, durationMs: 3000, payloadChars: SMALL, drainMs: 2000 }],
       },
       {
-        id: 'slow-consumers', title: 'Slow consumers: 200 clients, 5% stop reading (4 KiB messages)', clients: 200, channels: 1, sampleEvery: 5, stopWhenSaturated: false,
+        id: 'slow-consumers', title: 'Slow consumers: 100 clients, 5% stop reading (16 KiB messages, 100/s)', clients: 100, channels: 1, sampleEvery: 5, stopWhenSaturated: false,
         steps: [
-          { label: 'all reading', ratePerChannel: 100, durationMs: 3000, payloadChars: 4096, drainMs: 2000 },
-          { label: '5% stalled', ratePerChannel: 100, durationMs: 4000, payloadChars: 4096, drainMs: 2000, stallFraction: 0.05 },
+          { label: 'all reading', ratePerChannel: 100, durationMs: 3000, payloadChars: SLOW_PAYLOAD, drainMs: 2000 },
+          { label: '5% stalled', ratePerChannel: 100, durationMs: 5000, payloadChars: SLOW_PAYLOAD, drainMs: 2000, stallFraction: 0.05 },
         ],
       },
       { id: 'idle', title: 'Idle connections: 2,000 clients', clients: 2000, channels: 1, sampleEvery: 1000, stopWhenSaturated: false, idleOnly: true, steps: [] },
@@ -77,17 +82,17 @@ export function scenarios(quick: boolean): ScenarioSpec[] {
       steps: [{ label: '5000 lines/1 s', ratePerChannel: 5000, durationMs: 1000, payloadChars: 60, drainMs: 8000, jobLines: 5000 }],
     },
     {
-      id: 'many-channels', title: 'Many channels: 10,000 clients over 1,000 channels', clients: 10_000, channels: 1000, sampleEvery: 50, stopWhenSaturated: true,
+      id: 'many-channels', title: 'Many channels: 10,000 clients over 1,000 channels', clients: 10_000, channels: 1000, sampleEvery: 50, stopWhenSaturated: true, megaphoneVia: 'bus',
       steps: [
         { label: '2 msg/s/channel', ratePerChannel: 2, durationMs: 8000, payloadChars: SMALL, drainMs: 3000 },
         { label: '10 msg/s/channel', ratePerChannel: 10, durationMs: 8000, payloadChars: SMALL, drainMs: 3000 },
       ],
     },
     {
-      id: 'slow-consumers', title: 'Slow consumers: 500 clients, 5% stop reading (4 KiB messages)', clients: 500, channels: 1, sampleEvery: 5, stopWhenSaturated: false,
+      id: 'slow-consumers', title: 'Slow consumers: 200 clients, 5% stop reading (16 KiB messages, 100/s)', clients: 200, channels: 1, sampleEvery: 5, stopWhenSaturated: false,
       steps: [
-        { label: 'all reading', ratePerChannel: 100, durationMs: 8000, payloadChars: 4096, drainMs: 3000 },
-        { label: '5% stalled', ratePerChannel: 100, durationMs: 12000, payloadChars: 4096, drainMs: 3000, stallFraction: 0.05 },
+        { label: 'all reading', ratePerChannel: 100, durationMs: 8000, payloadChars: SLOW_PAYLOAD, drainMs: 3000 },
+        { label: '5% stalled', ratePerChannel: 100, durationMs: 15000, payloadChars: SLOW_PAYLOAD, drainMs: 3000, stallFraction: 0.05 },
       ],
     },
     { id: 'idle', title: 'Idle connections: 10,000 clients', clients: 10_000, channels: 1, sampleEvery: 1000, stopWhenSaturated: false, idleOnly: true, steps: [] },
