@@ -1,15 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { StreamPosition } from '@megaphone/protocol';
 import type { BusConfig, Logger } from '@megaphone/runtime';
 import { BusUnavailableError, type Bus, type BusHandler, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication } from './bus.js';
 import type { BusMetrics } from './bus-metrics.js';
 import { newEpoch } from './epoch.js';
-import { channelKeys, channelOfPubsub, keySlot } from './redis/keys.js';
+import { channelKeys, keySlot } from './redis/keys.js';
 import { clusterOptions, connectionOptions, DEFAULT_TIMEOUTS, retryDelay, type RedisTimeouts } from './redis/options.js';
-import { decodePayload } from './redis/payload.js';
 import { HISTORY_SCRIPT, PUBLISH_SCRIPT } from './redis/scripts.js';
-import { SubscriberConnection, type SubscriberEvents } from './redis/subscriber.js';
+import { Subscriptions } from './redis/subscriptions.js';
 import { PingWatchdog, dropSocket, reviveOnEnd } from './redis/watchdog.js';
 
 type RedisBusConfig = Extract<BusConfig, { kind: 'redis' }>;
@@ -53,12 +52,8 @@ export class RedisBus implements Bus {
   private readonly cmd: Redis | Cluster;
   private readonly scripts: ScriptCommands;
   private readonly timeouts: RedisTimeouts;
-  private readonly cluster: boolean;
   private readonly publishCommand: 'publish' | 'spublish';
-  /** Megaphone channel → its pub/sub name, for every channel this node subscribes to. */
-  private readonly subscribed = new Map<string, string>();
-  /** Standalone/Sentinel: one subscriber. Cluster: one per master node, by node key. */
-  private readonly subscribers = new Map<string, SubscriberConnection>();
+  private readonly subscriptions: Subscriptions;
   private readonly watchdog: PingWatchdog;
   private lastReady = false;
   private cmdEverReady = false;
@@ -83,8 +78,7 @@ export class RedisBus implements Bus {
     private readonly opts: RedisBusOptions,
   ) {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-    this.cluster = config.mode === 'cluster';
-    this.publishCommand = this.cluster ? 'spublish' : 'publish';
+    this.publishCommand = config.mode === 'cluster' ? 'spublish' : 'publish';
     this.metaTtlMs = config.metaTtlMs ?? DEFAULT_META_TTL_MS;
     this.guardKnown = config.mode === 'cluster';
     this.tlsCa = config.tlsCaFile !== undefined ? readFileSync(config.tlsCaFile) : undefined;
@@ -93,7 +87,7 @@ export class RedisBus implements Bus {
         config.nodes.map((n) => ({ host: n.host, port: n.port })),
         clusterOptions(config, this.timeouts, opts.clientName, this.tlsCa),
       );
-      this.cmd.on('refresh', () => void this.rebalance());
+      this.cmd.on('refresh', () => void this.subscriptions.rebalance());
       this.cmd.on('+node', (node: Redis) => {
         const key = nodeKey(node);
         node.on('close', () => this.nodeGuards.delete(key));
@@ -102,6 +96,18 @@ export class RedisBus implements Bus {
     } else {
       this.cmd = new Redis(connectionOptions(config, 'command', this.timeouts, opts.clientName, this.tlsCa));
     }
+    this.subscriptions = new Subscriptions({
+      keyPrefix: config.keyPrefix,
+      cluster: this.cmd instanceof Cluster ? this.cmd : undefined,
+      connection: () => connectionOptions(config, 'subscriber', this.timeouts, opts.clientName, this.tlsCa),
+      pingIntervalMs: this.timeouts.pingIntervalMs,
+      pingTimeoutMs: this.timeouts.pingTimeoutMs,
+      logger: opts.logger,
+      metrics: opts.metrics,
+      publication: (pub) => this.handler?.publication(pub),
+      resubscribed: (channels) => this.handler?.resubscribed?.(channels),
+      changed: () => this.updateReadiness(),
+    });
     this.cmd.defineCommand('mpPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
     this.cmd.defineCommand('mpHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT });
     this.scripts = this.cmd as unknown as ScriptCommands;
@@ -142,7 +148,7 @@ export class RedisBus implements Bus {
   private async start(timeoutMs: number): Promise<void> {
     this.watchdog.start();
     this.cmd.connect().catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'redis not reachable yet; retrying'));
-    if (!this.cluster) this.subscriberFor('main').connect().catch(() => undefined);
+    this.subscriptions.start();
     const deadline = Date.now() + timeoutMs;
     while (!this.isReady() && Date.now() < deadline && !this.closed) await new Promise((r) => setTimeout(r, 20));
     if (!this.isReady()) this.opts.logger.warn({ mode: this.config.mode }, 'redis bus not ready yet; continuing to connect');
@@ -190,11 +196,7 @@ export class RedisBus implements Bus {
   }
 
   isReady(): boolean {
-    if (this.closed || !this.cmdReady()) return false;
-    // On Cluster a shard subscriber without channels does not matter (and one being created for a
-    // first subscribe must not flap readiness); standalone/Sentinel need their one subscriber.
-    for (const sub of this.subscribers.values()) if (!sub.isReady() && (!this.cluster || sub.size > 0)) return false;
-    return true;
+    return !this.closed && this.cmdReady() && this.subscriptions.ready();
   }
 
   private updateReadiness(): void {
@@ -206,117 +208,19 @@ export class RedisBus implements Bus {
     this.handler?.readiness?.(ready);
   }
 
-  // ---- subscribers -----------------------------------------------------------------------------
-
-  private subscriberEvents(key: string): SubscriberEvents {
-    return {
-      message: (pubsub, payload) => this.onMessage(pubsub, payload),
-      resubscribed: (pubsubs, seconds) => {
-        const channels = pubsubs.map((p) => channelOfPubsub(this.config.keyPrefix, p)).filter((c): c is string => c !== undefined);
-        this.opts.metrics?.resubscribed?.(seconds, channels.length);
-        this.opts.logger.info({ channels: channels.length, seconds, shard: key }, 'redis subscriptions restored');
-        if (channels.length > 0) this.handler?.resubscribed?.(channels);
-      },
-      state: (ready, reconnect) => {
-        if (reconnect) this.opts.metrics?.reconnected?.();
-        this.updateReadiness();
-      },
-      revived: () => this.opts.logger.warn({ shard: key }, 'redis subscriber connection had ended; connecting again'),
-      hung: () => this.opts.logger.warn({ shard: key, timeoutMs: this.timeouts.pingTimeoutMs }, 'redis subscriber connection hung (no PING reply); reconnecting'),
-      error: (err) => this.opts.logger.debug({ err: err.message, shard: key }, 'redis subscriber connection error'),
-    };
-  }
-
-  private subscriberFor(key: string, target?: { host: string; port: number }): SubscriberConnection {
-    let sub = this.subscribers.get(key);
-    if (sub === undefined) {
-      const base: RedisOptions = connectionOptions(this.config, 'subscriber', this.timeouts, this.opts.clientName, this.tlsCa);
-      if (target !== undefined) Object.assign(base, { host: target.host, port: target.port });
-      sub = new SubscriberConnection(
-        { redis: base, sharded: this.cluster, pingIntervalMs: this.timeouts.pingIntervalMs, pingTimeoutMs: this.timeouts.pingTimeoutMs },
-        this.subscriberEvents(key),
-      );
-      this.subscribers.set(key, sub);
-    }
-    return sub;
-  }
-
-  /** Cluster: the shard subscriber for a pub/sub channel's slot, connected. */
-  private async shardSubscriber(pubsub: string): Promise<SubscriberConnection> {
-    const cluster = this.cmd as Cluster;
-    const owner = cluster.slots[keySlot(pubsub)]?.[0];
-    if (owner === undefined) throw new BusUnavailableError('the Redis Cluster slot map is not known yet');
-    const i = owner.lastIndexOf(':');
-    const sub = this.subscriberFor(owner, { host: owner.slice(0, i), port: Number(owner.slice(i + 1)) });
-    if (sub.conn.status === 'wait') {
-      await sub.connect();
-      this.updateReadiness();
-    }
-    return sub;
-  }
-
-  /** Cluster: after a slot-map refresh, move channels whose slot now lives on another master. */
-  private async rebalance(): Promise<void> {
-    if (this.closed) return;
-    const cluster = this.cmd as Cluster;
-    const moved: string[] = [];
-    for (const [channel, pubsub] of this.subscribed) {
-      const owner = cluster.slots[keySlot(pubsub)]?.[0];
-      if (owner === undefined) continue;
-      const current = [...this.subscribers.entries()].find(([, s]) => s.has(pubsub))?.[0];
-      if (current === owner) continue;
-      if (current !== undefined) {
-        const old = this.subscribers.get(current)!;
-        old.drop(pubsub);
-        if (old.size === 0) {
-          this.subscribers.delete(current);
-          void old.close();
-        }
-      }
-      try {
-        await (await this.shardSubscriber(pubsub)).subscribe(pubsub);
-        moved.push(channel);
-      } catch (err) {
-        this.opts.logger.warn({ err: (err as Error).message, channel }, 'could not move a subscription to its new shard');
-      }
-    }
-    this.updateReadiness();
-    if (moved.length > 0) this.handler?.resubscribed?.(moved);
-  }
-
-  private onMessage(pubsub: string, payload: Buffer): void {
-    const channel = channelOfPubsub(this.config.keyPrefix, pubsub);
-    if (channel === undefined || !this.subscribed.has(channel)) return;
-    const decoded = decodePayload(payload);
-    if (decoded === undefined) {
-      this.opts.logger.warn({ channel }, 'ignoring a malformed bus message');
-      return;
-    }
-    const pub: Publication = { channel, epoch: decoded.epoch, offset: decoded.offset, time: decoded.time, frame: decoded.frame };
-    this.handler?.publication(pub);
-  }
+  // ---- subscriptions (redis/subscriptions.ts) ---------------------------------------------------
 
   async subscribe(channel: string): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
-    if (this.subscribed.has(channel)) return;
-    const { pubsub } = channelKeys(this.config.keyPrefix, channel);
-    this.subscribed.set(channel, pubsub);
     try {
-      const sub = this.cluster ? await this.shardSubscriber(pubsub) : this.subscriberFor('main');
-      await sub.subscribe(pubsub);
+      await this.subscriptions.subscribe(channel);
     } catch (err) {
-      this.subscribed.delete(channel);
       throw asBusError(err);
     }
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    const pubsub = this.subscribed.get(channel);
-    if (pubsub === undefined) return;
-    this.subscribed.delete(channel);
-    for (const sub of this.subscribers.values()) {
-      if (sub.has(pubsub)) await sub.unsubscribe(pubsub).catch(() => undefined);
-    }
+    await this.subscriptions.unsubscribe(channel);
   }
 
   // ---- publish and history ---------------------------------------------------------------------
@@ -395,9 +299,7 @@ export class RedisBus implements Bus {
     if (this.closed) return;
     this.closed = true;
     this.watchdog.stop();
-    await Promise.all([...this.subscribers.values()].map((s) => s.close()));
-    this.subscribers.clear();
-    this.subscribed.clear();
+    await this.subscriptions.close();
     this.cmd.disconnect();
     this.updateReadiness();
   }

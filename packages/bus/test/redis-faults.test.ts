@@ -115,8 +115,8 @@ describe('RedisBus on standalone Redis under faults', () => {
     const ch = await freshNodes();
     // Reach into the bus: ending a connection (status "end") is what ioredis does on some
     // Sentinel reconnect races; there is no public way to provoke it.
-    const internals = subscriber as unknown as { cmd: { disconnect(): void }; subscribers: Map<string, { conn: { disconnect(): void } }> };
-    const sub = internals.subscribers.get('main');
+    const internals = subscriber as unknown as { cmd: { disconnect(): void }; subscriptions: { subscribers: Map<string, { conn: { disconnect(): void } }> } };
+    const sub = internals.subscriptions.subscribers.get('main');
     assert.ok(sub, 'RedisBus keeps its standalone subscriber under "main" (test reaches into it)');
     sub.conn.disconnect();
     internals.cmd.disconnect();
@@ -135,8 +135,8 @@ describe('RedisBus on standalone Redis under faults', () => {
     await server.cli('CONFIG', 'SET', 'client-output-buffer-limit', 'pubsub 64kb 32kb 1');
     try {
       // Reach into the bus to stop reading its subscriber socket: there is no public way to make a node slow.
-      const subs = (subscriber as unknown as { subscribers: Map<string, { conn: { stream: { pause(): void; resume(): void } } }> }).subscribers;
-      const stream = subs.get('main')?.conn.stream;
+      const internals = subscriber as unknown as { subscriptions: { subscribers: Map<string, { conn: { stream: { pause(): void; resume(): void } } }> } };
+      const stream = internals.subscriptions.subscribers.get('main')?.conn.stream;
       assert.ok(stream, 'RedisBus keeps its standalone subscriber under "main" (test reaches into it)');
       stream.pause();
       // Kernel socket buffers absorb a few MB first; publish until Redis reports the cut.
