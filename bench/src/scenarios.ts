@@ -55,20 +55,20 @@ function fanout(id: string, clients: number, rates: number[], durationMs: number
 export function scenarios(quick: boolean): ScenarioSpec[] {
   if (quick) {
     return [
-      fanout('fanout-1k', 1000, [50, 1000], 3000, 2000),
+      fanout('fanout-1k', 1000, [50, 1000], 2500, 2000),
       {
         id: 'burst', title: 'Command output burst: a job prints 2,000 lines in one second, 200 clients', clients: 200, channels: 1, sampleEvery: 10, stopWhenSaturated: false,
         steps: [{ label: '2000 lines/1 s', ratePerChannel: 2000, durationMs: 1000, payloadChars: 60, drainMs: 4000, jobLines: 2000 }],
       },
       {
         id: 'many-channels', title: 'Many channels: 2,000 clients over 200 channels', clients: 2000, channels: 200, sampleEvery: 20, stopWhenSaturated: true, megaphoneVia: 'bus',
-        steps: [{ label: '5 msg/s/channel', ratePerChannel: 5, durationMs: 3000, payloadChars: SMALL, drainMs: 2000 }],
+        steps: [{ label: '5 msg/s/channel', ratePerChannel: 5, durationMs: 2500, payloadChars: SMALL, drainMs: 2000 }],
       },
       {
         id: 'slow-consumers', title: 'Slow consumers: 100 clients, 5% stop reading (16 KiB messages, 100/s)', clients: 100, channels: 1, sampleEvery: 5, stopWhenSaturated: false,
         steps: [
-          { label: 'all reading', ratePerChannel: 100, durationMs: 3000, payloadChars: SLOW_PAYLOAD, drainMs: 2000 },
-          { label: '5% stalled', ratePerChannel: 100, durationMs: 5000, payloadChars: SLOW_PAYLOAD, drainMs: 2000, stallFraction: 0.05 },
+          { label: 'all reading', ratePerChannel: 100, durationMs: 2500, payloadChars: SLOW_PAYLOAD, drainMs: 2000 },
+          { label: '5% stalled', ratePerChannel: 100, durationMs: 4000, payloadChars: SLOW_PAYLOAD, drainMs: 2000, stallFraction: 0.05 },
         ],
       },
       { id: 'idle', title: 'Idle connections: 2,000 clients', clients: 2000, channels: 1, sampleEvery: 1000, stopWhenSaturated: false, idleOnly: true, steps: [] },

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkTargets, peakDelivered, renderText, type ScenarioResult, type StepResult, type SystemResult, type BenchReport } from '../src/index.js';
+import type { SystemName } from '../src/index.js';
+
+function step(label: string, deliveredPerSec: number, cpuUsPerDelivery: number, p99Ms: number, over: Partial<StepResult> = {}): StepResult {
+  return {
+    label, offeredPerSec: deliveredPerSec, deliveredPerSec, expected: 100, delivered: 100, completeness: 1, cpuUsPerDelivery,
+    serverCpu: 0.5, p50Ms: p99Ms / 2, p99Ms, p999Ms: p99Ms, maxMs: p99Ms, latencySamples: 100, loadgenCpu: 0.5, serverCoreBusy: 1,
+    sideCpu: 0, redisCpu: 0, loadCoreUsed: 0.5, loadCoreBusy: 1, valid: true, saturated: false, disorder: 0, publishErrors: 0,
+    serverRssStartMiB: 50, serverRssPeakMiB: 60, closeCodes: {}, stalledDelivered: 0, windowMs: 1000, ...over,
+  };
+}
+
+function sys(system: SystemName, steps: StepResult[], idleKiB = 5): SystemResult {
+  return { system, clients: 1000, connectFailed: 0, connectMs: 1, idleKiBPerConnection: idleKiB, rssBeforeMiB: 40, rssConnectedMiB: 50, steps };
+}
+
+const fanout: ScenarioResult = {
+  id: 'fanout-1k', title: 'fan-out', systems: [
+    sys('megaphone', [step('50 msg/s', 5e4, 8, 30), step('3000 msg/s', 3e6, 0.3, 80)]),
+    sys('socketio', [step('50 msg/s', 5e4, 15, 130), step('200 msg/s', 1e5, 9, 6000, { completeness: 0.7, saturated: true })]),
+    sys('naive', [step('50 msg/s', 5e4, 10, 100), step('200 msg/s', 9e4, 9, 6000, { completeness: 0.6, saturated: true })]),
+    sys('floor', [step('50 msg/s', 5e4, 7.5, 20), step('3000 msg/s', 3e6, 0.25, 50)]),
+  ],
+};
+
+test('saturation targets compare the best complete Megaphone step with the peers and the floor', () => {
+  const t = checkTargets([fanout], false);
+  const met = (part: string): boolean | undefined => t.find((x) => x.target.includes(part))?.met;
+  assert.equal(met('2,000,000'), true);
+  assert.equal(met('20×'), true); // 3M vs 100k and 90k
+  assert.equal(met('1.5×'), true); // 0.3 vs 0.25 µs
+  assert.equal(met('within 1.1×'), true); // 8 vs 7.5 µs
+  assert.equal(met('+ 20 ms'), true); // 30 ms ≤ 20 + 20 ms
+});
+
+test('low-rate targets fail when Megaphone costs more than 1.1× the floor or adds more than 20 ms of p99', () => {
+  const slow: ScenarioResult = {
+    ...fanout,
+    systems: fanout.systems.map((s) => (s.system === 'megaphone' ? sys('megaphone', [step('50 msg/s', 5e4, 9, 45), step('3000 msg/s', 3e6, 0.3, 80)]) : s)),
+  };
+  const t = checkTargets([slow], false);
+  const met = (part: string): boolean | undefined => t.find((x) => x.target.includes(part))?.met;
+  assert.equal(met('within 1.1×'), false);
+  assert.equal(met('+ 20 ms'), false);
+});
+
+test('an invalid step never counts as the peak', () => {
+  const r = sys('megaphone', [step('a', 1e6, 1, 10), step('b', 5e6, 1, 10, { valid: false })]);
+  assert.equal(peakDelivered(r, true)?.label, 'a');
+});
+
+test('the text report names every system and flags invalid steps', () => {
+  const report: BenchReport = {
+    startedAt: 'a', finishedAt: 'b', quick: true, scenarios: [{ ...fanout, systems: [sys('floor', [step('x', 1, 1, 1, { valid: false })])] }], targets: [],
+    machine: { cpus: 'c', cores: 2, memGiB: 1, node: 'v20', kernel: 'k', loadAvg: [0, 0, 0], redis: 'r', note: '' },
+  };
+  const text = renderText(report);
+  assert.match(text, /floor/);
+  assert.match(text, /INVALID/);
+});
