@@ -78,6 +78,8 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
     await stopPump?.();
     if (compose) await compose.run(['down', '-v', '--remove-orphans', '-t', '5'], 180_000).catch((err: unknown) => console.error(String(err)));
     await podman?.stop();
+    // Images replaced by rebuilds pile up across runs; keep a day's worth as build cache.
+    await execFileP('podman', ['image', 'prune', '-f', '--filter', 'until=24h'], { timeout: 120_000 }).catch(() => undefined);
     console.error(`compose test timings:\n  ${timings.join('\n  ')}`);
   });
 
