@@ -305,7 +305,7 @@ export async function startCluster(opts = {}) {
       `  WebSocket       ${cluster.wsUrl}`,
       `  SSE             ${url}/sse?channel=uptime`,
       `  producer API    ${cluster.producer.url}/v1/jobs`,
-      `  metrics         ${cluster.producer.metricsUrl}`,
+      `  producer        metrics ${cluster.producer.metricsUrl}`,
       ...cluster.gateways.map((g) => `  ${g.name.padEnd(15)} ${g.url}  metrics ${g.metricsUrl}`),
       `  redis           ${redisUrl}`,
       ...(balancerInfo.statsUrl ? [`  haproxy stats   ${balancerInfo.statsUrl}`] : []),
