@@ -59,8 +59,10 @@ return {epoch, offset, now}
  * `since`, the caller checks that the oldest entry is `since + 1` (age trimming may have removed it).
  */
 export const HISTORY_SCRIPT = `${EPOCH}
-redis.call('PEXPIRE', meta, ARGV[2])
 local offset = tonumber(redis.call('HGET', meta, 'o'))
+-- A channel only ever read (clients may name any channel) keeps its epoch for the history TTL, not
+-- the long meta TTL, so reads of made-up channels cannot pile up keys for days.
+if offset == 0 then redis.call('PEXPIRE', meta, ARGV[3]) else redis.call('PEXPIRE', meta, ARGV[2]) end
 redis.call('XTRIM', stream, 'MINID', string.format('%d', now - tonumber(ARGV[3])))
 local count
 if ARGV[4] ~= '' then
