@@ -4,7 +4,8 @@ import { TestClient, httpGet, isOp, startTestGateway, upgradeStatus } from './he
 import { SseStream } from './sse-helpers.js';
 
 test('drain: readiness fails at once, new clients get 503, existing ones close with 1001 spread over the window', async () => {
-  const drainMs = 2000;
+  // Long enough that a loaded machine stalling this process for a second cannot bunch the closes.
+  const drainMs = 4000;
   const t = await startTestGateway({ GATEWAY_DRAIN_MS: String(drainMs) });
   let publisher: NodeJS.Timeout | undefined;
   try {
@@ -37,7 +38,7 @@ test('drain: readiness fails at once, new clients get 503, existing ones close w
     assert.ok(new Set(results.map((r) => r.reason)).size > 1, 'hints are jittered');
     closeTimes.sort((a, b) => a - b);
     const spread = closeTimes.at(-1)! - closeTimes[0]!;
-    assert.ok(spread >= drainMs * 0.6, `closes spread over ${spread} ms`);
+    assert.ok(spread >= drainMs * 0.5, `closes spread over ${spread} ms`);
     // Spread, not all at once: even at 2 per tenth of the window, a busy machine (another test
     // stalling this process) may bunch a few, but never most of them.
     for (let from = 0; from < drainMs; from += drainMs / 10) {
@@ -49,7 +50,8 @@ test('drain: readiness fails at once, new clients get 503, existing ones close w
     await sse.until(() => sse.ended, drainMs + 1000);
     assert.ok(sse.retry !== undefined && sse.retry >= 500, 'SSE gets a retry hint');
     await drained;
-    assert.ok(Date.now() - start <= drainMs + 500, 'drain ends within its window');
+    const took = Date.now() - start;
+    assert.ok(took <= drainMs + 2000, `drain ends with its window (took ${took} ms), not after close timeouts`);
   } finally {
     clearInterval(publisher);
     await t.close();
