@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCli, USAGE } from './cli.js';
 import { startRedis } from './redis-server.js';
 import { scenarios as allScenarios, type ScenarioSpec } from './scenarios.js';
-import { runScenarioOn } from './run-scenario.js';
+import { runAlternating, runScenarioOn } from './run-scenario.js';
 import { checkTargets } from './targets.js';
 import { renderMarkdown, renderText } from './report.js';
 import { topSelfTime } from './profile.js';
@@ -87,7 +87,8 @@ async function main(): Promise<void> {
     for (const spec of specs) {
       log(`\n-- ${spec.title}`);
       const sc: ScenarioResult = { id: spec.id, title: spec.title, systems: [] };
-      for (const name of opts.systems) sc.systems.push(await runScenarioOn(name, spec, { redisPort: redis.port, redisPid: redis.pid, log }));
+      if (spec.alternateRounds !== undefined) sc.systems.push(...(await runAlternating(opts.systems, spec, spec.alternateRounds, { redisPort: redis.port, redisPid: redis.pid, log })));
+      else for (const name of opts.systems) sc.systems.push(await runScenarioOn(name, spec, { redisPort: redis.port, redisPid: redis.pid, log }));
       results.push(sc);
     }
     if (opts.profile && opts.systems.includes('megaphone')) {

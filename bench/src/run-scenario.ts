@@ -150,3 +150,66 @@ export function fmtRate(n: number): string {
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
   return n.toFixed(0);
 }
+
+/**
+ * Runs the same step on several systems in alternation (A B A B …), all started and connected up
+ * front, and reports each system's median round. On a shared machine the load drifts over minutes;
+ * alternating puts every system under the same drift, which matters when the comparison is ±10%.
+ */
+export async function runAlternating(names: readonly SystemName[], spec: ScenarioSpec, rounds: number, opts: RunOptions): Promise<SystemResult[]> {
+  const step = spec.steps[0];
+  if (step === undefined) throw new Error('runAlternating needs one step');
+  const started: { name: SystemName; system: Awaited<ReturnType<typeof startSystem>>; loadgen: Loadgen; result: SystemResult; runs: StepResult[] }[] = [];
+  try {
+    for (const name of names) {
+      const system = await startSystem(name, { redisPort: opts.redisPort });
+      const loadgen = new Loadgen(opts.loadgenFlags);
+      const result: SystemResult = { system: name, clients: 0, connectFailed: 0, connectMs: 0, idleKiBPerConnection: 0, rssBeforeMiB: 0, rssConnectedMiB: 0, steps: [] };
+      started.push({ name, system, loadgen, result, runs: [] });
+      const conn = await loadgen.connect({
+        protocol: system.protocol, port: system.port, pathTemplate: system.pathTemplate, clients: spec.clients,
+        channels: channelsFor(spec), sampleEvery: spec.sampleEvery, concurrency: 50,
+      });
+      result.clients = conn.clients;
+      result.connectFailed = conn.failed;
+      if (conn.firstError) result.connectError = conn.firstError;
+      if (conn.clients === 0) throw new Error(`${name}: no client could connect: ${conn.firstError}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    for (let round = 0; round < rounds; round++) {
+      for (const s of started) {
+        const via = spec.megaphoneVia === 'bus' && s.system.busVia ? s.system.busVia : s.system.publishVia;
+        const reply = await s.loadgen.run({
+          via, ratePerChannel: step.ratePerChannel, durationMs: step.durationMs, payloadChars: step.payloadChars, drainMs: step.drainMs,
+          stallFraction: 0, serverPid: s.system.pid, sidePids: s.system.sidePids, redisPid: opts.redisPid,
+        });
+        const r = stepResult(step, reply);
+        s.runs.push(r);
+        opts.log(`  ${s.name} round ${round + 1}: ${r.cpuUsPerDelivery.toFixed(2)} µs/delivery, p99 ${r.p99Ms.toFixed(1)} ms, ${(r.completeness * 100).toFixed(2)}% complete`);
+        await new Promise((res) => setTimeout(res, 300));
+      }
+    }
+    for (const s of started) {
+      const sorted = [...s.runs].sort((a, b) => a.cpuUsPerDelivery - b.cpuUsPerDelivery);
+      const median = sorted[Math.floor(sorted.length / 2)]!;
+      const p99s = s.runs.map((r) => r.p99Ms).sort((a, b) => a - b);
+      s.result.steps.push({
+        ...median,
+        p99Ms: p99s[Math.floor(p99s.length / 2)]!,
+        label: step.label,
+        valid: s.runs.every((r) => r.valid),
+        completeness: Math.min(...s.runs.map((r) => r.completeness)),
+      });
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    opts.log(`  ERROR ${message}`);
+    for (const s of started) s.result.error ??= message;
+  } finally {
+    for (const s of started) {
+      await s.loadgen.stop();
+      await s.system.stop();
+    }
+  }
+  return started.map((s) => s.result);
+}

@@ -27,6 +27,8 @@ export interface ScenarioSpec {
    * `Bus.publish` from the load generator (the producer's Redis step without its HTTP layer).
    */
   megaphoneVia?: 'producer' | 'bus';
+  /** Run the (single) step on every system in alternation this many rounds; report medians. */
+  alternateRounds?: number;
   /** Only connect and measure memory (no publishing). */
   idleOnly?: boolean;
 }
@@ -75,6 +77,11 @@ export function scenarios(quick: boolean): ScenarioSpec[] {
     ];
   }
   return [
+    {
+      id: 'low-rate-ab', title: 'Low rate, alternating: 1,000 clients × 50 msg/s, every system up at once, 3 rounds A B C D, medians',
+      clients: 1000, channels: 1, sampleEvery: 20, stopWhenSaturated: false, megaphoneVia: 'bus', alternateRounds: 3,
+      steps: [{ label: '50 msg/s', ratePerChannel: 50, durationMs: 6000, payloadChars: SMALL, drainMs: 2000 }],
+    },
     fanout('fanout-1k', 1000, [50, 200, 1000, 2000, 3000], 8000, 3000),
     fanout('fanout-5k', 5000, [10, 40, 200, 400, 600], 8000, 3000),
     {

@@ -178,6 +178,8 @@ export class BenchClient {
         this.tally.disorder += r.disorder;
         if (this.stalled) this.tally.stalledDelivered += r.count;
         else this.tally.delivered += r.count;
+        // Engine.IO pings must be answered by sampled clients too, or the server drops them.
+        if (r.count === 0 && this.target.protocol === 'socketio') this.onSocketIoControl(buf, start, end);
         return;
       }
       const n = countMarks(buf, start, end);
