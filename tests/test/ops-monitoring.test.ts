@@ -105,7 +105,8 @@ describe('metrics used by dashboards and alerts exist in the services', () => {
     assert.ok(labelNamesOf(gatewayMetrics, 'megaphone_recoveries_total').has('result'));
     assert.ok(labelNamesOf(gatewayMetrics, 'megaphone_client_errors_total').has('code'));
     assert.ok(labelNamesOf(producerMetrics, 'megaphone_producer_runs_total').has('outcome'));
-    assert.ok(labelNamesOf(producerMetrics, 'megaphone_producer_runs_total').has('job'), 'stored as exported_job by Prometheus');
+    assert.ok(labelNamesOf(producerMetrics, 'megaphone_producer_runs_total').has('job_name'));
+    assert.ok(!labelNamesOf(producerMetrics, 'megaphone_producer_runs_total').has('job'), 'job collides with the scrape job label');
     assert.ok(labelNamesOf(producerMetrics, 'megaphone_producer_lines_total').has('stream'));
     for (const text of [gatewayMetrics, producerMetrics]) {
       assert.ok(labelNamesOf(text, 'megaphone_nodejs_eventloop_lag_p99_seconds').has('service'));

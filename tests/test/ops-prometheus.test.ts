@@ -48,7 +48,7 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
     assert.ok(result.reduce((n, s) => n + Number(s.value[1]), 0) > 0);
   });
 
-  test('every gateway and the producer are up, and the producer label `job` arrives as exported_job', async () => {
+  test('every gateway and the producer are up, and the producer\'s job_name label arrives untouched', async () => {
     const up = await poll('all targets up', async () => {
       const r = await prom.query('up == 1');
       return r.length === 4 ? r : undefined;
@@ -59,7 +59,8 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
       return r.length > 0 ? r : undefined;
     }, 30_000, 500);
     assert.equal(runs[0]!.metric.job, 'megaphone-producer');
-    assert.ok(runs[0]!.metric.exported_job, 'the jobs-file job name is in exported_job (what the dashboards and alerts group by)');
+    assert.ok(runs[0]!.metric.job_name, 'the jobs-file job name is in job_name (what the dashboards and alerts group by)');
+    assert.equal(runs[0]!.metric.exported_job, undefined, 'no label of ours collides with the scrape job');
     const lines = await poll('output lines', async () => {
       const r = await prom.query('sum by (stream) (megaphone_producer_lines_total) > 0');
       return r.length > 0 ? r : undefined;

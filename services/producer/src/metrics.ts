@@ -32,8 +32,9 @@ export function createProducerMetrics(registry: Registry, sources: ProducerMetri
   const registers = [registry];
   const runs = new Counter({
     name: `${p}producer_runs_total`,
+    // `job_name`, not `job`: Prometheus keeps `job` for the scrape job and would rename ours.
     help: 'Job runs that ended, by job and outcome (success, failure, timeout, killed).',
-    labelNames: ['job', 'outcome'],
+    labelNames: ['job_name', 'outcome'],
     registers,
   });
   new Gauge({
@@ -94,7 +95,7 @@ export function createProducerMetrics(registry: Registry, sources: ProducerMetri
   return {
     jobs: {
       runStarted: () => undefined,
-      runEnded: (job, outcome) => runs.inc({ job, outcome }),
+      runEnded: (job, outcome) => runs.inc({ job_name: job, outcome }),
     },
     outbox: {
       published: (seconds) => {
@@ -113,7 +114,7 @@ export function createProducerMetrics(registry: Registry, sources: ProducerMetri
     },
     busReconnected: () => reconnects.inc(),
     initJobs: (jobs) => {
-      for (const job of jobs) for (const outcome of OUTCOMES) runs.inc({ job, outcome }, 0);
+      for (const job of jobs) for (const outcome of OUTCOMES) runs.inc({ job_name: job, outcome }, 0);
       for (const stream of ['stdout', 'stderr']) lines.inc({ stream }, 0);
       publications.inc(0);
       publishErrors.inc(0);

@@ -280,7 +280,7 @@ test('/metrics exposes the producer and bus metrics; uptime is published', async
     ]) {
       assert.ok(text.includes(`# TYPE ${name} `), name);
     }
-    assert.match(text, /megaphone_producer_runs_total\{[^}]*job="m"[^}]*outcome="success"[^}]*\} 1/);
+    assert.match(text, /megaphone_producer_runs_total\{[^}]*job_name="m"[^}]*outcome="success"[^}]*\} 1/);
     assert.match(text, /megaphone_producer_lines_total\{[^}]*stream="stderr"[^}]*\} 1/);
     assert.match(text, /megaphone_producer_api_requests_total\{[^}]*route="\/v1\/jobs\/\{name\}\/runs"[^}]*status="202"[^}]*\} 1/);
     assert.match(text, /megaphone_bus_connected\{[^}]*\} 1/);
