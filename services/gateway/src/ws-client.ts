@@ -61,6 +61,8 @@ export class WsClient implements ClientConnection, Sink {
   /** The code this side closed with: a peer that never answers shows up as 1006 otherwise. */
   private closeCode: number | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  /** A one-off 'drain' listener is on the socket (see `write`). */
+  private drainArmed = false;
   private readonly limiter: CommandRateLimiter;
 
   constructor(
@@ -77,8 +79,6 @@ export class WsClient implements ClientConnection, Sink {
     ws.on('message', onMessage);
     ws.on('error', onError);
     ws.on('close', onClose);
-    // The socket ws writes to: its 'drain' is when the kernel took the backlog.
-    socket.on('drain', () => this.conn.drained());
     this.conn.send({ op: 'welcome', node: shared.node, session, heartbeatMs: shared.heartbeatMs });
   }
 
@@ -93,14 +93,32 @@ export class WsClient implements ClientConnection, Sink {
     // After a close frame nothing may follow (ws drops its own sends in that state too).
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const frame = textFrame(chunk);
+    let flowing: boolean;
     if (frame !== undefined) {
-      this.socket.write(frame);
-      return;
+      flowing = this.socket.write(frame);
+    } else {
+      this.socket.cork();
+      this.socket.write(frameHeader(chunk.length));
+      flowing = this.socket.write(chunk);
+      this.socket.uncork();
     }
-    this.socket.cork();
-    this.socket.write(frameHeader(chunk.length));
-    this.socket.write(chunk);
-    this.socket.uncork();
+    if (!flowing) this.armDrain();
+  }
+
+  /**
+   * The socket's 'drain' (the kernel took the backlog) tells the hub to resume a lagging
+   * connection. It is listened for only once a write found the socket backed up — the only case
+   * in which the socket emits it — so that an idle or keeping-up connection carries no listener
+   * closure (idle memory per connection is a product target; the hub's periodic lag check is
+   * the fallback for bytes ws itself queued).
+   */
+  private armDrain(): void {
+    if (this.drainArmed) return;
+    this.drainArmed = true;
+    this.socket.once('drain', () => {
+      this.drainArmed = false;
+      this.conn.drained();
+    });
   }
 
   bufferedBytes(): number {
