@@ -16,12 +16,20 @@ import { sseEvent, sseId } from './sse.js';
 import { CATCHING_UP, CLOSED, JOINING, Subscription, isClosed, startTail, stopTail } from './subscription.js';
 import type { HubConnection, Sink } from './types.js';
 
+const NO_SUBS: readonly Subscription[] = [];
+
 /**
  * One connection's state: its subscriptions by channel and what it will be written this turn.
  * Kept to a handful of fields; nothing here is allocated per message on the common path.
  */
 export class Connection implements HubConnection {
-  readonly subs = new Map<string, Subscription>();
+  /**
+   * Subscriptions by channel. Nearly every connection has exactly one, so it is kept in `one`
+   * and a Map (well over 100 bytes with its table) is made only when a second arrives: idle memory
+   * per connection is a product target.
+   */
+  private one: Subscription | null = null;
+  private many: Map<string, Subscription> | null = null;
   /** This turn's chunks: `first` alone is the common case (no array). */
   private first: Buffer | null = null;
   private rest: Buffer[] | null = null;
@@ -47,11 +55,11 @@ export class Connection implements HubConnection {
   async subscribe(cmd: SubscribeCommand): Promise<void> {
     if (this.closed) return;
     const ctx = this.ctx;
-    if (this.subs.has(cmd.channel)) {
+    if (this.subAt(cmd.channel) !== undefined) {
       this.error(cmd.id, ErrorCode.BadRequest, `already subscribed to "${cmd.channel}"`);
       return;
     }
-    if (this.subs.size >= ctx.maxSubscriptions) {
+    if (this.subCount() >= ctx.maxSubscriptions) {
       this.error(cmd.id, ErrorCode.TooManySubscriptions, `at most ${ctx.maxSubscriptions} subscriptions per connection`);
       return;
     }
@@ -59,7 +67,7 @@ export class Connection implements HubConnection {
     const sub = new Subscription(this, channel, cmd.id);
     startTail(sub);
     channel.add(sub);
-    this.subs.set(cmd.channel, sub);
+    this.addSub(sub);
     ctx.subscriptionsChanged(1);
     let done!: () => void;
     sub.joined = new Promise<void>((resolve) => (done = resolve));
@@ -132,10 +140,10 @@ export class Connection implements HubConnection {
 
   async unsubscribe(cmd: UnsubscribeCommand): Promise<void> {
     if (this.closed) return;
-    const joining = this.subs.get(cmd.channel)?.joined;
+    const joining = this.subAt(cmd.channel)?.joined;
     if (joining !== undefined) await joining;
     if (this.closed) return;
-    const sub = this.subs.get(cmd.channel);
+    const sub = this.subAt(cmd.channel);
     if (sub !== undefined) this.drop(sub);
     this.pushControl({ op: 'unsubscribed', id: cmd.id, channel: cmd.channel });
   }
@@ -150,7 +158,7 @@ export class Connection implements HubConnection {
     if (this.pendingBytes + this.estBuffered > this.ctx.maxQueueBytes / 2) return;
     this.lagging = false;
     this.ctx.lagging(this, false);
-    for (const sub of this.subs.values()) if (sub.state === CATCHING_UP) startCatchUp(this.ctx, sub, false);
+    for (const sub of this.subList()) if (sub.state === CATCHING_UP) startCatchUp(this.ctx, sub, false);
   }
 
   close(): void {
@@ -160,7 +168,7 @@ export class Connection implements HubConnection {
     this.rest = null;
     this.pendingBytes = 0;
     if (this.lagging) this.ctx.lagging(this, false);
-    for (const sub of [...this.subs.values()]) this.drop(sub);
+    for (const sub of [...this.subList()]) this.drop(sub);
     this.ctx.connectionClosed(this);
   }
 
@@ -184,9 +192,38 @@ export class Connection implements HubConnection {
   private drop(sub: Subscription): void {
     if (isClosed(sub)) return;
     sub.state = CLOSED;
-    this.subs.delete(sub.channel.name);
+    this.removeSub(sub);
     this.ctx.subscriptionsChanged(-1);
     if (sub.channel.remove(sub)) this.ctx.release(sub.channel);
+  }
+
+  private subAt(channel: string): Subscription | undefined {
+    if (this.many !== null) return this.many.get(channel);
+    return this.one !== null && this.one.channel.name === channel ? this.one : undefined;
+  }
+
+  private subCount(): number {
+    return this.many !== null ? this.many.size : this.one !== null ? 1 : 0;
+  }
+
+  /** In subscription order (the SSE id lists them so). */
+  private subList(): Iterable<Subscription> {
+    if (this.many !== null) return this.many.values();
+    return this.one !== null ? [this.one] : NO_SUBS;
+  }
+
+  private addSub(sub: Subscription): void {
+    if (this.many !== null) this.many.set(sub.channel.name, sub);
+    else if (this.one === null) this.one = sub;
+    else {
+      this.many = new Map([[this.one.channel.name, this.one], [sub.channel.name, sub]]);
+      this.one = null;
+    }
+  }
+
+  private removeSub(sub: Subscription): void {
+    if (this.many !== null) this.many.delete(sub.channel.name);
+    else if (this.one === sub) this.one = null;
   }
 
   private error(id: number, code: ErrorCode, message: string): void {
@@ -231,7 +268,7 @@ export class Connection implements HubConnection {
     for (let i = from; i < batch.length; i++) {
       const pub = batch[i]!;
       sub.last = pub.offset;
-      this.push(sseEvent(sseId(this.subs.values()), 'message', pub.frame));
+      this.push(sseEvent(sseId(this.subList()), 'message', pub.frame));
     }
     return true;
   }
@@ -268,7 +305,7 @@ export class Connection implements HubConnection {
 
   private pushPub(sub: Subscription, pub: Publication): void {
     sub.last = pub.offset;
-    this.push(this.sse ? sseEvent(sseId(this.subs.values()), 'message', pub.frame) : pub.frame);
+    this.push(this.sse ? sseEvent(sseId(this.subList()), 'message', pub.frame) : pub.frame);
   }
 
   /** Conflated channel, lagging subscriber: only the latest publication. False if none to give. */
@@ -287,7 +324,7 @@ export class Connection implements HubConnection {
 
   private pushControl(msg: ServerMessage): void {
     const json = encodeServerMessage(msg);
-    this.push(this.sse ? sseEvent(sseId(this.subs.values()), msg.op, json) : json);
+    this.push(this.sse ? sseEvent(sseId(this.subList()), msg.op, json) : json);
   }
 
   sendGap(sub: Subscription, epoch: string, offset: number, reason: Reason): void {
@@ -313,7 +350,7 @@ export class Connection implements HubConnection {
 
   onLive(_sub: Subscription): void {
     if (!this.lagEpisode || this.lagging) return;
-    for (const s of this.subs.values()) if (s.state === CATCHING_UP || s.state === JOINING) return;
+    for (const s of this.subList()) if (s.state === CATCHING_UP || s.state === JOINING) return;
     this.lagEpisode = false;
     this.ctx.metrics.slowConsumer('caught_up');
   }
