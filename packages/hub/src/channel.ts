@@ -246,6 +246,9 @@ export class Channel {
     let shared: Buffer | undefined;
     let delivered = 0;
     let lagDropped = 0;
+    /** Written at once by `deliver` (the rest is counted by the hub's flush). */
+    let frames = 0;
+    let bytes = 0;
     const subs = this.subs;
     for (let i = 0; i < subs.length; i++) {
       const sub = subs[i]!;
@@ -272,14 +275,20 @@ export class Channel {
         continue;
       }
       const buf = from === 0 ? (shared ??= joinFrames(batch, 0)) : joinFrames(batch, from);
-      if (conn.enqueue(buf)) {
-        sub.last = end;
-        delivered += n - from;
-      } else {
+      const written = conn.deliver(buf);
+      if (written < 0) {
         conn.pauseForLag(sub, n - from);
+        continue;
+      }
+      sub.last = end;
+      delivered += n - from;
+      if (written > 0) {
+        frames++;
+        bytes += written;
       }
     }
     const m = ctx.metrics;
+    if (frames > 0) m.written(frames, bytes);
     if (lagDropped > 0) m.dropped('slow_consumer', lagDropped);
     if (delivered > 0) {
       m.delivered(this.namespace, delivered);

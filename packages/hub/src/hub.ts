@@ -22,7 +22,8 @@ const LAG_CHECK_MS = 250;
  *   (`history_expired`, or `epoch_changed` with the new epoch), or for a slow consumer a close
  *   with 4000. Never a silent hole.
  * - Everything one connection gets in one event-loop turn is one `sink.write` (messages joined
- *   by '\n' for ws). Subscribers at the same position get the same joined buffer, built once per
+ *   by '\n' for ws; a single-subscription connection is written while the batch is distributed,
+ *   and a control message the hub adds later in that turn, e.g. a gap, is a second write). Subscribers at the same position get the same joined buffer, built once per
  *   channel per turn; publication frames are forwarded as the publisher encoded them.
  * - A connection's hub-pending + transport-buffered bytes stay under `maxQueueBytes` plus one
  *   batch: past it, live batches are not queued (counted as dropped), and once it drains the

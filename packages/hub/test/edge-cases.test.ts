@@ -90,3 +90,27 @@ test('a subscriber joining while the node fills a gap gets every publication onc
   assert.equal(got.at(-1), 10);
   await hub.close();
 });
+
+test('a sink that throws on a live write is closed without costing the channel’s other subscribers the batch', async () => {
+  const { bus, hub } = setup();
+  // Single-subscription connections are written during distribution; the failing one sits
+  // between healthy ones so that removing it mid-distribution would skip a neighbour.
+  const sinks = [new FakeSink(), new FakeSink(), new FakeSink(), new FakeSink()];
+  const broken = sinks[1]!;
+  for (const s of sinks) await hub.connect(s).subscribe({ op: 'subscribe', id: 1, channel: 'a' });
+  await settle();
+  assert.equal(hub.stats().subscriptions, 4);
+  broken.write = () => {
+    throw new Error('socket gone');
+  };
+  // Each turn's publication reaches every healthy subscriber in that turn (a skipped one would
+  // only get it later, by catching up from history).
+  for (let offset = 1; offset <= 2; offset++) {
+    void bus.publish('a', PAYLOAD);
+    await settle();
+    for (const s of sinks) if (s !== broken) assert.deepEqual(s.offsets('a'), Array.from({ length: offset }, (_, i) => i + 1));
+  }
+  assert.equal(hub.stats().subscriptions, 3);
+  assert.equal(hub.stats().connections, 3);
+  await hub.close();
+});
