@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { announceReady, channelFromUrl, exitOnSignals, readPeerArgs, SUBSCRIBED_FRAME } from './peer-args.js';
+import { batchPerTurn, Rooms } from './rooms.js';
 
 /**
  * The floor: what fan-out costs with nothing else. One Redis subscription per channel; the messages
@@ -12,11 +13,7 @@ import { announceReady, channelFromUrl, exitOnSignals, readPeerArgs, SUBSCRIBED_
  */
 const args = readPeerArgs(process.argv.slice(2));
 const sub = new Redis({ port: args.redisPort, host: '127.0.0.1' });
-const rooms = new Map<string, Set<Socket>>();
-const subscribing = new Map<string, Promise<unknown>>();
-const pending = new Map<string, Buffer[]>();
-let flushScheduled = false;
-const NL = Buffer.from('\n');
+const rooms = new Rooms<Socket>(sub);
 
 function frame(payload: Buffer): Buffer {
   const n = payload.length;
@@ -29,31 +26,11 @@ function frame(payload: Buffer): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-function flush(): void {
-  flushScheduled = false;
-  for (const [channel, messages] of pending) {
-    const set = rooms.get(channel);
-    if (set === undefined || set.size === 0) continue;
-    const parts: Buffer[] = [];
-    for (const m of messages) {
-      if (parts.length > 0) parts.push(NL);
-      parts.push(m);
-    }
-    const buf = frame(Buffer.concat(parts));
-    for (const socket of set) socket.write(buf);
-  }
-  pending.clear();
-}
-
-sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-  const name = channel.toString();
-  let list = pending.get(name);
-  if (list === undefined) pending.set(name, (list = []));
-  list.push(message);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flush);
-  }
+batchPerTurn(sub, (channel, joined) => {
+  const set = rooms.get(channel);
+  if (set === undefined || set.size === 0) return;
+  const buf = frame(joined);
+  for (const socket of set) socket.write(buf);
 });
 
 const server = createServer((_req, res) => res.writeHead(426).end());
@@ -66,19 +43,10 @@ server.on('upgrade', (req, socket: Socket) => {
   const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
   socket.setNoDelay(true);
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-  const channel = channelFromUrl(req.url);
-  let sub_ = subscribing.get(channel);
-  if (sub_ === undefined) {
-    sub_ = sub.subscribe(channel);
-    subscribing.set(channel, sub_);
-  }
   socket.on('error', () => socket.destroy());
   socket.on('data', () => undefined); // clients send nothing the floor acts on
-  void sub_.then(() => {
-    if (socket.destroyed) return;
-    let set = rooms.get(channel);
-    if (set === undefined) rooms.set(channel, (set = new Set()));
-    set.add(socket);
+  void rooms.join(channelFromUrl(req.url), socket, () => socket.destroyed).then((set) => {
+    if (set === undefined) return;
     socket.on('close', () => set.delete(socket));
     socket.write(frame(Buffer.from(SUBSCRIBED_FRAME)));
   });

@@ -1,6 +1,7 @@
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Redis } from 'ioredis';
 import { announceReady, channelFromUrl, exitOnSignals, readPeerArgs, SUBSCRIBED_FRAME } from './peer-args.js';
+import { Rooms } from './rooms.js';
 
 /**
  * The naive design most tutorials show: one Redis subscription per channel and `ws.send` per client
@@ -8,8 +9,7 @@ import { announceReady, channelFromUrl, exitOnSignals, readPeerArgs, SUBSCRIBED_
  */
 const args = readPeerArgs(process.argv.slice(2));
 const sub = new Redis({ port: args.redisPort, host: '127.0.0.1' });
-const rooms = new Map<string, Set<WebSocket>>();
-const subscribing = new Map<string, Promise<unknown>>();
+const rooms = new Rooms<WebSocket>(sub);
 
 sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
   const set = rooms.get(channel.toString());
@@ -19,17 +19,8 @@ sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: args.port, perMessageDeflate: false });
 wss.on('connection', (ws, req) => {
-  const channel = channelFromUrl(req.url);
-  let pending = subscribing.get(channel);
-  if (pending === undefined) {
-    pending = sub.subscribe(channel);
-    subscribing.set(channel, pending);
-  }
-  void pending.then(() => {
-    if (ws.readyState !== ws.OPEN) return;
-    let set = rooms.get(channel);
-    if (set === undefined) rooms.set(channel, (set = new Set()));
-    set.add(ws);
+  void rooms.join(channelFromUrl(req.url), ws, () => ws.readyState !== ws.OPEN).then((set) => {
+    if (set === undefined) return;
     ws.on('close', () => set.delete(ws));
     ws.send(SUBSCRIBED_FRAME);
   });
