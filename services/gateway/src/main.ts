@@ -12,5 +12,7 @@ try {
   process.exit(1);
 }
 const logger = createLogger({ level: config.logLevel, service: 'gateway', node: config.nodeName });
-const gateway = await startGateway({ config, logger });
-handleSignals(() => gateway.drain(), logger);
+// Signals are handled from the first moment: a SIGTERM during startup drains once started.
+const starting = startGateway({ config, logger });
+handleSignals(async () => (await starting).drain(), logger);
+await starting;

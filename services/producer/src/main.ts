@@ -12,5 +12,8 @@ try {
   process.exit(1);
 }
 const logger = createLogger({ level: config.logLevel, service: 'producer', node: config.nodeName });
-const producer = await startProducer({ config, logger });
-handleSignals(() => producer.close(), logger);
+// Signals are handled from the first moment: a SIGTERM that arrives while the jobs are starting
+// waits for the start to finish and then stops them, instead of killing the process under them.
+const starting = startProducer({ config, logger });
+handleSignals(async () => (await starting).close(), logger);
+await starting;

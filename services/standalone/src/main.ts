@@ -21,13 +21,27 @@ function readConfigs() {
 const config = readConfigs();
 const log = (service: string) => createLogger({ level: config.gateway.logLevel, service, node: config.gateway.nodeName });
 const logger = log('standalone');
-const bus = await createBus(config.gateway.bus, {
-  history: historyPolicyFor(config.gateway.namespaces),
-  logger: log('bus'),
-  clientName: config.gateway.nodeName,
-});
-const producer = await startProducer({ config: config.producer, bus, logger: log('producer') });
-const gateway = await startGateway({ config: config.gateway, bus, logger: log('gateway') });
+
+async function start() {
+  const bus = await createBus(config.gateway.bus, {
+    history: historyPolicyFor(config.gateway.namespaces),
+    logger: log('bus'),
+    clientName: config.gateway.nodeName,
+  });
+  const producer = await startProducer({ config: config.producer, bus, logger: log('producer') });
+  const gateway = await startGateway({ config: config.gateway, bus, logger: log('gateway') });
+  return { bus, producer, gateway };
+}
+
+// Signals are handled from the first moment: a SIGTERM during startup stops what started, in order.
+const starting = start();
+handleSignals(async () => {
+  const { bus, producer, gateway } = await starting;
+  await gateway.drain();
+  await producer.close();
+  await bus.close();
+}, logger);
+const { bus, producer, gateway } = await starting;
 
 const host = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? 'localhost' : config.gateway.host;
 logger.info(
@@ -41,9 +55,3 @@ logger.info(
   'megaphone is running',
 );
 process.stdout.write(`\n  Megaphone console: http://${host}:${gateway.port}/\n\n`);
-
-handleSignals(async () => {
-  await gateway.drain();
-  await producer.close();
-  await bus.close();
-}, logger);
