@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ReadinessTracker } from '../src/bus-health.js';
 import { CommandRateLimiter } from '../src/rate-limit.js';
 import { originAllowed } from '../src/origin.js';
+import { GatewayWebSocket } from '../src/ws-client.js';
 
 test('rate limiter: a burst of the rate, then refill over time; a flood becomes abusive', () => {
   let now = 0;
@@ -58,4 +59,19 @@ test('origin policy: same-origin compares the Origin host with Host; lists are e
   assert.equal(originAllowed(list, { host: 'gw', origin: 'HTTPS://APP.EXAMPLE' }), true);
   assert.equal(originAllowed(list, { host: 'gw', origin: 'http://app.example' }), false);
   assert.equal(originAllowed({ kind: 'any' }, { host: 'gw', origin: 'null' }), true);
+});
+
+test('a gateway WebSocket holds no listener dictionary until someone adds a listener, and listeners still work', () => {
+  const ws = new GatewayWebSocket(null, undefined, {});
+  const internals = ws as unknown as { _events: object | undefined };
+  assert.equal(internals._events, undefined);
+  assert.equal(ws.listenerCount('close'), 0);
+  assert.equal(ws.emit('pong', Buffer.alloc(0)), false);
+  // An 'error' with nobody listening is absorbed (logged by the client when there is one), not thrown.
+  assert.equal(ws.emit('error', new Error('boom')), true);
+  const seen: unknown[] = [];
+  ws.on('close', (code: number) => seen.push(code));
+  assert.notEqual(internals._events, undefined);
+  assert.equal(ws.emit('close', 1000, Buffer.alloc(0)), true);
+  assert.deepEqual(seen, [1000]);
 });
