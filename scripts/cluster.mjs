@@ -14,12 +14,13 @@ import { createServer, connect } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, delimiter } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const GATEWAY_MAIN = join(root, 'services/gateway/dist/src/main.js');
 const PRODUCER_MAIN = join(root, 'services/producer/dist/src/main.js');
+const GATEWAY_FLAGS = join(root, 'services/gateway/dist/src/node-flags.js');
 
 /** A port that was free a moment ago (bind :0, read it, close). */
 export async function freePort(host = '127.0.0.1') {
@@ -170,7 +171,7 @@ export async function startCluster(opts = {}) {
     log = (line) => console.log(line),
     startTimeoutMs = 30_000,
   } = opts;
-  for (const main of [GATEWAY_MAIN, PRODUCER_MAIN]) {
+  for (const main of [GATEWAY_MAIN, PRODUCER_MAIN, GATEWAY_FLAGS]) {
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   }
   const redisServer = which('redis-server');
@@ -242,10 +243,12 @@ export async function startCluster(opts = {}) {
       ...common,
     });
 
+    // The V8 flags the gateway ships with (services/gateway/src/node-flags.ts).
+    const { GATEWAY_NODE_FLAGS } = await import(pathToFileURL(GATEWAY_FLAGS).href);
     const gateways = [];
     for (let i = 1; i <= count; i++) {
       const g = { name: `gateway-${i}`, port: await freePort(), adminPort: await freePort() };
-      const entry = launch(g.name, process.execPath, [GATEWAY_MAIN], {
+      const entry = launch(g.name, process.execPath, [...GATEWAY_NODE_FLAGS, GATEWAY_MAIN], {
         NODE_NAME: g.name,
         GATEWAY_HOST: '127.0.0.1',
         GATEWAY_PORT: String(g.port),
@@ -348,7 +351,7 @@ async function main() {
     console.log('usage: npm run cluster -- [--port 8080] [--gateways 3] [--balancer auto|haproxy|node] [--quiet]');
     return;
   }
-  if (!existsSync(GATEWAY_MAIN) || !existsSync(PRODUCER_MAIN)) {
+  if (!existsSync(GATEWAY_MAIN) || !existsSync(PRODUCER_MAIN) || !existsSync(GATEWAY_FLAGS)) {
     const r = spawnSync(process.execPath, [join(root, 'scripts/ensure-built.mjs')], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) process.exit(r.status ?? 1);
   }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClientProtocol } from './loadgen/ws-client.js';
 import type { PublishVia } from './loadgen/messages.js';
 import { captureOutput, freePort, LOAD_CORE, SERVER_CORE, spawnPinned, stopChild, waitForHttpOk, waitForOutput } from './processes.js';
+import { GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
 
 export type SystemName = 'megaphone' | 'socketio' | 'naive' | 'floor' | 'batched-ws';
 /** The default run; `batched-ws` is a diagnostic peer chosen with `--systems`. */
@@ -97,7 +98,8 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
     REDIS_URL: `redis://127.0.0.1:${opts.redisPort}`,
     LOG_LEVEL: 'warn',
   };
-  const gateway = spawnPinned(SERVER_CORE, process.execPath, [...(opts.nodeFlags ?? []), GATEWAY_MAIN], {
+  // Megaphone's gateway as it ships: with its V8 flags (services/gateway/src/node-flags.ts).
+  const gateway = spawnPinned(SERVER_CORE, process.execPath, [...GATEWAY_NODE_FLAGS, ...(opts.nodeFlags ?? []), GATEWAY_MAIN], {
     cwd: dir,
     env: {
       ...common,

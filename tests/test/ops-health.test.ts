@@ -10,14 +10,15 @@ import { describe, test } from 'node:test';
 import { freePort, getText, poll } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { OpsClient } from '../src/ops/ws-client.js';
+import { GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
 
 interface Proc {
   child: ChildProcess;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function run(main: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [repoPath(main)], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: 'ignore' });
+function run(main: string, env: Record<string, string>, nodeFlags: readonly string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeFlags, repoPath(main)], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: 'ignore' });
   return { child, exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))) };
 }
 
@@ -112,6 +113,38 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
       await kill(producer);
       if (grandchild && alive(grandchild)) process.kill(grandchild, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the gateway runs with its V8 flags wherever we start it, and they cap its young generation', async () => {
+    const dockerfile = readFileSync(repoPath('services/gateway/Dockerfile'), 'utf8');
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+    assert.deepEqual(cmd, ['node', ...GATEWAY_NODE_FLAGS, 'services/gateway/dist/src/main.js']);
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.ok(pkg.scripts['gateway']?.endsWith(`node ${GATEWAY_NODE_FLAGS.join(' ')} services/gateway/dist/src/main.js`), pkg.scripts['gateway']);
+    assert.match(readFileSync(repoPath('scripts/cluster.mjs'), 'utf8'), /\[\.\.\.GATEWAY_NODE_FLAGS, GATEWAY_MAIN\]/);
+
+    const semiMiB = Number(/^--max-semi-space-size=(\d+)$/.exec(GATEWAY_NODE_FLAGS.find((f) => f.startsWith('--max-semi-space-size=')) ?? '')?.[1]);
+    assert.ok(semiMiB > 0, 'GATEWAY_NODE_FLAGS sets --max-semi-space-size');
+    const port = await freePort();
+    const adminPort = await freePort();
+    const gw = run(cmd.at(-1)!, {
+      GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port),
+      GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_ADMIN_PORT: String(adminPort),
+    }, cmd.slice(1, -1));
+    const clients: OpsClient[] = [];
+    try {
+      await poll('ready', async () => (await getText(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, 20_000);
+      // A burst of connections is what grows the young generation (to 2 × 16 MiB without the flag).
+      for (let i = 0; i < 500; i++) clients.push(new OpsClient(`ws://127.0.0.1:${port}/ws`, { origin: `http://127.0.0.1:${port}` }));
+      await Promise.all(clients.map((c) => c.opened));
+      const metrics = (await getText(`http://127.0.0.1:${adminPort}/metrics`)).text;
+      const newSpace = Number(/^megaphone_nodejs_heap_space_size_total_bytes\{space="new"[^}]*\} (\d+)$/m.exec(metrics)?.[1]);
+      assert.ok(newSpace > 0, 'the heap space metric is exported');
+      assert.ok(newSpace <= 2 * semiMiB * 1024 * 1024, `young generation ${newSpace} bytes, cap 2 × ${semiMiB} MiB`);
+    } finally {
+      for (const c of clients) c.close();
+      await kill(gw);
     }
   });
 });

@@ -3,3 +3,4 @@ export type { GatewayConfig, OriginPolicy } from './config.js';
 export { startGateway } from './gateway.js';
 export type { StartGatewayOptions, GatewayHandle } from './gateway.js';
 export { GatewayMetrics } from './metrics.js';
+export { GATEWAY_NODE_FLAGS } from './node-flags.js';
