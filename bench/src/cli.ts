@@ -15,8 +15,8 @@ export interface CliOptions {
 
 export const USAGE = `npm run bench -- [options]
   --quick                 2-minute smoke run (small client counts, short steps)
-  --scenario a,b          only these scenarios (fanout-1k, fanout-5k, burst, many-channels, slow-consumers,
-                          idle; "none" with --profile for the profile alone)
+  --scenario a,b          only these scenarios (low-rate-ab, fanout-1k, fanout-5k, burst, many-channels,
+                          slow-consumers, idle, idle-18k; "none" with --profile for the profile alone)
   --systems a,b           only these systems (megaphone, socketio, naive, floor; also batched-ws:
                           the floor's batching written with ws.send per client)
   --profile               also profile the gateway with --cpu-prof at saturation (fanout-1k, top step)

@@ -152,8 +152,8 @@ export function fmtRate(n: number): string {
 }
 
 /**
- * Runs the same step on several systems in alternation (A B A B …), all started and connected up
- * front, and reports each system's median round. On a shared machine the load drifts over minutes;
+ * Runs the same step on several systems in alternation (A B C D, B C D A, …), all started and
+ * connected up front, after one unrecorded warm-up round each, and reports each system's median round. On a shared machine the load drifts over minutes;
  * alternating puts every system under the same drift, which matters when the comparison is ±10%.
  */
 export async function runAlternating(names: readonly SystemName[], spec: ScenarioSpec, rounds: number, opts: RunOptions): Promise<SystemResult[]> {
@@ -176,14 +176,25 @@ export async function runAlternating(names: readonly SystemName[], spec: Scenari
       if (conn.clients === 0) throw new Error(`${name}: no client could connect: ${conn.firstError}`);
     }
     await new Promise((r) => setTimeout(r, 1000));
+    const runOnce = async (s: (typeof started)[number], durationMs: number): Promise<StepResult> => {
+      const via = spec.megaphoneVia === 'bus' && s.system.busVia ? s.system.busVia : s.system.publishVia;
+      const reply = await s.loadgen.run({
+        via, ratePerChannel: step.ratePerChannel, durationMs, payloadChars: step.payloadChars, drainMs: step.drainMs,
+        stallFraction: 0, serverPid: s.system.pid, sidePids: s.system.sidePids, redisPid: opts.redisPid,
+      });
+      return stepResult(step, reply);
+    };
+    // A warm-up round, not recorded: every process has run the step's code paths (JIT, heap sizes,
+    // socket buffers) before the first measured round.
+    for (const s of started) {
+      const r = await runOnce(s, Math.min(step.durationMs, 3000));
+      opts.log(`  ${s.name} warm-up: ${r.cpuUsPerDelivery.toFixed(2)} µs/delivery`);
+    }
     for (let round = 0; round < rounds; round++) {
-      for (const s of started) {
-        const via = spec.megaphoneVia === 'bus' && s.system.busVia ? s.system.busVia : s.system.publishVia;
-        const reply = await s.loadgen.run({
-          via, ratePerChannel: step.ratePerChannel, durationMs: step.durationMs, payloadChars: step.payloadChars, drainMs: step.drainMs,
-          stallFraction: 0, serverPid: s.system.pid, sidePids: s.system.sidePids, redisPid: opts.redisPid,
-        });
-        const r = stepResult(step, reply);
+      // The order rotates every round, so that no system always runs first (or right after another).
+      for (let k = 0; k < started.length; k++) {
+        const s = started[(round + k) % started.length]!;
+        const r = await runOnce(s, step.durationMs);
         s.runs.push(r);
         opts.log(`  ${s.name} round ${round + 1}: ${r.cpuUsPerDelivery.toFixed(2)} µs/delivery, p99 ${r.p99Ms.toFixed(1)} ms, ${(r.completeness * 100).toFixed(2)}% complete`);
         await new Promise((res) => setTimeout(res, 300));
