@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerMessage } from '@megaphone/protocol';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { TestClient, httpGet, isOp, sleep, startTestGateway, upgradeStatus } from './helpers.js';
 
 test('welcome is the first message: node, session, heartbeat', async () => {
@@ -217,3 +220,97 @@ test('GATEWAY_MAX_CONNECTIONS: clients past the limit get 503 until one leaves',
     await t.close();
   }
 });
+
+/** A raw WebSocket client that records every frame the server sends, in order, and never answers a close. */
+interface RawClient {
+  socket: Socket;
+  frames: { opcode: number; payload: Buffer }[];
+  send(opcode: number, payload: Buffer): void;
+}
+
+async function rawClient(port: number): Promise<RawClient> {
+  const socket = connect({ port, host: '127.0.0.1' });
+  await once(socket, 'connect');
+  socket.write(
+    `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  const frames: { opcode: number; payload: Buffer }[] = [];
+  let buf = Buffer.alloc(0);
+  let upgraded = false;
+  socket.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    if (!upgraded) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      upgraded = true;
+      buf = buf.subarray(end + 4);
+    }
+    for (;;) {
+      if (buf.length < 2) return;
+      let len = buf[1]! & 0x7f;
+      let at = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        at = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        at = 10;
+      }
+      if (buf.length < at + len) return;
+      frames.push({ opcode: buf[0]! & 0x0f, payload: Buffer.from(buf.subarray(at, at + len)) });
+      buf = buf.subarray(at + len);
+    }
+  });
+  socket.on('error', () => {});
+  const send = (opcode: number, payload: Buffer): void => {
+    // Masked with a zero key (valid, and the payload stays as is).
+    const head = payload.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0]) : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff, 0, 0, 0, 0]);
+    socket.write(Buffer.concat([head, payload]));
+  };
+  return { socket, frames, send };
+}
+
+for (const [why, code, trigger] of [
+  // ws closes (a frame over the 4 KiB limit) and ends the socket once its close frame is out.
+  ['ws closes on a frame over 4 KiB', 1009, (c: RawClient) => c.send(1, Buffer.from(JSON.stringify({ op: 'ping', id: 2, pad: 'x'.repeat(5000) })))],
+  // The gateway closes (a command flood) and keeps the socket open for the peer's close frame.
+  ['the gateway closes a command flood', 1008, (c: RawClient) => {
+    for (let i = 0; i < 60; i++) c.send(1, Buffer.from(JSON.stringify({ op: 'ping', id: 100 + i })));
+  }],
+] as const) {
+  test(`after its close frame the server sends no further data, to a peer that never answers it (${why})`, async () => {
+    const t = await startTestGateway({ GATEWAY_MAX_COMMANDS_PER_SECOND: '10' });
+    try {
+      const c = await rawClient(t.gw.port);
+      c.send(1, Buffer.from(JSON.stringify({ op: 'subscribe', id: 1, channel: 'news' })));
+      const started = Date.now();
+      while (!c.frames.some((f) => f.opcode === 1 && f.payload.includes('"op":"subscribed"'))) {
+        assert.ok(Date.now() - started < 5000, 'subscribed');
+        await sleep(5);
+      }
+      let publishing = true;
+      const publisher = (async () => {
+        while (publishing) {
+          await t.bus.publish('news', '{"n":1}');
+          await sleep(1);
+        }
+      })();
+      await sleep(50);
+      trigger(c);
+      await sleep(300);
+      publishing = false;
+      await publisher;
+      const closeAt = c.frames.findIndex((f) => f.opcode === 8);
+      assert.ok(closeAt >= 0, 'the server sent a close frame');
+      assert.equal(c.frames[closeAt]!.payload.readUInt16BE(0), code);
+      assert.ok(c.frames.slice(0, closeAt).some((f) => f.payload.includes('"op":"message"')), 'publications flowed before the close');
+      assert.deepEqual(c.frames.slice(closeAt + 1).map((f) => f.opcode), [], 'nothing after the close frame');
+      c.socket.destroy();
+    } finally {
+      await t.close();
+    }
+  });
+}
