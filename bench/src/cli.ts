@@ -19,7 +19,7 @@ export const USAGE = `npm run bench -- [options]
                           slow-consumers, idle, idle-18k; "none" with --profile for the profile alone)
   --systems a,b           only these systems (megaphone, socketio, naive, floor; also batched-ws:
                           the floor's batching written with ws.send per client)
-  --profile               also profile the gateway with --cpu-prof at saturation (fanout-1k, top step)
+  --profile               also profile the gateway with --cpu-prof, 1,000 clients at 50 and 3,000 msg/s
   --out DIR               results directory (default bench/results)
   --no-docs               do not rewrite the results section of docs/benchmarks.md
   --no-hub                skip the hub micro-benchmark (bench/src/hub/)

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   }
   const redis = await startRedis();
   const results: ScenarioResult[] = [];
-  let profile: BenchReport['profile'];
+  const profiles: NonNullable<BenchReport['profiles']> = [];
   try {
     for (const spec of specs) {
       log(`\n-- ${spec.title}`);
@@ -92,19 +92,22 @@ async function main(): Promise<void> {
       results.push(sc);
     }
     if (opts.profile && opts.systems.includes('megaphone')) {
-      const profDir = join(outDir, 'profiles');
-      mkdirSync(profDir, { recursive: true });
-      const rate = opts.quick ? 1000 : 3000;
-      const spec: ScenarioSpec = {
-        id: 'profile', title: `Profile: Megaphone gateway, 1,000 clients × ${rate} msg/s`, clients: 1000, channels: 1, sampleEvery: 20, stopWhenSaturated: false, megaphoneVia: 'bus',
-        steps: [{ label: `${rate} msg/s`, ratePerChannel: rate, durationMs: opts.quick ? 3000 : 8000, payloadChars: 32, drainMs: 3000 }],
-      };
-      log(`\n-- ${spec.title} (node --cpu-prof)`);
-      const r = await runScenarioOn('megaphone', spec, { redisPort: redis.port, redisPid: redis.pid, log, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
-      results.push({ id: spec.id, title: spec.title, systems: [r] });
-      const file = newestProfile(profDir);
-      if (file) profile = { file: relative(repoRoot, file), top: topSelfTime(file) };
-      else log('  no .cpuprofile written (the gateway did not exit cleanly)');
+      // Where the gateway's time goes at the low-rate target's load and at saturation.
+      for (const rate of opts.quick ? [50, 1000] : [50, 3000]) {
+        const profDir = join(outDir, 'profiles', `${rate}`);
+        mkdirSync(profDir, { recursive: true });
+        const title = `Gateway CPU profile, 1,000 clients × ${rate} msg/s`;
+        const spec: ScenarioSpec = {
+          id: `profile-${rate}`, title: `Profile: Megaphone gateway, 1,000 clients × ${rate} msg/s`, clients: 1000, channels: 1, sampleEvery: 20, stopWhenSaturated: false, megaphoneVia: 'bus',
+          steps: [{ label: `${rate} msg/s`, ratePerChannel: rate, durationMs: opts.quick ? 3000 : 8000, payloadChars: 32, drainMs: 3000 }],
+        };
+        log(`\n-- ${spec.title} (node --cpu-prof)`);
+        const r = await runScenarioOn('megaphone', spec, { redisPort: redis.port, redisPid: redis.pid, log, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+        results.push({ id: spec.id, title: spec.title, systems: [r] });
+        const file = newestProfile(profDir);
+        if (file) profiles.push({ title, file: relative(repoRoot, file), top: topSelfTime(file) });
+        else log('  no .cpuprofile written (the gateway did not exit cleanly)');
+      }
     }
   } finally {
     await redis.stop();
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
     scenarios: results,
     targets: checkTargets(results, opts.quick),
     ...(hubMicro ? { hubMicro } : {}),
-    ...(profile ? { profile } : {}),
+    ...(profiles.length > 0 ? { profiles } : {}),
   };
   console.log(renderText(report));
   const stamp = startedAt.replace(/[:.]/g, '-');

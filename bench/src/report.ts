@@ -85,9 +85,9 @@ export function renderText(report: BenchReport): string {
   }
   out.push('', '== Targets (issue 5)');
   for (const t of report.targets) out.push(`  [${t.met === undefined ? ' ? ' : t.met ? 'MET' : 'NOT MET'}] ${t.target}: ${t.detail}`);
-  if (report.profile) {
-    out.push('', `== Gateway CPU profile (${report.profile.file}), top self time`);
-    for (const p of report.profile.top) out.push(`  ${p.selfPct.toFixed(1).padStart(5)}%  ${p.fn}  ${p.where}`);
+  for (const prof of report.profiles ?? []) {
+    out.push('', `== ${prof.title} (${prof.file}), top self time`);
+    for (const p of prof.top) out.push(`  ${p.selfPct.toFixed(1).padStart(5)}%  ${p.fn}  ${p.where}`);
   }
   return out.join('\n');
 }
@@ -105,9 +105,9 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.hubMicro) out.push('', '### Hub micro-benchmark (no network, no-op sinks)', '', mdTable(HUB_HEAD, hubRows(report)));
   out.push('', '### Targets', '', '| target | met | measured |', '|---|---|---|');
   for (const t of report.targets) out.push(`| ${t.target} | ${t.met === undefined ? '?' : t.met ? 'yes' : '**no**'} | ${t.detail} |`);
-  if (report.profile) {
-    out.push('', `### Gateway CPU profile at saturation (top self time)`, '', '| self % | function | where |', '|--:|---|---|');
-    for (const p of report.profile.top) out.push(`| ${p.selfPct.toFixed(1)} | \`${p.fn}\` | ${p.where} |`);
+  for (const prof of report.profiles ?? []) {
+    out.push('', `### ${prof.title} (top self time)`, '', '| self % | function | where |', '|--:|---|---|');
+    for (const p of prof.top) out.push(`| ${p.selfPct.toFixed(1)} | \`${p.fn}\` | ${p.where} |`);
   }
   return out.join('\n');
 }

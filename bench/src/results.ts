@@ -72,5 +72,6 @@ export interface BenchReport {
   scenarios: ScenarioResult[];
   targets: TargetCheck[];
   hubMicro?: { subscribers: number; batch: number; deliveries: number; nsPerDelivery: number; deliveriesPerSecond: number }[];
-  profile?: { file: string; top: { fn: string; where: string; selfPct: number }[] };
+  /** `--profile`: the gateway's top self time at a low rate and at saturation (1,000 clients). */
+  profiles?: { title: string; file: string; top: { fn: string; where: string; selfPct: number }[] }[];
 }

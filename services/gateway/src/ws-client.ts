@@ -40,16 +40,6 @@ export class GatewayWebSocket extends WebSocket {
     (this as unknown as { _events: object | undefined })._events = undefined;
   }
 
-  /**
-   * Every close frame ws sends goes through here (the gateway's closes, and ws's own on the
-   * peer's close frame or a protocol error), so the client knows to write nothing more without
-   * reading `readyState` on every delivery (see WsClient.write).
-   */
-  override close(code?: number, data?: string | Buffer): void {
-    if (this.client !== undefined) this.client.outputClosed = true;
-    super.close(code, data);
-  }
-
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     const client = this.client;
     switch (event) {
@@ -79,8 +69,6 @@ export class GatewayWebSocket extends WebSocket {
 export class WsClient implements ClientConnection, Sink {
   readonly conn: HubConnection;
   alive = true;
-  /** A close frame has been sent (set by GatewayWebSocket.close): no data frame may follow. */
-  outputClosed = false;
   private closing = false;
   /** The code this side closed with: a peer that never answers shows up as 1006 otherwise. */
   private closeCode: number | undefined;
@@ -110,11 +98,8 @@ export class WsClient implements ClientConnection, Sink {
 
   /** The hub's chunk (UTF-8 JSON lines) as one text frame, framed once for all its subscribers. */
   write(chunk: Buffer): void {
-    // After a close frame nothing may follow (ws drops its own sends in that state too). ws's
-    // other ways out of OPEN (terminate, the socket's end, close or error) end or destroy the
-    // socket, which `writable` sees. Checked here rather than with ws's `readyState`: one object
-    // fewer touched per delivery (the socket's state is touched by the write anyway).
-    if (this.outputClosed || !this.socket.writable) return;
+    // After a close frame nothing may follow (ws drops its own sends in that state too).
+    if (this.ws.readyState !== WebSocket.OPEN) return;
     const frame = textFrame(chunk);
     let flowing: boolean;
     if (frame !== undefined) {
