@@ -303,6 +303,15 @@ export class Channel {
    * distributed since, otherwise catches up the rest.
    */
   settle(sub: Subscription): void {
+    // A joining subscriber whose epoch is not the node's checks its position against history
+    // first: the node may have moved to a new epoch while it joined, announcing the change only
+    // to the subscribers live at that moment, and nothing else would tell this one until the next
+    // publication. Catch-up gives it the gap if it is the stale one; if the node is, catch-up
+    // ends in trySettle, which has the node verify itself.
+    if (this.epoch !== undefined && sub.epoch !== this.epoch) {
+      startCatchUp(this.ctx, sub, false);
+      return;
+    }
     if (!this.trySettle(sub)) startCatchUp(this.ctx, sub, false);
   }
 
