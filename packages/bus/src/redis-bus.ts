@@ -9,7 +9,7 @@ import { channelKeys, keySlot } from './redis/keys.js';
 import { clusterOptions, connectionOptions, DEFAULT_TIMEOUTS, retryDelay, type RedisTimeouts } from './redis/options.js';
 import { HISTORY_SCRIPT, PUBLISH_SCRIPT } from './redis/scripts.js';
 import { Subscriptions } from './redis/subscriptions.js';
-import { PingWatchdog, dropSocket, reviveOnEnd } from './redis/watchdog.js';
+import { PingWatchdog, absorbLateSocketErrors, dropSocket, reviveOnEnd } from './redis/watchdog.js';
 
 type RedisBusConfig = Extract<BusConfig, { kind: 'redis' }>;
 
@@ -125,6 +125,7 @@ export class RedisBus implements Bus {
     this.cmd.on('end', () => this.updateReadiness());
     reviveOnEnd(this.cmd, () => this.closed, () => retryDelay(3), () => this.opts.logger.warn('redis command connection had ended; connecting again'));
     this.cmd.on('error', (err: Error) => this.opts.logger.debug({ err: err.message }, 'redis command connection error'));
+    absorbLateSocketErrors(this.cmd);
     this.watchdog = new PingWatchdog(
       () => (this.cmd instanceof Cluster ? this.cmd.nodes('master') : [this.cmd]),
       this.timeouts.pingIntervalMs,

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { retryDelay } from './options.js';
-import { PingWatchdog, dropSocket, reviveOnEnd } from './watchdog.js';
+import { PingWatchdog, absorbLateSocketErrors, dropSocket, reviveOnEnd } from './watchdog.js';
 
 export interface SubscriberEvents {
   /** A message on one of our pub/sub channels (payload as received: a Buffer, never re-encoded). */
@@ -54,6 +54,7 @@ export class SubscriberConnection {
     this.conn.on('close', () => this.setReady(false));
     reviveOnEnd(this.conn, () => this.closed, () => retryDelay(3), () => this.events.revived());
     this.conn.on('error', (err: Error) => this.events.error(err));
+    absorbLateSocketErrors(this.conn);
   }
 
   async connect(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 
 /**
  * Detects hung connections: open but silent (Redis SIGSTOPped, a network blackhole; no FIN, so TCP
@@ -88,4 +88,25 @@ export function reviveOnEnd(conn: Redis | Cluster, isClosed: () => boolean, dela
     }, delayMs());
     timer.unref();
   });
+}
+
+const guardedStreams = new WeakSet<object>();
+const ignore = (): void => undefined;
+
+/**
+ * ioredis listens for its socket's first 'error' only (`once`), and a TLS socket can emit a second
+ * one, e.g. the server's alert arriving after a failed certificate check (redis/ioredis#1183):
+ * with no listener left, Node throws it and the process dies. On the first error of each socket
+ * (ioredis re-emits it on the client) this adds a listener that keeps any later one from being
+ * thrown; ioredis still sees and handles the first. For a Cluster, every node's socket.
+ */
+export function absorbLateSocketErrors(conn: Redis | Cluster): void {
+  const guard = (client: Redis): void => {
+    const stream = (client as { stream?: { on(event: 'error', fn: () => void): unknown } }).stream;
+    if (stream === undefined || guardedStreams.has(stream)) return;
+    guardedStreams.add(stream);
+    stream.on('error', ignore);
+  };
+  if (conn instanceof Cluster) conn.on('node error', () => conn.nodes('all').forEach(guard));
+  else conn.on('error', () => guard(conn));
 }
