@@ -9,7 +9,9 @@ import { Recorder, eventually, publishWhenUp, redisBus } from './redis-helpers.j
 
 const HUNG_BOUND_MS = DEFAULT_TIMEOUTS.pingIntervalMs + DEFAULT_TIMEOUTS.pingTimeoutMs;
 
-describe('RedisBus on a 3-master Redis Cluster', () => {
+// A bound well above the suite's ~15 s: a hang fails here, naming the suite, instead of at the runner's
+// 10-minute file timeout with nothing reported.
+describe('RedisBus on a 3-master Redis Cluster', { timeout: 180_000 }, () => {
   let cluster: RedisCluster;
   let config: BusConfig;
   let publisher: RedisBus;

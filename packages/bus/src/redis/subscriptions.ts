@@ -93,6 +93,9 @@ export class Subscriptions {
   }
 
   private subscriberFor(key: string, target?: { host: string; port: number }): SubscriberConnection {
+    // A closed bus opens nothing: a subscribe or a rebalance still running when close() came would
+    // otherwise leave a connection that reconnects forever and keeps the process alive.
+    if (this.closed) throw new BusUnavailableError('bus is closed');
     let sub = this.subscribers.get(key);
     if (sub === undefined) {
       const redis = { ...this.opts.connection(), ...(target !== undefined ? { host: target.host, port: target.port } : {}) };
@@ -113,6 +116,7 @@ export class Subscriptions {
     const sub = this.subscriberFor(owner, { host: owner.slice(0, i), port: Number(owner.slice(i + 1)) });
     if (sub.conn.status === 'wait') {
       await sub.connect();
+      if (this.closed) throw new BusUnavailableError('bus is closed');
       this.opts.changed();
     }
     return sub;
@@ -129,6 +133,7 @@ export class Subscriptions {
     const moved: string[] = [];
     try {
       for (const [channel, pubsub] of this.channels) {
+        if (this.closed) return;
         const owner = cluster.slots[keySlot(pubsub)]?.[0];
         if (owner === undefined) continue;
         const current = [...this.subscribers.entries()].find(([, s]) => s.has(pubsub))?.[0];
