@@ -153,8 +153,9 @@ export function fmtRate(n: number): string {
 
 /**
  * Runs the same step on several systems in alternation (A B C D, B C D A, …), all started and
- * connected up front, after one unrecorded warm-up round each, and reports each system's median round. On a shared machine the load drifts over minutes;
- * alternating puts every system under the same drift, which matters when the comparison is ±10%.
+ * connected up front, after one unrecorded warm-up round each, and reports each system's median
+ * round. On a shared machine the load drifts over minutes; alternating puts every system under the
+ * same drift, which matters when the comparison is ±10%.
  */
 export async function runAlternating(names: readonly SystemName[], spec: ScenarioSpec, rounds: number, opts: RunOptions): Promise<SystemResult[]> {
   const step = spec.steps[0];
