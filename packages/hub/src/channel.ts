@@ -1,14 +1,30 @@
-import type { HistoryResult, Publication } from '@megaphone/bus';
-import { namespaceOf, Reason, type StreamPosition } from '@megaphone/protocol';
-import { startCatchUp } from './catch-up.js';
-import type { HubContext } from './context.js';
-import { joinFrames } from './join.js';
-import { LIVE, appendTail, type Subscription } from './subscription.js';
+import type { Publication } from '@megaphone/bus';
+import { namespaceOf, type StreamPosition } from '@megaphone/protocol';
+import type { Logger } from '@megaphone/runtime';
+import type { HubMetrics } from './metrics.js';
+import type { Recovery } from './recovery.js';
+import { LIVE, appendTail, type Stream, type Subscription } from './subscription.js';
+import type { Framing } from './types.js';
 
 /** Publications held while a gap is filled; beyond either bound they are read from history instead. */
 const MAX_HELD = 10_000;
 const MAX_HELD_BYTES = 8 * 1024 * 1024;
 const FILL_RETRY_MS = 1000;
+
+/** What a channel needs from its hub. */
+export interface ChannelHost {
+  readonly recovery: Recovery;
+  readonly metrics: HubMetrics;
+  readonly logger: Logger | undefined;
+  /** Bounds a joining or catching-up subscriber's tail. */
+  readonly maxQueueBytes: number;
+  /** Clock for delivery latency (ms since the Unix epoch). */
+  readonly now: () => number;
+  /** Distribute this channel's batch at the end of the turn. */
+  distributeLater(channel: Channel): void;
+  /** The channel lost its last subscriber: drop the bus subscription. */
+  release(channel: Channel): void;
+}
 
 /**
  * One channel on this node: its subscribers, the node's view of the stream (epoch and the last
@@ -19,23 +35,20 @@ const FILL_RETRY_MS = 1000;
  * are read from history (the source of truth). What history no longer has is announced to every
  * live subscriber with a `gap` message, in order with the rest of its stream.
  */
-export class Channel {
+export class Channel implements Stream {
   readonly namespace: string;
   readonly subs: Subscription[] = [];
-  /** undefined until the node has seen a publication or read the channel's position. */
   epoch: string | undefined = undefined;
   /** Last offset accepted (queued in `pending` or already distributed). */
   offset = 0;
   /** This turn's batch: consecutive offsets ending at `offset`, all in `epoch`. */
-  pending: Publication[] = [];
+  private pending: Publication[] = [];
   /** The other half of `pending`, swapped at each distribution so no array is allocated per turn. */
   private spare: Publication[] = [];
   dirty = false;
-  /** The latest accepted publication (conflation hands it to lagging connections). */
   latest: Publication | undefined = undefined;
-  /** Settles when the bus subscription is in place; rejects if it failed. */
   ready: Promise<void> = Promise.resolve();
-  released = false;
+  private released = false;
   private filling = false;
   private refill = false;
   private held: Publication[] = [];
@@ -45,12 +58,11 @@ export class Channel {
 
   constructor(
     readonly name: string,
-    private readonly ctx: HubContext,
+    private readonly host: ChannelHost,
   ) {
     this.namespace = namespaceOf(name);
   }
 
-  /** Offset of the last publication already handed to subscribers. */
   get distributed(): number {
     return this.offset - this.pending.length;
   }
@@ -64,17 +76,16 @@ export class Channel {
     this.subs.push(sub);
   }
 
-  /** Removes a subscriber; true when it was the last one. */
-  remove(sub: Subscription): boolean {
+  remove(sub: Subscription): void {
     const i = sub.index;
-    if (i < 0 || this.subs[i] !== sub) return false;
+    if (i < 0 || this.subs[i] !== sub) return;
     const lastSub = this.subs.pop()!;
     if (lastSub !== sub) {
       this.subs[i] = lastSub;
       lastSub.index = i;
     }
     sub.index = -1;
-    return this.subs.length === 0;
+    if (this.subs.length === 0) this.host.release(this);
   }
 
   dispose(): void {
@@ -85,10 +96,9 @@ export class Channel {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
   }
 
-  /** The channel's current position, read from history once and then tracked from the bus. */
   position(): StreamPosition | Promise<StreamPosition> {
     if (this.epoch !== undefined) return { epoch: this.epoch, offset: this.offset };
-    this.syncing ??= this.ctx.bus.history(this.name, { limit: 0 }).then(
+    this.syncing ??= this.host.recovery.head(this.name).then(
       (r) => {
         this.syncing = undefined;
         this.sync(r.epoch, r.offset);
@@ -102,7 +112,6 @@ export class Channel {
     return this.syncing;
   }
 
-  /** Adopts a position read from history when the node has none yet. */
   sync(epoch: string, offset: number): void {
     if (this.epoch !== undefined) return;
     this.epoch = epoch;
@@ -133,7 +142,7 @@ export class Channel {
         return;
       }
       if (pub.offset <= this.offset) {
-        if (!replaying) this.ctx.metrics.dropped('duplicate', 1);
+        if (!replaying) this.host.metrics.dropped('duplicate', 1);
         return;
       }
     } else if (replaying) {
@@ -152,11 +161,10 @@ export class Channel {
     this.latest = pub;
     if (!this.dirty) {
       this.dirty = true;
-      this.ctx.markChannelDirty(this);
+      this.host.distributeLater(this);
     }
   }
 
-  /** Checks the node's position against history (after a bus reconnect or an epoch mismatch). */
   verify(): void {
     if (this.epoch === undefined || this.released) return;
     void this.fill();
@@ -174,7 +182,7 @@ export class Channel {
         await this.fillOnce();
       } while (this.refill && !this.released);
     } catch (err) {
-      this.ctx.logger?.warn({ err, channel: this.name }, 'history read failed while filling a gap; retrying');
+      this.host.logger?.warn({ err, channel: this.name }, 'history read failed while filling a gap; retrying');
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.filling = false;
@@ -192,57 +200,41 @@ export class Channel {
   }
 
   private async fillOnce(): Promise<void> {
-    const epoch = this.epoch!;
-    const res = await this.ctx.bus.history(this.name, { since: { epoch, offset: this.offset } });
+    const read = await this.host.recovery.readHole(this.name, this.epoch!, this.offset);
     if (this.released) return;
-    const head = res.publications[0];
-    if (res.recovered && res.epoch === epoch && (head === undefined || head.offset <= this.offset + 1)) {
+    if ('filled' in read) {
       let filled = false;
-      for (const pub of res.publications) {
+      for (const pub of read.filled) {
         if (pub.offset === this.offset + 1) {
           this.accept(pub);
           filled = true;
         }
       }
-      if (filled) this.ctx.metrics.gap('filled');
+      if (filled) this.host.metrics.gap('filled');
       return;
     }
-    const all = await this.ctx.bus.history(this.name);
-    if (this.released) return;
-    const reason = all.epoch !== epoch ? Reason.EpochChanged : Reason.HistoryExpired;
-    if (reason === Reason.EpochChanged) this.ctx.metrics.epochChanged();
-    else this.ctx.metrics.gap('lost');
-    this.restart(all, reason);
-  }
-
-  /** History lost part of the stream: announce the hole, then continue from what history has. */
-  private restart(all: HistoryResult, reason: Reason): void {
+    // History lost part of the stream: announce the hole, then continue from what history has.
     this.distribute();
-    const first = all.publications[0];
-    const gapOffset = first !== undefined ? first.offset - 1 : all.offset;
-    for (const sub of this.subs) {
-      if (sub.state !== LIVE) continue;
-      if (sub.epoch === all.epoch && sub.last >= gapOffset) continue;
-      sub.conn.sendGap(sub, all.epoch, gapOffset, reason);
-    }
-    this.epoch = all.epoch;
-    this.offset = gapOffset;
-    for (const pub of all.publications) if (pub.offset === this.offset + 1) this.accept(pub);
+    this.host.recovery.announceLoss(this.subs, read.lost.epoch, read.gapOffset, read.reason);
+    this.epoch = read.lost.epoch;
+    this.offset = read.gapOffset;
+    for (const pub of read.lost.publications) if (pub.offset === this.offset + 1) this.accept(pub);
   }
 
   /**
    * Hands this turn's batch to every live subscriber. The common case — a subscriber that is
-   * exactly at the batch's start — gets the same joined buffer as everyone else.
+   * exactly at the batch's start — gets the same chunk as everyone else on the same framing.
    */
-  distribute(now: number = this.ctx.now()): void {
+  distribute(now: number = this.host.now()): void {
     const batch = this.pending;
     const n = batch.length;
     if (n === 0) return;
     this.pending = this.spare;
-    const ctx = this.ctx;
+    const host = this.host;
     const first = batch[0]!.offset;
     const end = batch[n - 1]!.offset;
     const epoch = batch[0]!.epoch;
+    let sharedBy: Framing | undefined;
     let shared: Buffer | undefined;
     let delivered = 0;
     let lagDropped = 0;
@@ -254,30 +246,41 @@ export class Channel {
       const sub = subs[i]!;
       if (sub.state !== LIVE) {
         const tail = sub.tail;
-        if (tail !== null) appendTail(sub, tail, batch, ctx.maxQueueBytes);
+        if (tail !== null) appendTail(sub, tail, batch, host.maxQueueBytes);
         else if (sub.lagged) lagDropped += n;
         continue;
       }
       const last = sub.last;
       if (last >= end && sub.epoch === epoch) continue;
       if (last < first - 1 || sub.epoch !== epoch) {
-        startCatchUp(ctx, sub, false);
+        host.recovery.resume(sub, false);
         continue;
       }
-      const conn = sub.conn;
+      const outlet = sub.outlet;
       const from = last + 1 - first;
-      if (conn.lagging) {
-        conn.pauseForLag(sub, n - from);
+      if (outlet.lagging) {
+        outlet.pause(sub, n - from);
         continue;
       }
-      if (conn.sse) {
-        if (conn.enqueueSse(sub, batch, from)) delivered += n - from;
+      const framing = outlet.framing;
+      if (framing.run === undefined) {
+        // Framed per connection (e.g. SSE ids): one message at a time, within the cap.
+        let j = from;
+        while (j < n && outlet.hasRoom()) outlet.push(sub, batch[j++]!);
+        delivered += j - from;
+        if (j < n) outlet.pause(sub, n - j);
         continue;
       }
-      const buf = from === 0 ? (shared ??= joinFrames(batch, 0)) : joinFrames(batch, from);
-      const written = conn.deliver(buf);
+      let chunk: Buffer;
+      if (from !== 0) chunk = framing.run(batch, from);
+      else if (framing === sharedBy) chunk = shared!;
+      else {
+        sharedBy = framing;
+        chunk = shared = framing.run(batch, 0);
+      }
+      const written = outlet.deliver(chunk);
       if (written < 0) {
-        conn.pauseForLag(sub, n - from);
+        outlet.pause(sub, n - from);
         continue;
       }
       sub.last = end;
@@ -287,7 +290,7 @@ export class Channel {
         bytes += written;
       }
     }
-    const m = ctx.metrics;
+    const m = host.metrics;
     if (frames > 0) m.written(frames, bytes);
     if (lagDropped > 0) m.dropped('slow_consumer', lagDropped);
     if (delivered > 0) {
@@ -296,43 +299,5 @@ export class Channel {
     }
     batch.length = 0;
     this.spare = batch;
-  }
-
-  /**
-   * A subscriber has a position from history (join or catch-up): goes live when nothing was
-   * distributed since, otherwise catches up the rest.
-   */
-  settle(sub: Subscription): void {
-    // A joining subscriber whose epoch is not the node's checks its position against history
-    // first: the node may have moved to a new epoch while it joined, announcing the change only
-    // to the subscribers live at that moment, and nothing else would tell this one until the next
-    // publication. Catch-up gives it the gap if it is the stale one; if the node is, catch-up
-    // ends in trySettle, which has the node verify itself.
-    if (this.epoch !== undefined && sub.epoch !== this.epoch) {
-      startCatchUp(this.ctx, sub, false);
-      return;
-    }
-    if (!this.trySettle(sub)) startCatchUp(this.ctx, sub, false);
-  }
-
-  /** Goes live unless batches were distributed past the subscriber's position (then false). */
-  trySettle(sub: Subscription): boolean {
-    if (this.epoch === undefined) this.sync(sub.epoch, sub.last);
-    if (sub.epoch === this.epoch) {
-      if (sub.last < this.distributed) return false;
-      this.forceLive(sub);
-      return true;
-    }
-    // The subscriber and the node disagree on the epoch: the node checks history; meanwhile
-    // batches of the other epoch send the subscriber back to history, which settles it.
-    this.forceLive(sub);
-    this.verify();
-    return true;
-  }
-
-  forceLive(sub: Subscription): void {
-    sub.state = LIVE;
-    sub.lagged = false;
-    sub.conn.onLive(sub);
   }
 }

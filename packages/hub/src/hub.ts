@@ -1,10 +1,10 @@
 import type { Bus, Publication } from '@megaphone/bus';
 import type { Logger } from '@megaphone/runtime';
-import { Channel } from './channel.js';
-import { Connection } from './connection.js';
-import type { HubContext } from './context.js';
+import { Channel, type ChannelHost } from './channel.js';
+import { Connection, type ConnectionHost } from './connection.js';
 import { withDefaults, type HubMetrics } from './metrics.js';
-import type { ConnectOptions, HubConnection, HubOptions, HubStats, Sink } from './types.js';
+import { Recovery } from './recovery.js';
+import type { HubConnection, HubOptions, HubStats, Sink } from './types.js';
 
 /** How often lagging connections are checked even if their transport never reports a drain. */
 const LAG_CHECK_MS = 250;
@@ -21,10 +21,12 @@ const LAG_CHECK_MS = 250;
  *   behind — is filled from history. What history no longer has is announced: a `gap` message
  *   (`history_expired`, or `epoch_changed` with the new epoch), or for a slow consumer a close
  *   with 4000. Never a silent hole.
- * - Everything one connection gets in one event-loop turn is one `sink.write` (messages joined
- *   by '\n' for ws; a single-subscription connection is written while the batch is distributed,
- *   and a control message the hub adds later in that turn, e.g. a gap, is a second write). Subscribers at the same position get the same joined buffer, built once per
- *   channel per turn; publication frames are forwarded as the publisher encoded them.
+ * - Everything one connection gets in one event-loop turn is one `sink.write`, framed and joined
+ *   by the sink's `Framing` (a single-subscription connection is written while the batch is
+ *   distributed, and a control message the hub adds later in that turn, e.g. a gap, is a second
+ *   write). With a framing that does not depend on the connection, subscribers at the same
+ *   position get the same chunk, built once per channel per turn; publication frames are
+ *   forwarded as the publisher encoded them.
  * - A connection's hub-pending + transport-buffered bytes stay under `maxQueueBytes` plus one
  *   batch: past it, live batches are not queued (counted as dropped), and once it drains the
  *   subscriptions catch up from history over the same connection — or, on conflated channels,
@@ -38,7 +40,8 @@ const LAG_CHECK_MS = 250;
  */
 export class Hub {
   private readonly bus: Bus;
-  private readonly ctx: HubContext;
+  private readonly channelHost: ChannelHost;
+  private readonly connectionHost: ConnectionHost;
   private readonly channels = new Map<string, Channel>();
   private readonly connections = new Set<Connection>();
   private readonly laggingConns = new Set<Connection>();
@@ -50,12 +53,12 @@ export class Hub {
   private spareChannels: Channel[] = [];
   private spareConns: Connection[] = [];
   private flushScheduled = false;
-  private subscriptions = 0;
   private nextId = 1;
   private closed = false;
   private readonly lagTimer: NodeJS.Timeout;
   private readonly metrics: HubMetrics;
   private readonly logger: Logger | undefined;
+  private readonly now: () => number;
 
   constructor(opts: HubOptions) {
     if (!Number.isSafeInteger(opts.maxQueueBytes) || opts.maxQueueBytes <= 0) {
@@ -65,35 +68,38 @@ export class Hub {
       throw new RangeError(`maxSubscriptionsPerConnection must be a positive integer (got ${opts.maxSubscriptionsPerConnection})`);
     }
     this.bus = opts.bus;
-    this.metrics = withDefaults(opts.metrics);
-    this.logger = opts.logger;
-    const conflate = opts.conflate ?? (() => false);
-    this.ctx = {
-      bus: opts.bus,
-      metrics: this.metrics,
-      logger: opts.logger,
+    const metrics = (this.metrics = withDefaults(opts.metrics));
+    const logger = (this.logger = opts.logger);
+    const now = (this.now = opts.now ?? Date.now);
+    const recovery = new Recovery({ bus: opts.bus, metrics, logger, conflate: opts.conflate ?? (() => false) });
+    this.channelHost = {
+      recovery,
+      metrics,
+      logger,
       maxQueueBytes: opts.maxQueueBytes,
-      maxSubscriptions: opts.maxSubscriptionsPerConnection,
-      conflate,
-      now: opts.now ?? Date.now,
-      acquire: (name) => this.acquire(name),
-      release: (ch) => this.release(ch),
-      markConnDirty: (conn) => {
-        this.dirtyConns.push(conn);
+      now,
+      distributeLater: (ch) => {
+        this.dirtyChannels.push(ch);
         if (!this.flushScheduled) this.scheduleFlush();
       },
-      markChannelDirty: (ch) => {
-        this.dirtyChannels.push(ch);
+      release: (ch) => this.release(ch),
+    };
+    this.connectionHost = {
+      recovery,
+      metrics,
+      logger,
+      maxQueueBytes: opts.maxQueueBytes,
+      maxSubscriptions: opts.maxSubscriptionsPerConnection,
+      open: (name) => this.acquire(name),
+      flushLater: (conn) => {
+        this.dirtyConns.push(conn);
         if (!this.flushScheduled) this.scheduleFlush();
       },
       lagging: (conn, on) => {
         if (on) this.laggingConns.add(conn);
         else this.laggingConns.delete(conn);
       },
-      subscriptionsChanged: (delta) => {
-        this.subscriptions += delta;
-      },
-      connectionClosed: (conn) => {
+      gone: (conn) => {
         this.connections.delete(conn);
       },
     };
@@ -105,8 +111,9 @@ export class Hub {
     this.lagTimer.unref();
   }
 
-  connect(sink: Sink, opts: ConnectOptions = {}): HubConnection {
-    const conn = new Connection(this.nextId++, sink, opts.format === 'sse', this.ctx);
+  /** A connection writing to `sink`, framed by `sink.framing`. */
+  connect(sink: Sink): HubConnection {
+    const conn = new Connection(this.nextId++, sink, this.connectionHost);
     if (this.closed) conn.close();
     else this.connections.add(conn);
     return conn;
@@ -116,11 +123,15 @@ export class Hub {
     let queuedBytes = 0;
     for (const c of this.connections) queuedBytes += c.queuedBytes();
     let pendingMessages = 0;
-    for (const ch of this.channels.values()) pendingMessages += ch.heldCount;
+    let subscriptions = 0;
+    for (const ch of this.channels.values()) {
+      pendingMessages += ch.heldCount;
+      subscriptions += ch.subs.length;
+    }
     return {
       connections: this.connections.size,
       channels: this.channels.size,
-      subscriptions: this.subscriptions,
+      subscriptions,
       queuedBytes,
       pendingMessages,
       laggingConnections: this.laggingConns.size,
@@ -144,7 +155,7 @@ export class Hub {
   private acquire(name: string): Channel {
     let ch = this.channels.get(name);
     if (ch !== undefined) return ch;
-    const created = new Channel(name, this.ctx);
+    const created = new Channel(name, this.channelHost);
     this.channels.set(name, created);
     created.ready = this.busOp(name, () => this.bus.subscribe(name));
     created.ready.catch(() => {
@@ -203,7 +214,7 @@ export class Hub {
     const chans = this.dirtyChannels;
     if (chans.length > 0) {
       this.dirtyChannels = this.spareChannels;
-      const now = this.ctx.now();
+      const now = this.now();
       for (let i = 0; i < chans.length; i++) {
         const ch = chans[i]!;
         ch.dirty = false;

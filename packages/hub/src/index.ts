@@ -1,3 +1,3 @@
 export { Hub } from './hub.js';
-export type { Sink, HubConnection, HubOptions, HubStats, HubFormat, ConnectOptions } from './types.js';
+export type { Sink, Framing, Positions, HubConnection, HubOptions, HubStats } from './types.js';
 export type { HubMetrics, SlowConsumerOutcome, DropReason, RecoveryResult, GapOutcome } from './metrics.js';

@@ -1,6 +1,6 @@
 import type { Publication } from '@megaphone/bus';
-import type { Channel } from './channel.js';
-import type { Connection } from './connection.js';
+import type { ServerMessage, StreamPosition } from '@megaphone/protocol';
+import type { Framing } from './types.js';
 
 /** Waiting for its bus subscription and its first history read; gets nothing live. */
 export const JOINING = 0;
@@ -11,6 +11,56 @@ export const CATCHING_UP = 2;
 export const CLOSED = 3;
 export type SubState = typeof JOINING | typeof LIVE | typeof CATCHING_UP | typeof CLOSED;
 
+/** What a subscription sees of its channel on this node (the channel implements it). */
+export interface Stream {
+  readonly name: string;
+  readonly namespace: string;
+  /** undefined until the node has seen a publication or read the channel's position. */
+  readonly epoch: string | undefined;
+  /** Offset of the last publication already handed to subscribers. */
+  readonly distributed: number;
+  /** The latest accepted publication (conflation hands it to lagging connections). */
+  readonly latest: Publication | undefined;
+  /** Settles when the bus subscription is in place; rejects if it failed. */
+  readonly ready: Promise<void>;
+  /** The channel's current position, read from history once and then tracked from the bus. */
+  position(): StreamPosition | Promise<StreamPosition>;
+  /** Adopts a position read from history when the node has none yet. */
+  sync(epoch: string, offset: number): void;
+  /** Checks the node's position against history. */
+  verify(): void;
+  add(sub: Subscription): void;
+  /** Removes a subscriber (the last one's removal releases the channel). */
+  remove(sub: Subscription): void;
+}
+
+/** What a subscription sees of its connection (the connection implements it). */
+export interface Outlet {
+  readonly id: number;
+  readonly closed: boolean;
+  /** Over its cap: live batches are not queued; subscriptions catch up after a drain. */
+  readonly lagging: boolean;
+  readonly framing: Framing;
+  /**
+   * A live chunk (from `framing.run`), shared with other subscribers: the bytes written at once,
+   * 0 when queued for the end-of-turn flush, -1 when the connection is over its cap.
+   */
+  deliver(chunk: Buffer): number;
+  /** False when the connection is over its cap. */
+  hasRoom(): boolean;
+  /** Queues the publication after `sub.last` (and advances it), whatever the cap. */
+  push(sub: Subscription, pub: Publication): void;
+  control(msg: ServerMessage): void;
+  /** The connection went over its cap: the subscription pauses; `missed` are counted as dropped. */
+  pause(sub: Subscription, missed: number): void;
+  /** The subscription went live. */
+  live(sub: Subscription): void;
+  /** History can no longer cover this slow consumer: close 4000. */
+  closeSlow(): void;
+  /** Ends the subscription (its subscribe failed). */
+  drop(sub: Subscription): void;
+}
+
 /** One connection's subscription to one channel. Kept small: there may be millions. */
 export class Subscription {
   state: SubState = JOINING;
@@ -18,7 +68,7 @@ export class Subscription {
   epoch = '';
   /** Offset of the last publication queued for this subscriber (or the position it started at). */
   last = 0;
-  /** Index in `channel.subs` (swap-remove). */
+  /** Index in its channel's subscriber list (swap-remove). */
   index = -1;
   /** Paused because its connection went over its cap (history loss then means close 4000). */
   lagged = false;
@@ -35,10 +85,15 @@ export class Subscription {
   tailBytes = 0;
 
   constructor(
-    readonly conn: Connection,
-    readonly channel: Channel,
+    readonly outlet: Outlet,
+    readonly channel: Stream,
     readonly id: number,
   ) {}
+
+  /** Its position as a `StreamPosition` (the SSE id lists it). */
+  get offset(): number {
+    return this.last;
+  }
 }
 
 /** After an await the state may have changed under a narrowed type; this re-reads it. */

@@ -1,26 +1,45 @@
-import type { Bus } from '@megaphone/bus';
-import type { ServerMessage, SubscribeCommand, UnsubscribeCommand } from '@megaphone/protocol';
+import type { Bus, Publication } from '@megaphone/bus';
+import type { ServerMessage, StreamPosition, SubscribeCommand, UnsubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { HubMetrics } from './metrics.js';
+
+/** A connection's positions, channel by channel in subscription order (what an SSE id lists). */
+export interface Positions {
+  positions(): Iterable<readonly [channel: string, position: StreamPosition]>;
+}
+
+/**
+ * How a transport turns messages into bytes. The sink supplies it; the hub never knows which
+ * transport it writes to. One object per transport, shared by all its connections.
+ */
+export interface Framing {
+  /**
+   * One message: a publication's frame (`op` 'message', as the publisher encoded it) or an encoded
+   * control message. `at` is the connection's positions including this message.
+   */
+  message(op: ServerMessage['op'], json: Buffer, at: Positions): Buffer;
+  /**
+   * Optional, for framings whose bytes do not depend on the connection: `pubs[from…]` as one
+   * chunk. With it, a channel frames its batch once per turn and hands the same Buffer to every
+   * subscriber at the same position; without it, each publication goes through `message`.
+   */
+  run?(pubs: readonly Publication[], from: number): Buffer;
+  /** One connection's chunks of one turn as one write (chunk order kept). */
+  join(first: Buffer, rest: readonly Buffer[]): Buffer;
+}
 
 /**
  * Where one connection's bytes go. The hub never imports ws or http: the gateway adapts a
  * WebSocket or an SSE response to this.
  */
 export interface Sink {
-  /** One chunk: for 'ws' one text frame (messages joined by '\n'); for 'sse' raw event-stream bytes. */
+  readonly framing: Framing;
+  /** One chunk, as the framing built it. */
   write(chunk: Buffer): void;
   /** Bytes handed to the transport but not yet on the network (ws.bufferedAmount, res.writableLength). */
   bufferedBytes(): number;
   /** End the connection (WS close code + reason; an SSE sink ends the response). */
   close(code: number, reason: string): void;
-}
-
-export type HubFormat = 'ws' | 'sse';
-
-export interface ConnectOptions {
-  /** 'ws' (default): messages joined by '\n' per write; 'sse': one event per message. */
-  format?: HubFormat;
 }
 
 export interface HubOptions {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryBus } from '@megaphone/bus';
 import { Hub } from '../src/index.js';
-import { FakeSink, settle } from './fake-sink.js';
+import { FakeSink, PositionalFraming, settle } from './fake-sink.js';
 import { TestBus } from './test-bus.js';
 
 const PAYLOAD = JSON.stringify({ line: 'y'.repeat(500) });
@@ -41,11 +41,11 @@ test('unsubscribing while catching up stops delivery and releases the channel', 
   await hub.close();
 });
 
-test('an SSE client over its cap stays bounded and is caught up in order', async () => {
+test('a connection framed per message (SSE) over its cap stays bounded and is caught up in order', async () => {
   const { bus, hub } = setup();
-  const sink = new FakeSink();
+  const sink = new FakeSink(new PositionalFraming());
   sink.stalled = true;
-  const conn = hub.connect(sink, { format: 'sse' });
+  const conn = hub.connect(sink);
   await conn.subscribe({ op: 'subscribe', id: 1, channel: 'a' });
   let maxQueued = 0;
   for (let sent = 0; sent < 500; ) {
@@ -59,12 +59,7 @@ test('an SSE client over its cap stays bounded and is caught up in order', async
     conn.drained();
     await settle(2);
   }
-  const text = Buffer.concat(sink.writes).toString('utf8');
-  const offsets = text
-    .split('\n\n')
-    .filter((e) => e.includes('event: message'))
-    .map((e) => (JSON.parse(e.slice(e.indexOf('data: ') + 6)) as { offset: number }).offset);
-  assert.deepEqual(offsets, Array.from({ length: 500 }, (_, i) => i + 1));
+  assert.deepEqual(sink.offsets('a'), Array.from({ length: 500 }, (_, i) => i + 1));
   await hub.close();
 });
 

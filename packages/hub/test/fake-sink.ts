@@ -1,5 +1,29 @@
-import { decodeServerFrame, type ServerMessage } from '@megaphone/protocol';
-import type { Sink } from '../src/index.js';
+import type { Publication } from '@megaphone/bus';
+import { decodeServerFrame, type ServerMessage, type StreamPosition } from '@megaphone/protocol';
+import type { Framing, Positions, Sink } from '../src/index.js';
+
+const NL = Buffer.from('\n');
+
+/** JSON lines, as a WebSocket sink frames them: runs of publications framed once and shared. */
+export const lines: Framing = {
+  message: (_op, json) => json,
+  run: (pubs: readonly Publication[], from: number) =>
+    from === pubs.length - 1 ? pubs[from]!.frame : Buffer.concat(pubs.slice(from).flatMap((p, i) => (i === 0 ? [p.frame] : [NL, p.frame]))),
+  join: (first, rest) => Buffer.concat([first, ...rest.flatMap((b) => [NL, b])]),
+};
+
+/** One message per line, each with the connection's positions as the framing saw them (like SSE ids). */
+export class PositionalFraming implements Framing {
+  /** Per message framed: its op and the connection's positions. */
+  readonly seen: { op: string; positions: Map<string, StreamPosition> }[] = [];
+  message(op: ServerMessage['op'], json: Buffer, at: Positions): Buffer {
+    this.seen.push({ op, positions: new Map([...at.positions()].map(([ch, p]) => [ch, { epoch: p.epoch, offset: p.offset }])) });
+    return Buffer.concat([json, NL]);
+  }
+  join(first: Buffer, rest: readonly Buffer[]): Buffer {
+    return Buffer.concat([first, ...rest]);
+  }
+}
 
 /**
  * Records what the hub writes. `stalled` makes it report everything written since as still
@@ -11,6 +35,8 @@ export class FakeSink implements Sink {
   stalled = false;
   private stalledBytes = 0;
   maxQueued = 0;
+
+  constructor(readonly framing: Framing = lines) {}
 
   write(chunk: Buffer): void {
     this.writes.push(chunk);
@@ -30,7 +56,7 @@ export class FakeSink implements Sink {
     this.stalledBytes = 0;
   }
 
-  /** Every message written, in order (ws format). */
+  /** Every message written, in order. */
   messages(): ServerMessage[] {
     return this.writes.flatMap((w) => decodeServerFrame(w.toString('utf8')));
   }

@@ -28,8 +28,9 @@ export function decodeServerFrame(frame: string): ServerMessage[] {
 /**
  * SSE `id:` values encode every channel's position so that `Last-Event-ID` resumes them all:
  * `channel@epoch/offset` joined by `,` (none of `@ / ,` can appear in a channel or epoch).
+ * Takes a Map or any iterable of `[channel, position]` pairs.
  */
-export function encodeSseId(positions: ReadonlyMap<string, StreamPosition>): string {
+export function encodeSseId(positions: Iterable<readonly [channel: string, position: StreamPosition]>): string {
   const parts: string[] = [];
   for (const [channel, p] of positions) parts.push(`${channel}@${p.epoch}/${p.offset}`);
   return parts.join(',');
