@@ -9,6 +9,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Bus, BusHandler, HistoryResult, Publication } from '@megaphone/bus';
+import { wsFraming } from '@megaphone/gateway';
 import { Hub, type Sink } from '@megaphone/hub';
 import { encodePublicationFrame, type StreamPosition } from '@megaphone/protocol';
 
@@ -39,7 +40,9 @@ class StubBus implements Bus {
   async close(): Promise<void> {}
 }
 
+/** Framed as the gateway frames WebSocket connections (JSON lines), written nowhere. */
 class NoopSink implements Sink {
+  readonly framing = wsFraming;
   bytes = 0;
   write(chunk: Buffer): void {
     this.bytes += chunk.length;

@@ -8,6 +8,15 @@ import { FakeSink, settle } from './fake-sink.js';
 import { TestBus } from './test-bus.js';
 
 const CHANNELS = ['a', 'b'] as const;
+
+/** Runs per property: 60 in CI; `HUB_PROPERTY_RUNS=600` for a deeper run (fast-check prints the seed of a failure). */
+function propertyRuns(): number {
+  const raw = process.env.HUB_PROPERTY_RUNS;
+  if (raw === undefined || raw === '') return 60;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`HUB_PROPERTY_RUNS must be a positive integer (got "${raw}")`);
+  return n;
+}
 const CONNS = 3;
 
 type Op =
@@ -167,7 +176,7 @@ test('under random publishes, joins, stalls, losses, reorders and epoch changes 
       await hub.close();
     }),
     {
-      numRuns: 60,
+      numRuns: propertyRuns(),
       // Counterexamples found before, run first on every run.
       examples: [
         // A subscriber joined (from the node's then-current position) while the node moved to the

@@ -4,3 +4,5 @@ export { startGateway } from './gateway.js';
 export type { StartGatewayOptions, GatewayHandle } from './gateway.js';
 export { GatewayMetrics } from './metrics.js';
 export { GATEWAY_NODE_FLAGS } from './node-flags.js';
+export { wsFraming } from './ws-frame.js';
+export { sseFraming } from './sse-frame.js';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub, HubConnection, Sink } from '@megaphone/hub';
+import { sseFraming } from './sse-frame.js';
 import { CloseCode, type StreamPosition, type SubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { ClientConnection } from './connections.js';
@@ -29,6 +30,7 @@ const KEEPALIVE = Buffer.from(': keepalive\n\n');
 /** One Server-Sent Events stream: the hub writes finished event-stream bytes into the response. */
 export class SseClient implements ClientConnection, Sink {
   readonly transport = 'sse' as const;
+  readonly framing = sseFraming;
   readonly conn: HubConnection;
   private closeCode: number | undefined;
 
@@ -48,7 +50,7 @@ export class SseClient implements ClientConnection, Sink {
     });
     // Headers go out now, so the client knows the stream is open before the first event.
     res.write(KEEPALIVE);
-    this.conn = deps.hub.connect(this, { format: 'sse' });
+    this.conn = deps.hub.connect(this);
     res.on('drain', () => this.conn.drained());
     res.on('error', (err) => deps.logger.debug({ err: err.message, session: deps.session }, 'sse stream error'));
     res.on('close', () => {

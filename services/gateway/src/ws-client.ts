@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
-import type { Hub, HubConnection, Sink } from '@megaphone/hub';
+import type { Framing, Hub, HubConnection, Sink } from '@megaphone/hub';
 import { CloseCode, ErrorCode, closeReason, parseClientFrame, type ClientCommand, type ParseLimits } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { ClientConnection } from './connections.js';
 import type { GatewayMetrics } from './metrics.js';
 import { CommandRateLimiter } from './rate-limit.js';
-import { frameHeader, textFrame } from './ws-frame.js';
+import { frameHeader, textFrame, wsFraming } from './ws-frame.js';
 
 /** What every WebSocket client of one gateway shares (one object, not one per connection). */
 export interface WsShared {
@@ -85,13 +85,18 @@ export class WsClient implements ClientConnection, Sink {
     readonly shared: WsShared,
   ) {
     this.limiter = new CommandRateLimiter(shared.maxCommandsPerSecond);
-    this.conn = shared.hub.connect(this, { format: 'ws' });
+    this.conn = shared.hub.connect(this);
     ws.client = this;
     this.conn.send({ op: 'welcome', node: shared.node, session, heartbeatMs: shared.heartbeatMs });
   }
 
   get transport(): 'ws' {
     return 'ws';
+  }
+
+  /** JSON lines (a getter: no field per connection). */
+  get framing(): Framing {
+    return wsFraming;
   }
 
   // ---- Sink (called by the hub) ---------------------------------------------------------------
