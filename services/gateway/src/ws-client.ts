@@ -40,6 +40,21 @@ export class GatewayWebSocket extends WebSocket {
     (this as unknown as { _events: object | undefined })._events = undefined;
   }
 
+  /**
+   * Every close frame ws sends goes through here, its own (a protocol error, the peer's close)
+   * as well as the gateway's: from then on nothing may be written, and the client knows it
+   * without reading the socket's state per write.
+   */
+  override close(code?: number, data?: string | Buffer): void {
+    if (this.client !== undefined) this.client.closing = true;
+    super.close(code, data);
+  }
+
+  override terminate(): void {
+    if (this.client !== undefined) this.client.closing = true;
+    super.terminate();
+  }
+
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     const client = this.client;
     switch (event) {
@@ -69,7 +84,12 @@ export class GatewayWebSocket extends WebSocket {
 export class WsClient implements ClientConnection, Sink {
   readonly conn: HubConnection;
   alive = true;
-  private closing = false;
+  /**
+   * A close frame is out (sent by this client or by ws itself) or the socket is being dropped:
+   * nothing more is written. (Writes that race the peer ending the socket go to an ended socket,
+   * whose error ws absorbs.)
+   */
+  closing = false;
   /** The code this side closed with: a peer that never answers shows up as 1006 otherwise. */
   private closeCode: number | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
@@ -104,7 +124,7 @@ export class WsClient implements ClientConnection, Sink {
   /** The hub's chunk (UTF-8 JSON lines) as one text frame, framed once for all its subscribers. */
   write(chunk: Buffer): void {
     // After a close frame nothing may follow (ws drops its own sends in that state too).
-    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.closing) return;
     const frame = textFrame(chunk);
     let flowing: boolean;
     if (frame !== undefined) {

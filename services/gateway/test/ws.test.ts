@@ -314,3 +314,39 @@ for (const [why, code, trigger] of [
     }
   });
 }
+
+test('a peer close frame answered behind a backed-up socket is the last frame the server sends', async () => {
+  // A cap far above what the socket buffers: the hub keeps writing while the socket is backed up,
+  // so the answering close frame waits in the socket's queue with publications written around it.
+  const t = await startTestGateway({ GATEWAY_MAX_QUEUE_BYTES: String(512 * 1024 * 1024) });
+  try {
+    const c = await rawClient(t.gw.port);
+    c.send(1, Buffer.from(JSON.stringify({ op: 'subscribe', id: 1, channel: 'news' })));
+    const started = Date.now();
+    while (!c.frames.some((f) => f.opcode === 1 && f.payload.includes('"op":"subscribed"'))) {
+      assert.ok(Date.now() - started < 5000, 'subscribed');
+      await sleep(5);
+    }
+    c.socket.pause();
+    const data = JSON.stringify({ pad: 'x'.repeat(50_000) });
+    // Until the server's socket holds a backlog in user space (the kernel's buffers are full).
+    while (t.gw.hub.stats().queuedBytes < 4 * 1024 * 1024) {
+      await t.bus.publish('news', data);
+      await new Promise((r) => setImmediate(r));
+    }
+    c.send(8, Buffer.from([0x03, 0xe8]));
+    for (let i = 0; i < 50; i++) {
+      await t.bus.publish('news', data);
+      await sleep(1);
+    }
+    const ended = once(c.socket, 'close');
+    c.socket.resume();
+    await ended;
+    const closeAt = c.frames.findIndex((f) => f.opcode === 8);
+    assert.ok(closeAt >= 0, 'the server answered with a close frame');
+    assert.ok(c.frames.slice(0, closeAt).some((f) => f.payload.includes('"op":"message"')), 'publications flowed before the close');
+    assert.deepEqual(c.frames.slice(closeAt + 1).map((f) => f.opcode), [], 'nothing after the close frame');
+  } finally {
+    await t.close();
+  }
+});
