@@ -263,17 +263,16 @@ export class Channel implements Stream {
         continue;
       }
       const framing = outlet.framing;
-      if (framing.run === undefined) {
+      let chunk: Buffer;
+      if (framing === sharedBy && from === 0) chunk = shared!;
+      else if (framing.run === undefined) {
         // Framed per connection (e.g. SSE ids): one message at a time, within the cap.
         let j = from;
         while (j < n && outlet.hasRoom()) outlet.push(sub, batch[j++]!);
         delivered += j - from;
         if (j < n) outlet.pause(sub, n - j);
         continue;
-      }
-      let chunk: Buffer;
-      if (from !== 0) chunk = framing.run(batch, from);
-      else if (framing === sharedBy) chunk = shared!;
+      } else if (from !== 0) chunk = framing.run(batch, from);
       else {
         sharedBy = framing;
         chunk = shared = framing.run(batch, 0);
