@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Hub, HubConnection, Sink } from '@megaphone/hub';
+import type { Framing, Hub, HubConnection, Sink } from '@megaphone/hub';
 import { sseFraming } from './sse-frame.js';
 import { CloseCode, type StreamPosition, type SubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
@@ -30,7 +30,6 @@ const KEEPALIVE = Buffer.from(': keepalive\n\n');
 /** One Server-Sent Events stream: the hub writes finished event-stream bytes into the response. */
 export class SseClient implements ClientConnection, Sink {
   readonly transport = 'sse' as const;
-  readonly framing = sseFraming;
   readonly conn: HubConnection;
   private closeCode: number | undefined;
 
@@ -76,6 +75,11 @@ export class SseClient implements ClientConnection, Sink {
   }
 
   // ---- Sink (called by the hub) ---------------------------------------------------------------
+
+  /** One event per message, ids listing the connection's positions. */
+  get framing(): Framing {
+    return sseFraming;
+  }
 
   write(chunk: Buffer): void {
     // The hub may still flush between our end() and the response's 'close'.

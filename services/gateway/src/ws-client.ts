@@ -114,12 +114,12 @@ export class WsClient implements ClientConnection, Sink {
     return 'ws';
   }
 
+  // ---- Sink (called by the hub) ---------------------------------------------------------------
+
   /** JSON lines (a getter: no field per connection). */
   get framing(): Framing {
     return wsFraming;
   }
-
-  // ---- Sink (called by the hub) ---------------------------------------------------------------
 
   /** The hub's chunk (UTF-8 JSON lines) as one text frame, framed once for all its subscribers. */
   write(chunk: Buffer): void {
