@@ -18,6 +18,13 @@ export interface HistoryQuery {
   since?: StreamPosition;
   /** At most this many of the latest publications (with `since`: the first this many after it). */
   limit?: number;
+  /**
+   * A page: the publications selected by `since`/`limit` are cut to the oldest ones whose frames
+   * total at most this many bytes (always at least one, when there is any, so a reader moves on).
+   * The reader gets the rest with `since` set to the last one it got. Redis stops reading there,
+   * so a large history costs no more bytes on the wire than the reader can take.
+   */
+  maxBytes?: number;
 }
 
 export interface HistoryResult {
@@ -64,7 +71,9 @@ export interface BusHandler {
  * - Offsets: each channel's publications get offsets 1, 2, 3, … with no gaps, in publish order,
  *   within one epoch. A publish is one atomic step: offset, history append and delivery.
  * - Epochs: a channel's epoch changes whenever its history and offsets are lost or reset; an epoch
- *   is created the first time a channel is published to or its history is read.
+ *   is created the first time a channel is published to or its history is read. A channel never
+ *   published to holds no state once no node subscribes to it (the memory bus forgets it at once,
+ *   Redis after the history TTL), so client-chosen names cost nothing after they are let go.
  * - Delivery: at most once, in offset order per channel. A bus may lose publications while it is
  *   disconnected; it then calls `resubscribed` so the node fills the hole from `history`, which is
  *   the source of truth. Nodes must also check offsets for holes and duplicates themselves.

@@ -19,6 +19,11 @@ export interface MemoryBusOptions {
 /**
  * The embedded bus: one process, no dependencies. Publications are delivered synchronously to the
  * handler in publish order, never lost, so `resubscribed` is never called.
+ *
+ * A channel's state lives while it has been published to or is subscribed: a history read of a
+ * channel nobody subscribes to and nobody published to answers from a fresh epoch and keeps
+ * nothing, and unsubscribing from a channel never published to forgets it. Clients choose channel
+ * names, so only the producer's publications can make this bus hold state for long.
  */
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
@@ -34,6 +39,11 @@ export class MemoryBus implements Bus {
 
   setHandler(handler: BusHandler): void {
     this.handler = handler;
+  }
+
+  /** Channels this bus holds state for (published to, or subscribed and read). */
+  get channelCount(): number {
+    return this.channels.size;
   }
 
   private log(channel: string): ChannelLog {
@@ -75,23 +85,28 @@ export class MemoryBus implements Bus {
 
   async unsubscribe(channel: string): Promise<void> {
     this.subscribed.delete(channel);
+    if (this.channels.get(channel)?.offset === 0) this.channels.delete(channel);
   }
 
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryResult> {
-    const log = this.log(channel);
+    const held = this.channels.get(channel) ?? (this.subscribed.has(channel) ? this.log(channel) : undefined);
+    if (held === undefined) return { epoch: newEpoch(), offset: 0, publications: [], recovered: query.since === undefined };
+    const log = held;
     this.trim(channel, log);
-    const retained = log.items.slice(log.head);
-    const { since, limit } = query;
+    const { since, limit, maxBytes } = query;
+    let from: number;
+    let to = log.items.length;
     if (since !== undefined) {
-      const first = retained.length > 0 ? retained[0]!.offset : log.offset + 1;
+      const first = log.head < log.items.length ? log.items[log.head]!.offset : log.offset + 1;
       const ok = since.epoch === log.epoch && since.offset <= log.offset && since.offset + 1 >= first;
       if (!ok) return { epoch: log.epoch, offset: log.offset, publications: [], recovered: false };
-      let pubs = retained.filter((p) => p.offset > since.offset);
-      if (limit !== undefined) pubs = pubs.slice(0, limit);
-      return { epoch: log.epoch, offset: log.offset, publications: pubs, recovered: true };
+      from = log.head + (since.offset + 1 - first);
+      if (limit !== undefined) to = Math.min(to, from + limit);
+    } else {
+      from = Math.max(log.head, to - (limit ?? to));
     }
-    const n = limit ?? retained.length;
-    return { epoch: log.epoch, offset: log.offset, publications: n > 0 ? retained.slice(-n) : [], recovered: true };
+    if (maxBytes !== undefined) to = pageEnd(log.items, from, to, maxBytes);
+    return { epoch: log.epoch, offset: log.offset, publications: log.items.slice(from, to), recovered: true };
   }
 
   isReady(): boolean {
@@ -102,4 +117,14 @@ export class MemoryBus implements Bus {
     this.closed = true;
     this.subscribed.clear();
   }
+}
+
+/** End of the page starting at `from`: frames totalling at most `maxBytes`, at least one. */
+function pageEnd(items: readonly Publication[], from: number, to: number, maxBytes: number): number {
+  let bytes = 0;
+  for (let i = from; i < to; i++) {
+    bytes += items[i]!.frame.length;
+    if (bytes > maxBytes) return Math.max(i, from + 1);
+  }
+  return to;
 }

@@ -257,7 +257,7 @@ export class RedisBus implements Bus {
     if (!this.cmdReady()) throw new BusUnavailableError(`redis is not connected (${this.cmd.status === 'ready' ? 'checking the master' : this.cmd.status})`);
     const keys = channelKeys(this.config.keyPrefix, channel);
     const policy = this.opts.history(channel);
-    const { since, limit } = query;
+    const { since, limit, maxBytes } = query;
     let reply: HistoryReply;
     try {
       const guard = await this.guardFor(keys.meta);
@@ -272,6 +272,7 @@ export class RedisBus implements Bus {
         limit ?? policy.size,
         policy.size,
         guard,
+        maxBytes ?? Number.MAX_SAFE_INTEGER,
       );
     } catch (err) {
       throw asBusError(err);
@@ -282,17 +283,14 @@ export class RedisBus implements Bus {
     const notRecovered: HistoryResult = { epoch, offset, publications: [], recovered: false };
     if (status === 0) return notRecovered;
     if (status === 1) return { epoch, offset, publications: [], recovered: true };
-    const entries = reply[3] ?? [];
     const pubs: Publication[] = [];
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const pub = toPublication(channel, epoch, entries[i]!);
-      if (pub !== undefined) pubs.push(pub);
+    for (const entry of reply[3] ?? []) {
+      const pub = toPublication(channel, epoch, entry);
+      if (pub === undefined || (pubs.length > 0 && pub.offset !== pubs[pubs.length - 1]!.offset + 1)) break;
+      pubs.push(pub);
     }
-    if (since !== undefined) {
-      // Offsets are contiguous in the stream, so the entries cover `since` iff the oldest is since + 1.
-      if (pubs.length !== offset - since.offset || pubs[0]?.offset !== since.offset + 1) return notRecovered;
-      return { epoch, offset, publications: limit !== undefined ? pubs.slice(0, limit) : pubs, recovered: true };
-    }
+    // The script found since + 1 where it looked; the list must still start there.
+    if (since !== undefined && pubs.length > 0 && pubs[0]!.offset !== since.offset + 1) return notRecovered;
     return { epoch, offset, publications: pubs, recovered: true };
   }
 

@@ -40,6 +40,7 @@ export {
   isValidEpoch,
 } from './parse.js';
 export type { ParseLimits, ParseError, ParseResult } from './parse.js';
+export { MAX_ECHO_CHARS, quoteInput } from './echo.js';
 export {
   MESSAGE_SEPARATOR,
   encodeServerMessage,

@@ -1,4 +1,5 @@
 import { isValidChannel } from './channel.js';
+import { quoteInput } from './echo.js';
 import { ErrorCode } from './errors.js';
 import type { ClientCommand, StreamPosition } from './messages.js';
 
@@ -73,18 +74,18 @@ export function parseClientFrame(
   switch (obj.op) {
     case 'ping': {
       const extra = unknownKey(obj, PING_KEYS);
-      if (extra !== undefined) return fail(`unknown field "${extra}"`, id);
+      if (extra !== undefined) return fail(`unknown field ${quoteInput(extra)}`, id);
       return { ok: true, command: { op: 'ping', id } };
     }
     case 'unsubscribe': {
       const extra = unknownKey(obj, UNSUBSCRIBE_KEYS);
-      if (extra !== undefined) return fail(`unknown field "${extra}"`, id);
+      if (extra !== undefined) return fail(`unknown field ${quoteInput(extra)}`, id);
       if (!isValidChannel(obj.channel)) return fail(badChannel(obj.channel), id);
       return { ok: true, command: { op: 'unsubscribe', id, channel: obj.channel } };
     }
     case 'subscribe': {
       const extra = unknownKey(obj, SUBSCRIBE_KEYS);
-      if (extra !== undefined) return fail(`unknown field "${extra}"`, id);
+      if (extra !== undefined) return fail(`unknown field ${quoteInput(extra)}`, id);
       if (!isValidChannel(obj.channel)) return fail(badChannel(obj.channel), id);
       const channel = obj.channel;
       if (obj.history !== undefined && obj.since !== undefined) {
@@ -105,7 +106,7 @@ export function parseClientFrame(
       return { ok: true, command: { op: 'subscribe', id, channel } };
     }
     default:
-      return fail(`unknown op "${obj.op.slice(0, 32)}"`, id);
+      return fail(`unknown op ${quoteInput(obj.op)}`, id);
   }
 }
 
@@ -118,7 +119,7 @@ function badChannel(v: unknown): string {
 function parseSince(v: unknown): StreamPosition | string {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return '"since" must be an object {epoch, offset}';
   const s = v as Record<string, unknown>;
-  for (const k of Object.keys(s)) if (k !== 'epoch' && k !== 'offset') return `unknown field "since.${k}"`;
+  for (const k of Object.keys(s)) if (k !== 'epoch' && k !== 'offset') return `unknown field ${quoteInput(`since.${k}`)}`;
   if (typeof s.epoch !== 'string' || !EPOCH_RE.test(s.epoch)) return '"since.epoch" must be an epoch string from the server';
   if (!isOffset(s.offset)) return '"since.offset" must be a non-negative integer';
   return { epoch: s.epoch, offset: s.offset };

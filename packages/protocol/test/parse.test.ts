@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseClientFrame, MAX_CLIENT_FRAME_BYTES, ERROR_CODES, type ParseResult } from '../src/index.js';
+import { parseClientFrame, MAX_CLIENT_FRAME_BYTES, MAX_ECHO_CHARS, ERROR_CODES, quoteInput, type ParseResult } from '../src/index.js';
 
 function ok(r: ParseResult) {
   assert.equal(r.ok, true, r.ok ? '' : r.error.message);
@@ -64,6 +64,24 @@ describe('parseClientFrame', () => {
       '{"op":"unsubscribe","id":1,"channel":"a","history":1}',
     ];
     for (const f of bad) assert.equal(err(parseClientFrame(f)).code, 'bad_request', f);
+  });
+
+  it('quotes at most MAX_ECHO_CHARS characters of what the client sent in its error messages', () => {
+    const long = 'k'.repeat(4000);
+    const frames = [
+      `{"op":"ping","id":1,"${long}":1}`,
+      `{"op":"subscribe","id":1,"channel":"a","${long}":1}`,
+      `{"op":"unsubscribe","id":1,"channel":"a","${long}":1}`,
+      `{"op":"subscribe","id":1,"channel":"a","since":{"epoch":"e","offset":1,"${long}":2}}`,
+      `{"op":"${long}","id":1}`,
+    ];
+    for (const f of frames) {
+      const e = err(parseClientFrame(f));
+      assert.equal(e.code, 'bad_request');
+      assert.ok(e.message.length <= MAX_ECHO_CHARS + 40, `${e.message.length} characters: ${e.message.slice(0, 80)}`);
+    }
+    assert.equal(quoteInput('short'), '"short"');
+    assert.equal(quoteInput('x'.repeat(100)), `"${'x'.repeat(MAX_ECHO_CHARS)}…"`);
   });
 
   it('honours the configured history limit', () => {

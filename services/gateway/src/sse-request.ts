@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { decodeSseId, isValidChannel } from '@megaphone/protocol';
+import { decodeSseId, isValidChannel, quoteInput } from '@megaphone/protocol';
 import type { SseRequest } from './sse-client.js';
 
 export interface SseLimits {
@@ -16,7 +16,7 @@ export function parseSseRequest(url: URL, headers: IncomingHttpHeaders, limits: 
   if (channels.length === 0) return 'give at least one channel: /sse?channel=uptime&channel=cmd:build';
   if (channels.length > limits.maxSubscriptions) return `at most ${limits.maxSubscriptions} channels per stream`;
   const bad = channels.find((c): boolean => !isValidChannel(c));
-  if (bad !== undefined) return `"${bad.slice(0, 130)}" is not a channel name (1–128 characters of A-Z a-z 0-9 _ - . :)`;
+  if (bad !== undefined) return `${quoteInput(bad)} is not a channel name (1–128 characters of A-Z a-z 0-9 _ - . :)`;
   let history: number | undefined;
   const h = url.searchParams.get('history');
   if (h !== null) {

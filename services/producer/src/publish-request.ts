@@ -1,4 +1,4 @@
-import { isValidChannel } from '@megaphone/protocol';
+import { isValidChannel, quoteInput } from '@megaphone/protocol';
 import { HttpError } from './http-util.js';
 
 export interface PublishItem {
@@ -24,7 +24,7 @@ export function parsePublishBody(body: unknown, maxPublicationBytes: number): { 
     }
     const o = item as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (k !== 'channel' && k !== 'data') throw new HttpError('bad_request', `unknown field "${where ? `${where}.` : ''}${k}"`);
+      if (k !== 'channel' && k !== 'data') throw new HttpError('bad_request', `unknown field ${quoteInput(`${where ? `${where}.` : ''}${k}`)}`);
     }
     if (typeof o.channel !== 'string') throw new HttpError('bad_request', `"${where ? `${where}.` : ''}channel" must be a string`);
     if (!isValidChannel(o.channel)) {

@@ -52,11 +52,15 @@ return {epoch, offset, now}
 
 /**
  * history(KEYS meta stream; ARGV candidateEpoch metaTtlMs historyTtlMs sinceEpoch sinceOffset count
- * historySize guard) → {epoch, offset, status, entries?}
+ * historySize guard maxBytes) → {epoch, offset, status, entries?}
  *
- * status 0: cannot recover `since` (epoch differs, offset ahead, or more missed than history
- * holds); 1: nothing to read; 2: `entries` are the latest ones, newest first (XREVRANGE). With
- * `since`, the caller checks that the oldest entry is `since + 1` (age trimming may have removed it).
+ * status 0: cannot recover `since` (epoch differs, offset ahead, or history no longer starts at
+ * `since + 1`); 1: nothing to read; 2: `entries`, oldest first: from `since + 1` (or the latest
+ * `count`), at most `count` of them, cut where their frames would pass `maxBytes` (at least one).
+ *
+ * Stream entries hold consecutive offsets (trimming only ever removes the oldest), so the entry of
+ * an offset is found by counting from the nearer end of the stream, a page at a time; only the
+ * page the caller can take is sent back.
  */
 export const HISTORY_SCRIPT = `${EPOCH}
 local offset = tonumber(redis.call('HGET', meta, 'o'))
@@ -64,14 +68,65 @@ local offset = tonumber(redis.call('HGET', meta, 'o'))
 -- the long meta TTL, so reads of made-up channels cannot pile up keys for days.
 if offset == 0 then redis.call('PEXPIRE', meta, ARGV[3]) else redis.call('PEXPIRE', meta, ARGV[2]) end
 redis.call('XTRIM', stream, 'MINID', string.format('%d', now - tonumber(ARGV[3])))
-local count
+local first = offset - redis.call('XLEN', stream) + 1
+local from, to, since
 if ARGV[4] ~= '' then
   if ARGV[4] ~= epoch then return {epoch, offset, 0} end
-  count = offset - tonumber(ARGV[5])
-  if count < 0 or count > tonumber(ARGV[7]) then return {epoch, offset, 0} end
+  since = tonumber(ARGV[5])
+  if since > offset or since + 1 < first then return {epoch, offset, 0} end
+  from = since + 1
+  to = math.min(offset, since + tonumber(ARGV[6]))
 else
-  count = math.min(tonumber(ARGV[6]), tonumber(ARGV[7]))
+  from = math.max(first, offset - math.min(tonumber(ARGV[6]), tonumber(ARGV[7])) + 1)
+  to = offset
 end
-if count <= 0 then return {epoch, offset, 1} end
-return {epoch, offset, 2, redis.call('XREVRANGE', stream, '+', '-', 'COUNT', count)}
+if from > to then return {epoch, offset, 1} end
+local PAGE = 128
+local function offsetOf(entry)
+  local f = entry[2]
+  for i = 1, #f, 2 do if f[i] == 'o' then return tonumber(f[i + 1]) end end
+  return -1
+end
+local function frameBytes(entry)
+  local f = entry[2]
+  for i = 1, #f, 2 do if f[i] == 'f' then return #f[i + 1] end end
+  return 0
+end
+-- the entry holding offset "from": pass "skip" entries from the nearer end
+local cmd, cursor, skip = 'XRANGE', '-', from - first
+if offset - from < skip then cmd, cursor, skip = 'XREVRANGE', '+', offset - from end
+local id
+while true do
+  local page
+  if cmd == 'XRANGE' then page = redis.call(cmd, stream, cursor, '+', 'COUNT', math.min(skip + 1, PAGE))
+  else page = redis.call(cmd, stream, cursor, '-', 'COUNT', math.min(skip + 1, PAGE)) end
+  if #page == 0 then break end
+  if skip < #page then
+    if offsetOf(page[skip + 1]) == from then id = page[skip + 1][1] end
+    break
+  end
+  skip = skip - #page
+  cursor = '(' .. page[#page][1]
+end
+if not id then
+  if since then return {epoch, offset, 0} end
+  return {epoch, offset, 1}
+end
+local budget = tonumber(ARGV[9])
+local out, n, bytes = {}, 0, 0
+local want = to - from + 1
+cursor = id
+while n < want do
+  local page = redis.call('XRANGE', stream, cursor, '+', 'COUNT', math.min(want - n, PAGE))
+  if #page == 0 then break end
+  for i = 1, #page do
+    local size = frameBytes(page[i])
+    if n > 0 and bytes + size > budget then return {epoch, offset, 2, out} end
+    bytes = bytes + size
+    n = n + 1
+    out[n] = page[i]
+  end
+  cursor = '(' .. page[#page][1]
+end
+return {epoch, offset, 2, out}
 `;

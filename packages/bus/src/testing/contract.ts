@@ -100,15 +100,17 @@ export function runBusContract(name: string, factory: BusNodesFactory, options: 
       assert.equal((await bus.publish(a, '3')).offset, 3);
     });
 
-    it('creates the epoch on the first history read, and publications keep it', async () => {
+    it('creates the epoch on the first history read of a subscribed channel, and publications keep it', async () => {
       const bus = await nodes.node();
       const ch = channelIn('big');
+      await bus.subscribe(ch);
       const first = await bus.history(ch);
       assert.deepEqual({ offset: first.offset, publications: first.publications, recovered: first.recovered }, { offset: 0, publications: [], recovered: true });
       assert.ok(first.epoch.length > 0);
       assert.equal((await bus.history(ch)).epoch, first.epoch);
       const pos = await bus.publish(ch, '1');
       assert.deepEqual(pos, { epoch: first.epoch, offset: 1 });
+      await bus.unsubscribe(ch);
     });
 
     it('returns history in ascending offset order with the exact frames, latest offset and epoch', async () => {
@@ -161,6 +163,35 @@ export function runBusContract(name: string, factory: BusNodesFactory, options: 
       const h = await bus.history(ch, { since: { epoch, offset: 2 }, limit: 3 });
       assert.equal(h.recovered, true);
       assert.deepEqual(h.publications.map((p) => p.offset), [3, 4, 5]);
+    });
+
+    it('pages history by bytes: the oldest publications of the selection that fit `maxBytes`, at least one', async () => {
+      const bus = await nodes.node();
+      const ch = channelIn('big');
+      let epoch = '';
+      for (let i = 1; i <= 40; i++) epoch = (await bus.publish(ch, JSON.stringify('x'.repeat(1000)))).epoch;
+      const frame = (await bus.history(ch, { limit: 1 })).publications[0]!.frame.length;
+      const page = await bus.history(ch, { since: { epoch, offset: 5 }, maxBytes: frame * 3 + 10 });
+      assert.deepEqual({ recovered: page.recovered, offset: page.offset, offsets: page.publications.map((p) => p.offset) }, { recovered: true, offset: 40, offsets: [6, 7, 8] });
+      const next = await bus.history(ch, { since: { epoch, offset: 8 }, limit: 2, maxBytes: frame * 3 });
+      assert.deepEqual(next.publications.map((p) => p.offset), [9, 10], '`limit` still applies');
+      const one = await bus.history(ch, { since: { epoch, offset: 30 }, maxBytes: 1 });
+      assert.deepEqual(one.publications.map((p) => p.offset), [31], 'a page holds at least one publication');
+      const latest = await bus.history(ch, { limit: 10, maxBytes: frame * 4 });
+      assert.deepEqual(latest.publications.map((p) => p.offset), [31, 32, 33, 34], 'the oldest of the latest `limit`');
+      const near = await bus.history(ch, { since: { epoch, offset: 37 }, maxBytes: frame * 100 });
+      assert.deepEqual(near.publications.map((p) => p.offset), [38, 39, 40]);
+    });
+
+    it('pages history that was trimmed by count from where it now starts', async () => {
+      const bus = await nodes.node();
+      const ch = channelIn('three');
+      let epoch = '';
+      for (let i = 1; i <= 8; i++) epoch = (await bus.publish(ch, data(i))).epoch;
+      const h = await bus.history(ch, { limit: 10, maxBytes: 1 });
+      assert.deepEqual(h.publications.map((p) => p.offset), [6]);
+      assert.equal((await bus.history(ch, { since: { epoch, offset: 4 }, maxBytes: 1 })).recovered, false);
+      assert.deepEqual((await bus.history(ch, { since: { epoch, offset: 6 }, maxBytes: 1 })).publications.map((p) => p.offset), [7]);
     });
 
     it('does not recover from another epoch or from an offset ahead of the channel', async () => {
