@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import { HTTP_SERVER_LIMITS, answerClientError } from './http-limits.js';
 
 export interface Readiness {
   ready: boolean;
@@ -24,9 +25,16 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
+/**
+ * Sockets the admin port holds at once; more are dropped at accept. Prometheus and a few operators
+ * need a handful; the bound keeps the file descriptors the admin port can take inside the
+ * reserve the gateway leaves for it (docs/limits.md).
+ */
+export const ADMIN_MAX_CONNECTIONS = 128;
+
 /** `/healthz`, `/readyz`, `/metrics` on their own port (never exposed publicly). */
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
-  const server = createServer((req, res) => {
+  const server = createServer(HTTP_SERVER_LIMITS, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":{"code":"method_not_allowed","message":"use GET"}}');
@@ -49,6 +57,8 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"try /healthz, /readyz or /metrics"}}');
     }
   });
+  server.maxConnections = ADMIN_MAX_CONNECTIONS;
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

@@ -1,5 +1,5 @@
 import { isValidChannel } from '@megaphone/protocol';
-import { EnvReader, freeze, readCommonConfig, type CommonConfig, type Env } from '@megaphone/runtime';
+import { EnvReader, freeze, readCommonConfig, readOpenFileLimit, type CommonConfig, type Env } from '@megaphone/runtime';
 
 /**
  * Which browser origins may open a WebSocket or an SSE stream:
@@ -69,7 +69,30 @@ function readConflate(r: EnvReader): string[] {
   return out;
 }
 
-function read(r: EnvReader): GatewayConfig {
+/**
+ * File descriptors a gateway keeps for everything but its clients: room on the public port to
+ * answer more clients with a 503 (64), the admin port (128), Redis connections (64), the
+ * producer's API and job pipes when both run in one process (192), and the process itself: stdio,
+ * logs, libuv (64). `GATEWAY_MAX_CONNECTIONS` defaults to the file limit minus this.
+ */
+export const FD_RESERVE = 512;
+/** Sockets the public port holds beyond `maxConnections`: enough to answer the next clients with a 503. */
+export const PUBLIC_SOCKET_HEADROOM = 64;
+/** `GATEWAY_MAX_CONNECTIONS` where the file limit cannot be read (not Linux). */
+const FALLBACK_MAX_CONNECTIONS = 50_000;
+
+/** What `readGatewayConfig` learns from the machine rather than the environment. */
+export interface GatewayHost {
+  /** The process's open-file limit; undefined when it cannot be read. */
+  fileLimit: number | undefined;
+}
+
+function defaultMaxConnections(host: GatewayHost): number {
+  if (host.fileLimit === undefined) return FALLBACK_MAX_CONNECTIONS;
+  return Math.min(10_000_000, Math.max(1, host.fileLimit - FD_RESERVE));
+}
+
+function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
   const common = readCommonConfig(r);
   const warnings: string[] = [];
   const host = r.str('GATEWAY_HOST', '0.0.0.0');
@@ -79,7 +102,13 @@ function read(r: EnvReader): GatewayConfig {
   if (port !== 0 && port === adminPort && host === adminHost) r.problem('GATEWAY_PORT and GATEWAY_ADMIN_PORT must differ');
   const allowedOrigins = readOrigins(r, warnings);
   const heartbeatMs = r.int('GATEWAY_HEARTBEAT_MS', 25_000, { min: 50, max: 600_000 });
-  const maxConnections = r.int('GATEWAY_MAX_CONNECTIONS', 50_000, { min: 1, max: 10_000_000 });
+  const maxConnections = r.int('GATEWAY_MAX_CONNECTIONS', defaultMaxConnections(machine), { min: 1, max: 10_000_000 });
+  if (machine.fileLimit !== undefined && maxConnections > machine.fileLimit - FD_RESERVE) {
+    warnings.push(
+      `GATEWAY_MAX_CONNECTIONS (${maxConnections}) is above the open-file limit (${machine.fileLimit}) minus ${FD_RESERVE} kept for Redis, the admin port and jobs: ` +
+        'at the limit, accepts and job spawns may fail with EMFILE; raise the limit (ulimit -n) or lower the setting',
+    );
+  }
   const maxSubscriptions = r.int('GATEWAY_MAX_SUBSCRIPTIONS', 64, { min: 1, max: 10_000 });
   const maxQueueBytes = r.int('GATEWAY_MAX_QUEUE_BYTES', 1_048_576, { min: 16_384, max: 1024 * 1024 * 1024 });
   const maxHistory = r.int('GATEWAY_MAX_HISTORY', 1000, { min: 0, max: 1_000_000 });
@@ -109,9 +138,9 @@ function read(r: EnvReader): GatewayConfig {
 }
 
 /** Reads and validates the gateway's environment; throws a ConfigError listing every problem. */
-export function readGatewayConfig(env: Env): GatewayConfig {
+export function readGatewayConfig(env: Env, machine: GatewayHost = { fileLimit: readOpenFileLimit() }): GatewayConfig {
   const r = new EnvReader(env);
-  const config = read(r);
+  const config = read(r, machine);
   r.done();
   return freeze(config);
 }
@@ -119,7 +148,7 @@ export function readGatewayConfig(env: Env): GatewayConfig {
 /** Every environment variable the gateway reads (ops tests check deployment files against it). */
 export const GATEWAY_ENV_NAMES: readonly string[] = (() => {
   const r = new EnvReader({});
-  read(r);
+  read(r, { fileLimit: undefined });
   return Object.freeze([...r.known].sort());
 })();
 

@@ -5,11 +5,11 @@ import { createBus, type Bus } from '@megaphone/bus';
 import { Hub } from '@megaphone/hub';
 import { createLogger, createRegistry, historyPolicyFor, startAdminServer, type Logger, type Readiness } from '@megaphone/runtime';
 import { ReadinessTracker, busMetrics, observeBusReadiness } from './bus-health.js';
-import { conflateMatcher, type GatewayConfig } from './config.js';
+import { PUBLIC_SOCKET_HEADROOM, conflateMatcher, type GatewayConfig } from './config.js';
 import { ConnectionSet } from './connections.js';
 import { closeSpread } from './drain.js';
 import { EndpointContext } from './endpoint-context.js';
-import { hubMetrics, sampleHub } from './hub-metrics.js';
+import { hubMetrics, namespaceLabel, sampleHub } from './hub-metrics.js';
 import { listenHttp } from './http-server.js';
 import { GatewayMetrics } from './metrics.js';
 import { createSseEndpoint } from './sse-endpoint.js';
@@ -74,7 +74,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     maxQueueBytes: config.maxQueueBytes,
     maxSubscriptionsPerConnection: config.maxSubscriptions,
     conflate: conflateMatcher(config.conflateChannels),
-    metrics: hubMetrics(metrics),
+    metrics: hubMetrics(metrics, namespaceLabel(Object.keys(config.namespaces))),
     logger: logger.child({ component: 'hub' }),
   });
   live.hub = hub;
@@ -95,7 +95,13 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   const server = await listenHttp(
     config.host,
     config.port,
-    { sse: createSseEndpoint(ctx), upgrade: ws.onUpgrade, publicDir: opts.publicDir ?? DEFAULT_PUBLIC_DIR },
+    {
+      sse: createSseEndpoint(ctx),
+      upgrade: ws.onUpgrade,
+      publicDir: opts.publicDir ?? DEFAULT_PUBLIC_DIR,
+      maxSockets: config.maxConnections + PUBLIC_SOCKET_HEADROOM,
+      dropped: () => metrics.socketsDropped.inc(),
+    },
     logger,
   ).catch(abort);
   started.push(() => new Promise((resolve) => server.close(() => resolve())));

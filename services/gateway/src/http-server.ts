@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '@megaphone/runtime';
+import { HTTP_SERVER_LIMITS, answerClientError, type Logger } from '@megaphone/runtime';
 import { sendHttpError } from './http-error.js';
 import { serveStatic } from './static-files.js';
 
@@ -8,13 +8,17 @@ export interface HttpRoutes {
   sse(req: IncomingMessage, res: ServerResponse, url: URL): void;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   publicDir: string;
+  /** Sockets the port holds at once (clients plus room to answer more with a 503); more are dropped at accept. */
+  maxSockets: number;
+  /** A socket was dropped at accept because the port held `maxSockets`. */
+  dropped(): void;
 }
 
 /** The public port: `/ws` (upgrade), `/sse`, and the web console's files. */
 export async function listenHttp(host: string, port: number, routes: HttpRoutes, logger: Logger): Promise<Server> {
   // Small headers and short header/request deadlines: nothing legitimate here needs more, and
   // slow-loris clients should not hold sockets. (Neither limit applies to a streaming response.)
-  const server = createServer({ maxHeaderSize: 8192, headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+  const server = createServer(HTTP_SERVER_LIMITS, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname === '/sse') return routes.sse(req, res, url);
     if (url.pathname === '/ws') return sendHttpError(res, 'bad_request', 'this endpoint needs a WebSocket upgrade', { upgrade: 'websocket' });
@@ -24,11 +28,11 @@ export async function listenHttp(host: string, port: number, routes: HttpRoutes,
     });
   });
   server.on('upgrade', routes.upgrade);
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    else socket.destroy();
-  });
+  server.on('clientError', answerClientError);
+  // Every socket is a file descriptor: past this many the port takes no more, so the admin port,
+  // Redis and job spawning keep theirs (docs/limits.md).
+  server.maxConnections = routes.maxSockets;
+  server.on('drop', routes.dropped);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

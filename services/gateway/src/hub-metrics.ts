@@ -3,11 +3,24 @@ import type { Hub, HubMetrics } from '@megaphone/hub';
 import type { ConnectionSet } from './connections.js';
 import type { GatewayMetrics, ScrapeSample } from './metrics.js';
 
+/** The `namespace` label of every namespace not in the configuration. */
+export const OTHER_NAMESPACE = 'other';
+
+/**
+ * The `namespace` label value of a channel's namespace: the configured ones (CHANNEL_NAMESPACES,
+ * the default namespace `""` and the producer's `cmd`) as they are, any other as `other`.
+ * Clients choose channel names, so a label taken from them as-is would grow without bound.
+ */
+export function namespaceLabel(configured: Iterable<string>): (namespace: string) => string {
+  const known = new Set(['', 'cmd', ...configured]);
+  return (namespace) => (known.has(namespace) ? namespace : OTHER_NAMESPACE);
+}
+
 /** The hub's plain callbacks, wired to prom-client. */
-export function hubMetrics(m: GatewayMetrics): HubMetrics {
+export function hubMetrics(m: GatewayMetrics, label: (namespace: string) => string): HubMetrics {
   return {
-    publicationReceived: (namespace) => m.busPublicationsReceived.inc({ namespace }),
-    delivered: (namespace, count) => m.deliveries.inc({ namespace }, count),
+    publicationReceived: (namespace) => m.busPublicationsReceived.inc({ namespace: label(namespace) }),
+    delivered: (namespace, count) => m.deliveries.inc({ namespace: label(namespace) }, count),
     written: (frames, bytes) => {
       m.framesWritten.inc(frames);
       m.bytesWritten.inc(bytes);

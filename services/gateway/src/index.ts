@@ -1,5 +1,5 @@
-export { readGatewayConfig, GATEWAY_ENV_NAMES, conflateMatcher } from './config.js';
-export type { GatewayConfig, OriginPolicy } from './config.js';
+export { readGatewayConfig, GATEWAY_ENV_NAMES, conflateMatcher, FD_RESERVE, PUBLIC_SOCKET_HEADROOM } from './config.js';
+export type { GatewayConfig, GatewayHost, OriginPolicy } from './config.js';
 export { startGateway } from './gateway.js';
 export type { StartGatewayOptions, GatewayHandle } from './gateway.js';
 export { GatewayMetrics } from './metrics.js';

@@ -34,6 +34,7 @@ export class GatewayMetrics {
   readonly busConnected: Gauge;
   readonly busReconnects: Counter;
   readonly busResubscribeDuration: Histogram;
+  readonly socketsDropped: Counter;
 
   constructor(registry: Registry, sample: () => ScrapeSample) {
     const registers = [registry];
@@ -115,6 +116,7 @@ export class GatewayMetrics {
     });
     this.busReconnects = new Counter({ name: 'megaphone_bus_reconnects_total', help: 'Bus reconnections (not ready → ready after the first connect).', registers });
     this.busResubscribeDuration = new Histogram({ name: 'megaphone_bus_resubscribe_duration_seconds', help: 'Time from losing the bus to holding every subscription again.', buckets: RESUBSCRIBE_BUCKETS, registers });
+    this.socketsDropped = new Counter({ name: 'megaphone_sockets_dropped_total', help: 'Sockets closed at accept because the public port held its maximum (GATEWAY_MAX_CONNECTIONS plus room for 503 answers).', registers });
 
     for (const t of ['ws', 'sse']) {
       this.connections.set({ transport: t }, 0);

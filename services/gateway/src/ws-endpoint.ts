@@ -27,6 +27,8 @@ export function createWsEndpoint(ctx: EndpointContext): { onUpgrade: (req: Incom
     // limit covers fragmented messages as a whole.
     maxPayload: MAX_CLIENT_FRAME_BYTES,
     clientTracking: false,
+    // The protocol has no subprotocol: one a client offers is not echoed back as if it were spoken.
+    handleProtocols: () => false,
   });
   const shared: WsShared = {
     hub: ctx.hub,

@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '@megaphone/runtime';
-import { GATEWAY_ENV_NAMES, conflateMatcher, readGatewayConfig } from '../src/index.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readOpenFileLimit } from '@megaphone/runtime';
+import { FD_RESERVE, GATEWAY_ENV_NAMES, conflateMatcher, readGatewayConfig } from '../src/index.js';
 
 test('defaults match the documented ones', () => {
-  const c = readGatewayConfig({});
+  const c = readGatewayConfig({}, { fileLimit: undefined });
   assert.equal(c.host, '0.0.0.0');
   assert.equal(c.port, 8080);
   assert.equal(c.adminHost, '0.0.0.0');
@@ -73,4 +77,26 @@ test('conflated channels: exact names and whole namespaces', () => {
   assert.equal(conflate('metrics:cpu'), true);
   assert.equal(conflate('uptime2'), false);
   assert.equal(conflate('cmd:build'), false);
+});
+
+test('GATEWAY_MAX_CONNECTIONS defaults to the open-file limit minus the reserve, and warns when set above it', () => {
+  assert.equal(FD_RESERVE, 512);
+  assert.equal(readGatewayConfig({}, { fileLimit: 20_000 }).maxConnections, 19_488);
+  assert.equal(readGatewayConfig({}, { fileLimit: 1_048_576 }).maxConnections, 1_048_064);
+  assert.equal(readGatewayConfig({}, { fileLimit: 300 }).maxConnections, 1);
+  const set = readGatewayConfig({ GATEWAY_MAX_CONNECTIONS: '50000' }, { fileLimit: 20_000 });
+  assert.equal(set.maxConnections, 50_000);
+  assert.match(set.warnings.join('\n'), /GATEWAY_MAX_CONNECTIONS \(50000\) is above the open-file limit \(20000\)/);
+  assert.deepEqual(readGatewayConfig({ GATEWAY_MAX_CONNECTIONS: '1000' }, { fileLimit: 20_000 }).warnings, []);
+});
+
+test('the open-file limit is read from /proc (the soft limit)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'limits-'));
+  const file = join(dir, 'limits');
+  writeFileSync(file, 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            4096                 524288               files\n');
+  assert.equal(readOpenFileLimit(file), 4096);
+  writeFileSync(file, 'Max open files            unlimited            unlimited            files\n');
+  assert.equal(readOpenFileLimit(file), Number.MAX_SAFE_INTEGER);
+  assert.equal(readOpenFileLimit(join(dir, 'missing')), undefined);
+  if (process.platform === 'linux') assert.ok((readOpenFileLimit() ?? 0) > 0);
 });

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@megaphone/bus';
 import type { StreamPosition } from '@megaphone/protocol';
-import type { Logger } from '@megaphone/runtime';
+import { HTTP_SERVER_LIMITS, answerClientError, type Logger } from '@megaphone/runtime';
 import { authorize } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-util.js';
 import type { JobManager } from './job-manager.js';
@@ -92,7 +92,7 @@ export function createApiServer(opts: ApiOptions): Server {
     sendJson(res, 200, single ? out[0] : out);
   }
 
-  const server = createServer((req, res) => {
+  const server = createServer(HTTP_SERVER_LIMITS, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
     let routeName = 'other';
@@ -148,8 +148,7 @@ export function createApiServer(opts: ApiOptions): Server {
       }
     });
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  server.on('clientError', answerClientError);
   return server;
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HTTP_STATUS, httpErrorBody, type HttpErrorCode } from '@megaphone/protocol';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 
 /** An error with a stable code from the protocol catalogue; its HTTP status comes from `HTTP_STATUS`. */
 export class HttpError extends Error {
@@ -68,6 +69,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   });
   const text = Buffer.concat(chunks, size).toString('utf8');
   if (text.trim() === '') throw new HttpError('bad_request', 'the body is empty; expected JSON');
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new HttpError('bad_request', `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
   try {
     return JSON.parse(text) as unknown;
   } catch {
