@@ -1,0 +1,78 @@
+// Abuse scenario for finding 1 of issue 9: made-up channel names. A gateway (in this process, so
+// that its heap can be measured after a full GC) takes 50,000 subscribe/unsubscribe pairs on names
+// nobody publishes to; afterwards it holds no state for any of them.
+import { after, before, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MemoryBus } from '@megaphone/bus';
+import { readGatewayConfig, startGateway, type GatewayHandle } from '@megaphone/gateway';
+import { createLogger, historyPolicyFor } from '@megaphone/runtime';
+import { CommandClient } from '../src/abuse/clients.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const NAMES = 50_000;
+const CLIENTS = 10;
+const KiB = 1024;
+
+let gateway: GatewayHandle;
+let bus: MemoryBus;
+before(async () => {
+  const config = readGatewayConfig({
+    NODE_NAME: 'gw-abuse',
+    LOG_LEVEL: 'silent',
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: '0',
+    GATEWAY_ADMIN_HOST: '127.0.0.1',
+    GATEWAY_ADMIN_PORT: '0',
+    GATEWAY_MAX_COMMANDS_PER_SECOND: '5000',
+  });
+  bus = new MemoryBus({ history: historyPolicyFor(config.namespaces) });
+  gateway = await startGateway({ config, bus, logger: createLogger({ level: 'silent', service: 'gateway', node: 'gw-abuse' }) });
+});
+after(async () => {
+  await gateway?.close();
+  await bus?.close();
+});
+
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+async function touch(tag: string, names: number): Promise<void> {
+  const url = `ws://127.0.0.1:${gateway.port}/ws`;
+  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => CommandClient.connect(url)));
+  const per = names / CLIENTS;
+  await Promise.all(
+    clients.map((c, k) =>
+      c.lockstep(
+        Array.from({ length: per }, (_, i) => [
+          { op: 'subscribe', id: i, channel: `made-${tag}-${k}:n${i}` },
+          { op: 'unsubscribe', id: i, channel: `made-${tag}-${k}:n${i}` },
+        ]).flat(),
+        100,
+        () => c.n('subscribed') + c.n('unsubscribed') + c.n('error'),
+      ),
+    ),
+  );
+  for (const c of clients) assert.deepEqual({ subscribed: c.n('subscribed'), unsubscribed: c.n('unsubscribed'), errors: [...c.errors] }, { subscribed: per, unsubscribed: per, errors: [] });
+  for (const c of clients) c.close();
+}
+
+it(`${NAMES.toLocaleString('en')} made-up channel names, subscribed and let go, leave no state and no heap behind`, async () => {
+  await touch('warm', 10_000);
+  const before = heapAfterGc();
+  await touch('flood', NAMES);
+  await new Promise((r) => setTimeout(r, 100));
+  const after = heapAfterGc();
+  const perName = (after - before) / NAMES;
+  console.log(
+    `finding 1: ${NAMES} made-up names: heap after GC ${(before / KiB).toFixed(0)} → ${(after / KiB).toFixed(0)} KiB (${perName.toFixed(1)} bytes per name, bound 128; a bus that kept each name took 274); hub channels ${gateway.hub.stats().channels}, memory-bus channels ${bus.channelCount}`,
+  );
+  assert.equal(gateway.hub.stats().channels, 0);
+  assert.equal(bus.channelCount, 0);
+  assert.ok(perName < 128, `${perName.toFixed(1)} bytes of heap per name`);
+});
