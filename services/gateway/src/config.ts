@@ -27,6 +27,12 @@ export interface GatewayConfig extends CommonConfig {
   maxHistory: number;
   /** Per connection, with a burst of the same size. */
   maxCommandsPerSecond: number;
+  /** Subscribe commands per connection per minute, with a burst of the same size. */
+  maxChannelsPerMinute: number;
+  /** History reads one connection may have in flight (joins with `history`/`since`). */
+  maxHistoryReadsPerConnection: number;
+  /** History reads this node runs against the bus at once (after coalescing). */
+  maxHistoryReads: number;
   drainMs: number;
   /** Exact channel names, or `ns:*` for a whole namespace. */
   conflateChannels: readonly string[];
@@ -113,6 +119,9 @@ function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
   const maxQueueBytes = r.int('GATEWAY_MAX_QUEUE_BYTES', 1_048_576, { min: 16_384, max: 1024 * 1024 * 1024 });
   const maxHistory = r.int('GATEWAY_MAX_HISTORY', 1000, { min: 0, max: 1_000_000 });
   const maxCommandsPerSecond = r.int('GATEWAY_MAX_COMMANDS_PER_SECOND', 50, { min: 1, max: 100_000 });
+  const maxChannelsPerMinute = r.int('GATEWAY_MAX_CHANNELS_PER_MINUTE', 300, { min: 1, max: 1_000_000 });
+  const maxHistoryReadsPerConnection = r.int('GATEWAY_MAX_HISTORY_READS_PER_CONNECTION', 4, { min: 1, max: 10_000 });
+  const maxHistoryReads = r.int('GATEWAY_MAX_HISTORY_READS', 32, { min: 1, max: 100_000 });
   const drainMs = r.int('GATEWAY_DRAIN_MS', 10_000, { min: 0, max: 3_600_000 });
   const conflateChannels = readConflate(r);
   if (maxQueueBytes < common.maxPublicationBytes) {
@@ -131,6 +140,9 @@ function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
     maxQueueBytes,
     maxHistory,
     maxCommandsPerSecond,
+    maxChannelsPerMinute,
+    maxHistoryReadsPerConnection,
+    maxHistoryReads,
     drainMs,
     conflateChannels,
     warnings,

@@ -20,6 +20,9 @@ test('defaults match the documented ones', () => {
   assert.equal(c.maxQueueBytes, 1048576);
   assert.equal(c.maxHistory, 1000);
   assert.equal(c.maxCommandsPerSecond, 50);
+  assert.equal(c.maxChannelsPerMinute, 300);
+  assert.equal(c.maxHistoryReadsPerConnection, 4);
+  assert.equal(c.maxHistoryReads, 32);
   assert.equal(c.drainMs, 10000);
   assert.deepEqual(c.conflateChannels, ['uptime']);
   assert.deepEqual(c.warnings, []);
