@@ -47,7 +47,7 @@ describe('abuse: history floods on Redis', () => {
       { op: 'subscribe', id: i, channel: 'big', history: 1000 },
       { op: 'unsubscribe', id: i, channel: 'big' },
     ]).flat();
-    await Promise.all(clients.map((c) => c.pace(pairs, 2, 100)));
+    await Promise.all(clients.map((c) => c.lockstep(pairs, 2, () => c.n('subscribed') + c.n('unsubscribed') + c.n('error'), 100)));
     for (const c of clients) await c.waitFor('every unsubscribe answered', () => c.n('unsubscribed') === pairs.length / 2);
     clearInterval(readiness);
     const out = Number((await redis.info('stats')).total_net_output_bytes) - outBefore;
@@ -74,7 +74,7 @@ describe('abuse: clients that do not read', () => {
   let stack: Stack;
   let watcher: Watcher;
   before(async () => {
-    stack = await Stack.start({ env: { GATEWAY_HEARTBEAT_MS: '500', GATEWAY_MAX_COMMANDS_PER_SECOND: '2000' } });
+    stack = await Stack.start({ env: { GATEWAY_MAX_COMMANDS_PER_SECOND: '2000' } });
     watcher = await Watcher.start(stack);
   });
   after(async () => {
@@ -117,6 +117,19 @@ describe('abuse: clients that do not read', () => {
     for (const c of clients) c.close();
     const h = await watcher.check();
     assert.ok(h.open && h.consecutive && h.got >= 5, JSON.stringify(h));
+  });
+});
+
+describe('abuse: a dead reader that sends pongs', () => {
+  let stack: Stack;
+  let watcher: Watcher;
+  before(async () => {
+    stack = await Stack.start({ env: { GATEWAY_HEARTBEAT_MS: '500' } });
+    watcher = await Watcher.start(stack);
+  });
+  after(async () => {
+    watcher?.stop();
+    await stack?.stop();
   });
 
   it('finding 4: a client that never reads but sends pongs of its own is closed within two heartbeats', async () => {

@@ -48,12 +48,15 @@ export class CommandClient {
   }
 
   /** Sends `commands` `batch` at a time, each batch once `replies()` has caught up with what was sent. */
-  async lockstep(commands: readonly unknown[], batch: number, replies: () => number): Promise<void> {
+  async lockstep(commands: readonly unknown[], batch: number, replies: () => number, minIntervalMs = 0): Promise<void> {
     for (let i = 0; i < commands.length; i += batch) {
       if (this.ws.readyState !== WebSocket.OPEN) return;
+      const started = Date.now();
       const chunk = commands.slice(i, i + batch);
       for (const c of chunk) this.ws.send(JSON.stringify(c));
       await this.waitFor('replies to the batch', () => replies() >= i + chunk.length);
+      const rest = minIntervalMs - (Date.now() - started);
+      if (rest > 0) await new Promise((r) => setTimeout(r, rest));
     }
   }
 
