@@ -124,7 +124,7 @@ describe('abuse: a dead reader that sends pongs', () => {
   let stack: Stack;
   let watcher: Watcher;
   before(async () => {
-    stack = await Stack.start({ env: { GATEWAY_HEARTBEAT_MS: '500' } });
+    stack = await Stack.start({ env: { GATEWAY_HEARTBEAT_MS: '1000' } });
     watcher = await Watcher.start(stack);
   });
   after(async () => {
@@ -132,7 +132,7 @@ describe('abuse: a dead reader that sends pongs', () => {
     await stack?.stop();
   });
 
-  it('finding 4: a client that never reads but sends pongs of its own is closed within two heartbeats', async () => {
+  it('finding 4: a client that never reads but sends pongs of its own is dropped within three heartbeats', async () => {
     const closedBefore = await stack.metric('megaphone_connections_closed_total', 'code="4001"');
     const c = await CommandClient.connect(stack.ws);
     (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
@@ -145,8 +145,8 @@ describe('abuse: a dead reader that sends pongs', () => {
       c.close();
     }
     const ms = Date.now() - start;
-    console.log(`finding 4: a non-reading client sending unprompted pongs every 100 ms was closed with 4001 after ${ms} ms (heartbeat 500 ms, bound 1,500)`);
-    assert.ok(ms <= 1500, `${ms} ms`);
+    console.log(`finding 4: a non-reading client sending unprompted pongs every 100 ms was closed with 4001 and dropped after ${ms} ms (heartbeat 1,000 ms; bound 3,300: two heartbeats to notice, one to drop)`);
+    assert.ok(ms <= 3300, `${ms} ms`);
     const h = await watcher.check();
     assert.ok(h.open && h.consecutive && h.got >= 5, JSON.stringify(h));
   });

@@ -4,6 +4,7 @@ import {
   ErrorCode,
   closeReason,
   encodeServerMessage,
+  quoteInput,
   type ServerMessage,
   type StreamPosition,
   type SubscribeCommand,
@@ -22,6 +23,8 @@ export interface ConnectionHost {
   readonly logger: Logger | undefined;
   readonly maxQueueBytes: number;
   readonly maxSubscriptions: number;
+  /** History reads one connection may have in flight; more wait for a slot. */
+  readonly maxHistoryReads: number;
   /** The channel's stream on this node, taking the bus subscription on first use. */
   open(channel: string): Stream;
   /** Write this connection at the end of the turn. */
@@ -32,6 +35,12 @@ export interface ConnectionHost {
 }
 
 const NO_SUBS: readonly Subscription[] = [];
+
+/**
+ * Replies (subscribed, pong, error, …) a connection over its cap may still be queued before it is
+ * closed: a client that keeps sending commands without reading what it is sent is not reading.
+ */
+export const CONTROL_HEADROOM_BYTES = 64 * 1024;
 
 /**
  * One connection's state: its subscriptions by channel and what it will be written this turn.
@@ -60,6 +69,9 @@ export class Connection implements HubConnection, Outlet, Positions {
   private lagEpisode = false;
   closed = false;
   readonly framing: Framing;
+  /** History reads in flight for this connection, and the reads waiting for one to finish. */
+  private readSlots = 0;
+  private slotWaiters: Array<() => void> | null = null;
 
   constructor(
     readonly id: number,
@@ -76,7 +88,7 @@ export class Connection implements HubConnection, Outlet, Positions {
     if (this.closed) return;
     const host = this.host;
     if (this.subAt(cmd.channel) !== undefined) {
-      this.error(cmd.id, ErrorCode.BadRequest, `already subscribed to "${cmd.channel}"`);
+      this.error(cmd.id, ErrorCode.BadRequest, `already subscribed to ${quoteInput(cmd.channel)}`);
       return;
     }
     if (this.subCount() >= host.maxSubscriptions) {
@@ -130,6 +142,9 @@ export class Connection implements HubConnection, Outlet, Positions {
     this.pendingBytes = 0;
     if (this.lagging) this.host.lagging(this, false);
     for (const sub of [...this.subList()]) this.drop(sub);
+    const waiters = this.slotWaiters;
+    this.slotWaiters = null;
+    if (waiters !== null) for (const go of waiters) go();
     this.host.gone(this);
   }
 
@@ -177,8 +192,36 @@ export class Connection implements HubConnection, Outlet, Positions {
     this.queue(this.framing.message('message', pub.frame, this));
   }
 
+  /**
+   * Replies count against the cap like everything else: past it by `CONTROL_HEADROOM_BYTES`, the
+   * client is not reading what it is sent, and it is closed with 4000 instead of queued for.
+   */
   control(msg: ServerMessage): void {
+    if (this.budget < -CONTROL_HEADROOM_BYTES && this.room() < -CONTROL_HEADROOM_BYTES) {
+      this.closeUnread();
+      return;
+    }
     this.queue(this.framing.message(msg.op, encodeServerMessage(msg), this));
+  }
+
+  room(): number {
+    this.budget = this.host.maxQueueBytes - this.pendingBytes - this.sink.bufferedBytes();
+    return this.budget;
+  }
+
+  takeReadSlot(): Promise<void> | undefined {
+    if (this.readSlots < this.host.maxHistoryReads || this.closed) {
+      this.readSlots++;
+      return undefined;
+    }
+    return new Promise<void>((resolve) => (this.slotWaiters ??= []).push(resolve));
+  }
+
+  giveReadSlot(): void {
+    const next = this.slotWaiters?.shift();
+    if (next !== undefined) next();
+    else this.readSlots--;
+    if (this.slotWaiters?.length === 0) this.slotWaiters = null;
   }
 
   pause(sub: Subscription, missed: number): void {
@@ -205,13 +248,22 @@ export class Connection implements HubConnection, Outlet, Positions {
   }
 
   closeSlow(): void {
+    this.closeWith4000('slow consumer could not be caught up from history; closing with 4000', 'slow_consumer');
+  }
+
+  /** Over its cap and still sending commands: it does not read its replies. */
+  private closeUnread(): void {
+    this.closeWith4000('connection over its queue cap keeps sending commands without reading; closing with 4000', 'not_reading');
+  }
+
+  private closeWith4000(why: string, reason: string): void {
     if (this.closed) return;
     const { metrics, logger } = this.host;
     metrics.slowConsumer('disconnected');
-    logger?.info({ conn: this.id }, 'slow consumer could not be caught up from history; closing with 4000');
+    logger?.info({ conn: this.id }, why);
     this.close();
     try {
-      this.sink.close(CloseCode.SlowConsumer, closeReason({ reason: 'slow_consumer' }));
+      this.sink.close(CloseCode.SlowConsumer, closeReason({ reason }));
     } catch (err) {
       logger?.warn({ err, conn: this.id }, 'sink close failed');
     }

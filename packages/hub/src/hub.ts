@@ -2,12 +2,24 @@ import type { Bus, Publication } from '@megaphone/bus';
 import type { Logger } from '@megaphone/runtime';
 import { Channel, type ChannelHost } from './channel.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { HistoryReads } from './history-reads.js';
 import { withDefaults, type HubMetrics } from './metrics.js';
 import { Recovery } from './recovery.js';
 import type { HubConnection, HubOptions, HubStats, Sink } from './types.js';
 
 /** How often lagging connections are checked even if their transport never reports a drain. */
 const LAG_CHECK_MS = 250;
+export const DEFAULT_MAX_HISTORY_READS = 32;
+export const DEFAULT_MAX_HISTORY_READS_PER_CONNECTION = 4;
+/**
+ * Reads that may wait for the node's slots, per slot: a burst of joins (clients reconnecting after
+ * a deploy) waits its turn; joins beyond are refused with a retry hint (catch-ups always wait).
+ */
+const HISTORY_WAIT_FACTOR = 64;
+
+function prefixed(s: { inFlight: number; waiting: number }): { historyReadsInFlight: number; historyReadsWaiting: number } {
+  return { historyReadsInFlight: s.inFlight, historyReadsWaiting: s.waiting };
+}
 
 /**
  * The per-node fan-out: channel → subscribers, one bus subscription per channel, per-connection
@@ -56,6 +68,7 @@ export class Hub {
   private nextId = 1;
   private closed = false;
   private readonly lagTimer: NodeJS.Timeout;
+  private readonly reads: HistoryReads;
   private readonly metrics: HubMetrics;
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
@@ -71,7 +84,13 @@ export class Hub {
     const metrics = (this.metrics = withDefaults(opts.metrics));
     const logger = (this.logger = opts.logger);
     const now = (this.now = opts.now ?? Date.now);
-    const recovery = new Recovery({ bus: opts.bus, metrics, logger, conflate: opts.conflate ?? (() => false) });
+    const maxHistoryReads = opts.maxHistoryReads ?? DEFAULT_MAX_HISTORY_READS;
+    const maxHistoryReadsPerConnection = opts.maxHistoryReadsPerConnection ?? DEFAULT_MAX_HISTORY_READS_PER_CONNECTION;
+    for (const [name, v] of [['maxHistoryReads', maxHistoryReads], ['maxHistoryReadsPerConnection', maxHistoryReadsPerConnection]] as const) {
+      if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer (got ${v})`);
+    }
+    this.reads = new HistoryReads({ bus: opts.bus, maxInFlight: maxHistoryReads, maxWaiting: HISTORY_WAIT_FACTOR * maxHistoryReads });
+    const recovery = new Recovery({ reads: this.reads, maxQueueBytes: opts.maxQueueBytes, metrics, logger, conflate: opts.conflate ?? (() => false) });
     this.channelHost = {
       recovery,
       metrics,
@@ -90,6 +109,7 @@ export class Hub {
       logger,
       maxQueueBytes: opts.maxQueueBytes,
       maxSubscriptions: opts.maxSubscriptionsPerConnection,
+      maxHistoryReads: maxHistoryReadsPerConnection,
       open: (name) => this.acquire(name),
       flushLater: (conn) => {
         this.dirtyConns.push(conn);
@@ -135,6 +155,7 @@ export class Hub {
       queuedBytes,
       pendingMessages,
       laggingConnections: this.laggingConns.size,
+      ...prefixed(this.reads.stats()),
     };
   }
 

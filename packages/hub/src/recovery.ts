@@ -1,14 +1,20 @@
-import type { Bus, HistoryResult, Publication } from '@megaphone/bus';
+import type { HistoryQuery, HistoryResult, Publication } from '@megaphone/bus';
 import { ErrorCode, Reason, type SubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
+import { HistoryBusyError, pageBytes, type HistoryReads } from './history-reads.js';
 import type { HubMetrics } from './metrics.js';
 import { CATCHING_UP, CLOSED, LIVE, isClosed, startTail, stopTail, type Subscription } from './subscription.js';
 
 /** Publications read from history per step of a catch-up. */
 const PAGE = 500;
+/** Bytes of one history read for the node's own hole in a channel (it holds them until distributed). */
+const NODE_PAGE_BYTES = 4 * 1024 * 1024;
 
 export interface RecoveryOptions {
-  bus: Pick<Bus, 'history'>;
+  /** Every read goes through here: shared, bounded in concurrency (history-reads.ts). */
+  reads: HistoryReads;
+  /** The connections' queue cap: no subscriber's read asks for more bytes than this. */
+  maxQueueBytes: number;
   metrics: HubMetrics;
   logger: Logger | undefined;
   conflate: (channel: string) => boolean;
@@ -26,21 +32,39 @@ export type HoleRead =
  * their states; channels and connections call it, never each other's internals.
  */
 export class Recovery {
-  private readonly bus: Pick<Bus, 'history'>;
+  private readonly reads: HistoryReads;
+  private readonly maxQueueBytes: number;
   private readonly metrics: HubMetrics;
   private readonly logger: Logger | undefined;
   private readonly conflate: (channel: string) => boolean;
 
   constructor(opts: RecoveryOptions) {
-    this.bus = opts.bus;
+    this.reads = opts.reads;
+    this.maxQueueBytes = opts.maxQueueBytes;
     this.metrics = opts.metrics;
     this.logger = opts.logger;
     this.conflate = opts.conflate;
   }
 
-  /** The channel's head (epoch and latest offset), without publications. */
+  /** The channel's head (epoch and latest offset), without publications; for joiners (it may be refused). */
   head(channel: string): Promise<HistoryResult> {
-    return this.bus.history(channel, { limit: 0 });
+    return this.reads.read(channel, { limit: 0 }, false);
+  }
+
+  /**
+   * A subscriber's read: one page its connection has room for, in one of the connection's read
+   * slots. A join (`mayWait` false) is refused with `HistoryBusyError` when the node is busy.
+   */
+  private async readFor(sub: Subscription, query: HistoryQuery, mayWait: boolean): Promise<HistoryResult> {
+    const outlet = sub.outlet;
+    const slot = outlet.takeReadSlot();
+    if (slot !== undefined) await slot;
+    try {
+      if (isClosed(sub)) return { epoch: sub.epoch, offset: sub.last, publications: [], recovered: false };
+      return await this.reads.read(sub.channel.name, { ...query, maxBytes: pageBytes(outlet.room(), this.maxQueueBytes) }, mayWait);
+    } finally {
+      outlet.giveReadSlot();
+    }
   }
 
   /**
@@ -68,16 +92,19 @@ export class Recovery {
     try {
       if (isClosed(sub)) return;
       if (cmd.since !== undefined) {
-        const r = await this.bus.history(channel.name, { since: cmd.since });
+        const r = await this.readFor(sub, { since: cmd.since }, false);
         if (isClosed(sub)) return;
+        // The node learns the channel's head from the read (not from where the page ended).
+        channel.sync(r.epoch, r.offset);
         this.metrics.recovery(r.recovered ? 'recovered' : 'not_recovered');
         sub.epoch = r.epoch;
         sub.last = r.recovered ? cmd.since.offset : r.offset;
         if (r.recovered) pubs = r.publications;
         outlet.control({ op: 'subscribed', id: cmd.id, channel: channel.name, epoch: r.epoch, offset: r.offset, recovered: r.recovered });
       } else if (cmd.history !== undefined && cmd.history > 0) {
-        const r = await this.bus.history(channel.name, { limit: cmd.history });
+        const r = await this.readFor(sub, { limit: cmd.history }, false);
         if (isClosed(sub)) return;
+        channel.sync(r.epoch, r.offset);
         const first = r.publications[0];
         sub.epoch = r.epoch;
         sub.last = first !== undefined ? first.offset - 1 : r.offset;
@@ -91,6 +118,10 @@ export class Recovery {
         outlet.control({ op: 'subscribed', id: cmd.id, channel: channel.name, epoch: p.epoch, offset: p.offset });
       }
     } catch (err) {
+      if (err instanceof HistoryBusyError) {
+        this.refuse(sub, cmd.id, ErrorCode.HistoryUnavailable, `history reads are busy on this node; retry in ${err.retryAfterMs} ms`, err.retryAfterMs);
+        return;
+      }
       this.logger?.warn({ err, channel: channel.name }, 'history read failed on subscribe');
       this.refuse(sub, cmd.id, ErrorCode.HistoryUnavailable, 'history is unavailable; try again');
       return;
@@ -99,11 +130,11 @@ export class Recovery {
     this.settle(sub);
   }
 
-  private refuse(sub: Subscription, id: number, code: ErrorCode, message: string): void {
+  private refuse(sub: Subscription, id: number, code: ErrorCode, message: string, retryAfterMs?: number): void {
     if (sub.state === CLOSED) return;
     sub.outlet.drop(sub);
     this.metrics.clientError(code);
-    sub.outlet.control({ op: 'error', id, code, message });
+    sub.outlet.control(retryAfterMs === undefined ? { op: 'error', id, code, message } : { op: 'error', id, code, message, retryAfterMs });
   }
 
   /**
@@ -133,7 +164,7 @@ export class Recovery {
         }
         const before = sub.last;
         startTail(sub);
-        const res = await this.bus.history(channel.name, { since: { epoch: sub.epoch, offset: sub.last }, limit: PAGE });
+        const res = await this.readFor(sub, { since: { epoch: sub.epoch, offset: sub.last }, limit: PAGE }, true);
         if (sub.state !== CATCHING_UP || outlet.closed) return;
         // A history that says "recovered" but starts past the hole is treated as what it is.
         const head = res.publications[0];
@@ -146,7 +177,7 @@ export class Recovery {
           outlet.closeSlow();
           return;
         } else {
-          const all = await this.bus.history(channel.name);
+          const all = await this.readFor(sub, {}, true);
           if (sub.state !== CATCHING_UP || outlet.closed) return;
           const first = all.publications[0];
           const gapOffset = first !== undefined ? first.offset - 1 : all.offset;
@@ -270,12 +301,12 @@ export class Recovery {
    * continues and why (`epoch_changed` or `history_expired`).
    */
   async readHole(channel: string, epoch: string, offset: number): Promise<HoleRead> {
-    const res = await this.bus.history(channel, { since: { epoch, offset } });
+    const res = await this.reads.read(channel, { since: { epoch, offset }, maxBytes: NODE_PAGE_BYTES }, true);
     const head = res.publications[0];
     if (res.recovered && res.epoch === epoch && (head === undefined || head.offset <= offset + 1)) {
       return { filled: res.publications };
     }
-    const all = await this.bus.history(channel);
+    const all = await this.reads.read(channel, { maxBytes: NODE_PAGE_BYTES }, true);
     const reason = all.epoch !== epoch ? Reason.EpochChanged : Reason.HistoryExpired;
     if (reason === Reason.EpochChanged) this.metrics.epochChanged();
     else this.metrics.gap('lost');

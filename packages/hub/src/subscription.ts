@@ -59,6 +59,14 @@ export interface Outlet {
   closeSlow(): void;
   /** Ends the subscription (its subscribe failed). */
   drop(sub: Subscription): void;
+  /** Bytes the connection can still take before its cap (negative when over it). */
+  room(): number;
+  /**
+   * One of the connection's history-read slots: undefined when one is free (taken at once),
+   * else a promise that settles when one is handed over (or the connection closes).
+   */
+  takeReadSlot(): Promise<void> | undefined;
+  giveReadSlot(): void;
 }
 
 /** One connection's subscription to one channel. Kept small: there may be millions. */

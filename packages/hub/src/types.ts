@@ -47,6 +47,13 @@ export interface HubOptions {
   /** Per-connection cap on hub-pending bytes + `sink.bufferedBytes()` (SPEC §7). */
   maxQueueBytes: number;
   maxSubscriptionsPerConnection: number;
+  /**
+   * History reads the node runs against the bus at once (identical reads of a channel are one);
+   * joins that would wait behind 64× as many are refused with `history_unavailable` (default 32).
+   */
+  maxHistoryReads?: number;
+  /** History reads one connection may have in flight; its other joins and catch-ups wait (default 4). */
+  maxHistoryReadsPerConnection?: number;
   /** State-like channels (uptime): a lagging connection gets only the latest publication. */
   conflate?: (channel: string) => boolean;
   /** Plain callbacks; the gateway wires them to prom-client. Missing ones are no-ops. */
@@ -67,6 +74,9 @@ export interface HubStats {
   pendingMessages: number;
   /** Connections over their cap, waiting to drain. */
   laggingConnections: number;
+  /** History reads running against the bus, and reads waiting for a slot. */
+  historyReadsInFlight: number;
+  historyReadsWaiting: number;
 }
 
 /** What the gateway holds for one client connection. */

@@ -92,6 +92,8 @@ export interface ErrorMessage {
   id?: number;
   code: ErrorCode;
   message: string;
+  /** With `rate_limited` and `history_unavailable` when the server is busy: retry after this long. */
+  retryAfterMs?: number;
 }
 
 export type ServerMessage =

@@ -73,6 +73,8 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     bus: hubBus,
     maxQueueBytes: config.maxQueueBytes,
     maxSubscriptionsPerConnection: config.maxSubscriptions,
+    maxHistoryReads: config.maxHistoryReads,
+    maxHistoryReadsPerConnection: config.maxHistoryReadsPerConnection,
     conflate: conflateMatcher(config.conflateChannels),
     metrics: hubMetrics(metrics, namespaceLabel(Object.keys(config.namespaces))),
     logger: logger.child({ component: 'hub' }),

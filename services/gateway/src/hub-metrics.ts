@@ -38,7 +38,7 @@ export function hubMetrics(m: GatewayMetrics, label: (namespace: string) => stri
 /** Read at scrape time: the hub's totals and each connection's queue. */
 export function sampleHub(hub: Hub | undefined, bus: Bus | undefined, connections: ConnectionSet): ScrapeSample {
   const busReady = bus?.isReady() ?? false;
-  if (hub === undefined) return { busReady, subscriptions: 0, channels: 0, queuedBytes: 0, pendingMessages: 0, perConnectionQueuedBytes: [] };
+  if (hub === undefined) return { busReady, subscriptions: 0, channels: 0, queuedBytes: 0, pendingMessages: 0, historyReadsInFlight: 0, historyReadsWaiting: 0, perConnectionQueuedBytes: [] };
   const s = hub.stats();
   return {
     busReady,
@@ -46,6 +46,8 @@ export function sampleHub(hub: Hub | undefined, bus: Bus | undefined, connection
     channels: s.channels,
     queuedBytes: s.queuedBytes,
     pendingMessages: s.pendingMessages,
+    historyReadsInFlight: s.historyReadsInFlight,
+    historyReadsWaiting: s.historyReadsWaiting,
     perConnectionQueuedBytes: connections.snapshot().map((c) => c.queuedBytes()),
   };
 }

@@ -35,6 +35,7 @@ export class GatewayMetrics {
   readonly busReconnects: Counter;
   readonly busResubscribeDuration: Histogram;
   readonly socketsDropped: Counter;
+  readonly historyReads: Gauge<'state'>;
 
   constructor(registry: Registry, sample: () => ScrapeSample) {
     const registers = [registry];
@@ -116,6 +117,17 @@ export class GatewayMetrics {
     });
     this.busReconnects = new Counter({ name: 'megaphone_bus_reconnects_total', help: 'Bus reconnections (not ready → ready after the first connect).', registers });
     this.busResubscribeDuration = new Histogram({ name: 'megaphone_bus_resubscribe_duration_seconds', help: 'Time from losing the bus to holding every subscription again.', buckets: RESUBSCRIBE_BUCKETS, registers });
+    this.historyReads = new Gauge({
+      name: 'megaphone_history_reads',
+      help: 'History reads against the bus: running (state="in_flight", at most GATEWAY_MAX_HISTORY_READS) and waiting for a slot.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const s = take();
+        this.set({ state: 'in_flight' }, s.historyReadsInFlight);
+        this.set({ state: 'waiting' }, s.historyReadsWaiting);
+      },
+    });
     this.socketsDropped = new Counter({ name: 'megaphone_sockets_dropped_total', help: 'Sockets closed at accept because the public port held its maximum (GATEWAY_MAX_CONNECTIONS plus room for 503 answers).', registers });
 
     for (const t of ['ws', 'sse']) {
@@ -140,5 +152,7 @@ export interface ScrapeSample {
   channels: number;
   queuedBytes: number;
   pendingMessages: number;
+  historyReadsInFlight: number;
+  historyReadsWaiting: number;
   perConnectionQueuedBytes: Iterable<number>;
 }

@@ -8,13 +8,36 @@ export class CommandRateLimiter {
   private tokens: number;
   private abuse = 0;
   private last: number;
+  /** The second bucket: channels subscribed to, refilled at `channelsPerMinute` a minute. */
+  private channelTokens: number;
+  private channelLast: number;
 
   constructor(
     private readonly perSecond: number,
     private readonly now: () => number = Date.now,
+    private readonly channelsPerMinute = Number.POSITIVE_INFINITY,
   ) {
     this.tokens = perSecond;
     this.last = now();
+    this.channelTokens = channelsPerMinute;
+    this.channelLast = this.last;
+  }
+
+  /**
+   * One more channel (a subscribe): 0 when it may go ahead, otherwise how many ms until it may.
+   * Every subscribe counts, so a connection touches at most `channelsPerMinute` channels a
+   * minute after a burst of as many, whatever it unsubscribes in between.
+   */
+  takeChannel(): number {
+    const t = this.now();
+    const perMs = this.channelsPerMinute / 60_000;
+    this.channelTokens = Math.min(this.channelsPerMinute, this.channelTokens + Math.max(0, t - this.channelLast) * perMs);
+    this.channelLast = t;
+    if (this.channelTokens >= 1) {
+      this.channelTokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - this.channelTokens) / perMs);
   }
 
   /** `ok`: run the command; `limited`: refuse it; `abusive`: close the connection. */

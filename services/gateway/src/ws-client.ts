@@ -1,7 +1,8 @@
+import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
 import type { Framing, Hub, HubConnection, Sink } from '@megaphone/hub';
-import { CloseCode, ErrorCode, closeReason, parseClientFrame, type ClientCommand, type ParseLimits } from '@megaphone/protocol';
+import { CloseCode, ErrorCode, closeReason, parseClientFrame, type ClientCommand, type ErrorMessage, type ParseLimits } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { ClientConnection } from './connections.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -17,7 +18,22 @@ export interface WsShared {
   heartbeatMs: number;
   parseLimits: ParseLimits;
   maxCommandsPerSecond: number;
+  /** Subscribes per connection per minute (burst of the same size). */
+  maxChannelsPerMinute: number;
   onClose(client: WsClient): void;
+}
+
+/** Random bytes for ping payloads, drawn 4 at a time (never all zero). */
+const pingPool = Buffer.alloc(4096);
+let pingPoolAt = pingPool.length;
+function pingPayload(): Buffer {
+  if (pingPoolAt + 4 > pingPool.length) {
+    randomFillSync(pingPool);
+    pingPoolAt = 0;
+  }
+  const out = Buffer.from(pingPool.subarray(pingPoolAt, (pingPoolAt += 4)));
+  if (out.readUInt32BE(0) === 0) out[3] = 1;
+  return out;
 }
 
 /** A peer that does not answer a close frame is dropped after this long. */
@@ -62,7 +78,7 @@ export class GatewayWebSocket extends WebSocket {
         client?.onMessage(args[0] as RawData, args[1] as boolean);
         break;
       case 'pong':
-        if (client !== undefined) client.alive = true;
+        client?.onPong(args[0] as Buffer);
         break;
       case 'error':
         // Handled here whatever the state, so that an error never throws for want of a listener.
@@ -83,7 +99,12 @@ export class GatewayWebSocket extends WebSocket {
  */
 export class WsClient implements ClientConnection, Sink {
   readonly conn: HubConnection;
-  alive = true;
+  /**
+   * The payload of the ping waiting for its pong (0: none). A pong counts only when it echoes it,
+   * and a client learns it only by reading the ping, which is queued behind everything sent before:
+   * a client that stops reading is closed by the heartbeat whatever it sends.
+   */
+  private awaitedPong = 0;
   /**
    * A close frame is out (sent by this client or by ws itself) or the socket is being dropped:
    * nothing more is written. (Writes that race the peer ending the socket go to an ended socket,
@@ -104,7 +125,7 @@ export class WsClient implements ClientConnection, Sink {
     readonly session: string,
     readonly shared: WsShared,
   ) {
-    this.limiter = new CommandRateLimiter(shared.maxCommandsPerSecond);
+    this.limiter = new CommandRateLimiter(shared.maxCommandsPerSecond, Date.now, shared.maxChannelsPerMinute);
     this.conn = shared.hub.connect(this);
     ws.client = this;
     this.conn.send({ op: 'welcome', node: shared.node, session, heartbeatMs: shared.heartbeatMs });
@@ -171,7 +192,10 @@ export class WsClient implements ClientConnection, Sink {
       this.ws.terminate();
       return;
     }
-    this.closeTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    // A peer that let a whole heartbeat window pass without reading its ping will not read the
+    // close frame either: it gets one more heartbeat, not the full grace.
+    const graceMs = code === CloseCode.HeartbeatTimeout ? Math.min(CLOSE_GRACE_MS, this.shared.heartbeatMs) : CLOSE_GRACE_MS;
+    this.closeTimer = setTimeout(() => this.ws.terminate(), graceMs);
     this.closeTimer.unref();
   }
 
@@ -217,9 +241,15 @@ export class WsClient implements ClientConnection, Sink {
       case 'ping':
         this.conn.send({ op: 'pong', id: cmd.id });
         return;
-      case 'subscribe':
+      case 'subscribe': {
+        const waitMs = this.limiter.takeChannel();
+        if (waitMs > 0) {
+          this.replyError(cmd.id, ErrorCode.RateLimited, `more than ${this.shared.maxChannelsPerMinute} subscribes per minute; retry in ${waitMs} ms`, waitMs);
+          return;
+        }
         this.conn.subscribe(cmd).catch((err: unknown) => this.internalError(cmd.id, err));
         return;
+      }
       case 'unsubscribe':
         this.conn.unsubscribe(cmd).catch((err: unknown) => this.internalError(cmd.id, err));
         return;
@@ -231,9 +261,15 @@ export class WsClient implements ClientConnection, Sink {
     this.replyError(id, ErrorCode.Internal, 'the command failed; try again');
   }
 
-  private replyError(id: number | undefined, code: ErrorCode, message: string): void {
+  private replyError(id: number | undefined, code: ErrorCode, message: string, retryAfterMs?: number): void {
     this.shared.metrics.clientErrors.inc({ code });
-    this.conn.send(id === undefined ? { op: 'error', code, message } : { op: 'error', id, code, message });
+    const msg: ErrorMessage = id === undefined ? { op: 'error', code, message } : { op: 'error', id, code, message };
+    if (retryAfterMs !== undefined) msg.retryAfterMs = retryAfterMs;
+    this.conn.send(msg);
+  }
+
+  onPong(payload: Buffer): void {
+    if (this.awaitedPong !== 0 && payload.length === 4 && payload.readUInt32BE(0) === this.awaitedPong) this.awaitedPong = 0;
   }
 
   // ---- ClientConnection (called by the gateway) -----------------------------------------------
@@ -244,12 +280,13 @@ export class WsClient implements ClientConnection, Sink {
 
   heartbeat(): void {
     if (this.closing) return;
-    if (!this.alive) {
+    if (this.awaitedPong !== 0) {
       this.close(CloseCode.HeartbeatTimeout, 'no pong within the heartbeat window');
       return;
     }
-    this.alive = false;
-    this.ws.ping();
+    const payload = pingPayload();
+    this.awaitedPong = payload.readUInt32BE(0);
+    this.ws.ping(payload);
   }
 
   drain(retryAfterMs: number): void {

@@ -38,6 +38,7 @@ export function createWsEndpoint(ctx: EndpointContext): { onUpgrade: (req: Incom
     heartbeatMs: config.heartbeatMs,
     parseLimits: { maxHistory: config.maxHistory },
     maxCommandsPerSecond: config.maxCommandsPerSecond,
+    maxChannelsPerMinute: config.maxChannelsPerMinute,
     onClose: ctx.gone,
   };
   const accept = (ws: GatewayWebSocket, socket: Duplex, origin: string | undefined): void => {
