@@ -32,6 +32,8 @@ export class SseClient implements ClientConnection, Sink {
   readonly transport = 'sse' as const;
   readonly conn: HubConnection;
   private closeCode: number | undefined;
+  /** Bytes the kernel had taken at the last heartbeat while some were queued (-1: nothing queued). */
+  private sentAtHeartbeat = -1;
 
   constructor(
     req: IncomingMessage,
@@ -105,9 +107,25 @@ export class SseClient implements ClientConnection, Sink {
     return this.res.writableLength;
   }
 
+  /**
+   * Keeps the stream alive, and ends it when bytes have been queued for a whole heartbeat window
+   * without the kernel taking any: the client stopped reading (SSE clients send nothing to tell).
+   */
   heartbeat(): void {
-    // Anything already queued keeps the stream alive as well as a comment would.
-    if (this.res.writableLength === 0 && !this.res.writableEnded) this.res.write(KEEPALIVE);
+    if (this.res.writableEnded) return;
+    const socket = this.res.socket;
+    if (this.res.writableLength === 0 || socket === null) {
+      this.sentAtHeartbeat = -1;
+      this.res.write(KEEPALIVE);
+      return;
+    }
+    const sent = socket.bytesWritten - socket.writableLength;
+    if (sent === this.sentAtHeartbeat) {
+      this.deps.logger.debug({ session: this.deps.session }, 'sse client read nothing for a heartbeat window; closing');
+      this.close(CloseCode.SlowConsumer);
+      return;
+    }
+    this.sentAtHeartbeat = sent;
   }
 
   /** `retry:` tells EventSource how long to wait before it reconnects (with `Last-Event-ID`). */
