@@ -218,9 +218,11 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
         }
         this.byId.delete(sub.commandId);
         if (RETRYABLE_ERRORS.has(msg.code)) {
+          // A busy server's hint is a floor; the jitter spreads the clients it refused at once.
+          const floor = msg.retryAfterMs ?? 500;
           setTimeout(() => {
             if (this.subs.get(sub.channel) === sub && !sub.live && this.isOpen()) this.sendSubscribe(sub);
-          }, 500 + Math.random() * 1500);
+          }, floor + Math.random() * Math.max(1500, floor / 2));
         } else {
           this.subs.delete(sub.channel);
         }
