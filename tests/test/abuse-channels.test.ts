@@ -27,6 +27,8 @@ before(async () => {
     GATEWAY_ADMIN_HOST: '127.0.0.1',
     GATEWAY_ADMIN_PORT: '0',
     GATEWAY_MAX_COMMANDS_PER_SECOND: '5000',
+    // This scenario measures memory; the per-connection bound on channels is abuse-scenarios'.
+    GATEWAY_MAX_CHANNELS_PER_MINUTE: '1000000',
   });
   bus = new MemoryBus({ history: historyPolicyFor(config.namespaces) });
   gateway = await startGateway({ config, bus, logger: createLogger({ level: 'silent', service: 'gateway', node: 'gw-abuse' }) });

@@ -27,6 +27,23 @@ describe('abuse: one gateway, one process', () => {
     assert.ok(h.open && h.consecutive && h.got >= 5, `the watcher is unaffected: ${JSON.stringify(h)}\n${stack.tail()}`);
   }
 
+  it('finding 1: one connection touches at most GATEWAY_MAX_CHANNELS_PER_MINUTE (300) channels a minute', async () => {
+    const c = await CommandClient.connect(stack.ws);
+    const pairs = Array.from({ length: 400 }, (_, i) => [
+      { op: 'subscribe', id: i, channel: `touch:n${i}` },
+      { op: 'unsubscribe', id: i, channel: `touch:n${i}` },
+    ]).flat();
+    const start = Date.now();
+    await c.lockstep(pairs, 100, () => c.n('subscribed') + c.n('unsubscribed') + c.n('error'));
+    // The bucket refills at 5 a second while the commands run.
+    const bound = 300 + Math.ceil(((Date.now() - start) / 1000) * 5);
+    console.log(`finding 1: one connection asked for 400 made-up channels in ${pairs.length} commands: ${c.n('subscribed')} subscribed, ${c.errors.get('rate_limited') ?? 0} rate_limited (bound 300 a minute; ${bound} for this run's ${Date.now() - start} ms)`);
+    assert.ok(c.n('subscribed') >= 300 && c.n('subscribed') <= bound, `${c.n('subscribed')} subscribed`);
+    assert.equal(c.n('subscribed') + (c.errors.get('rate_limited') ?? 0), 400);
+    c.close();
+    await healthy();
+  });
+
   it('finding 6: publications in 1,000 namespaces add no metric series beyond the configured namespaces and "other"', async () => {
     const NAMESPACES = 1000;
     const channels = Array.from({ length: NAMESPACES }, (_, i) => `label${i}:x`);
