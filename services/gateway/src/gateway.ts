@@ -52,6 +52,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   // Scrapes sample the hub and the bus, which exist a few lines below.
   const live: { hub?: Hub; bus?: Bus } = {};
   const metrics = new GatewayMetrics(registry, () => sampleHub(live.hub, live.bus, connections));
+  metrics.connectionsLimit.set(config.maxConnections);
 
   const ownsBus = opts.bus === undefined;
   let bus: Bus;

@@ -35,6 +35,7 @@ export class GatewayMetrics {
   readonly busReconnects: Counter;
   readonly busResubscribeDuration: Histogram;
   readonly socketsDropped: Counter;
+  readonly connectionsLimit: Gauge;
   readonly historyReads: Gauge<'state'>;
 
   constructor(registry: Registry, sample: () => ScrapeSample) {
@@ -128,6 +129,7 @@ export class GatewayMetrics {
         this.set({ state: 'waiting' }, s.historyReadsWaiting);
       },
     });
+    this.connectionsLimit = new Gauge({ name: 'megaphone_connections_limit', help: 'GATEWAY_MAX_CONNECTIONS: connections beyond it get a 503.', registers });
     this.socketsDropped = new Counter({ name: 'megaphone_sockets_dropped_total', help: 'Sockets closed at accept because the public port held its maximum (GATEWAY_MAX_CONNECTIONS plus room for 503 answers).', registers });
 
     for (const t of ['ws', 'sse']) {
