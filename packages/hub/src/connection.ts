@@ -198,7 +198,8 @@ export class Connection implements HubConnection, Outlet, Positions {
    */
   control(msg: ServerMessage): void {
     if (this.budget < -CONTROL_HEADROOM_BYTES && this.room() < -CONTROL_HEADROOM_BYTES) {
-      this.closeUnread();
+      // Not now: the caller may be walking a channel's subscriber list (a gap to all of them).
+      queueMicrotask(() => this.closeUnread());
       return;
     }
     this.queue(this.framing.message(msg.op, encodeServerMessage(msg), this));
