@@ -29,6 +29,8 @@ before(async () => {
     GATEWAY_MAX_COMMANDS_PER_SECOND: '5000',
     // This scenario measures memory; the per-connection bound on channels is abuse-scenarios'.
     GATEWAY_MAX_CHANNELS_PER_MINUTE: '1000000',
+    // Large batches of subscribe/unsubscribe pairs in flight at once keep the run short.
+    GATEWAY_MAX_SUBSCRIPTIONS: '1000',
   });
   bus = new MemoryBus({ history: historyPolicyFor(config.namespaces) });
   gateway = await startGateway({ config, bus, logger: createLogger({ level: 'silent', service: 'gateway', node: 'gw-abuse' }) });
@@ -55,7 +57,7 @@ async function touch(tag: string, names: number): Promise<void> {
           { op: 'subscribe', id: i, channel: `made-${tag}-${k}:n${i}` },
           { op: 'unsubscribe', id: i, channel: `made-${tag}-${k}:n${i}` },
         ]).flat(),
-        100,
+        1000,
         () => c.n('subscribed') + c.n('unsubscribed') + c.n('error'),
       ),
     ),

@@ -36,7 +36,7 @@ describe('abuse: history floods on Redis', () => {
       assert.equal(r.status, 200);
     }
     const CLIENTS = 10;
-    const SECONDS = 3;
+    const SECONDS = 2;
     const reconnectsBefore = await stack.metric('megaphone_bus_reconnects_total');
     const outBefore = Number((await redis.info('stats')).total_net_output_bytes);
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => CommandClient.connect(stack.ws)));
