@@ -145,8 +145,8 @@ describe('abuse: a dead reader that sends pongs', () => {
       c.close();
     }
     const ms = Date.now() - start;
-    console.log(`finding 4: a non-reading client sending unprompted pongs every 100 ms was closed with 4001 and dropped after ${ms} ms (heartbeat 1,000 ms; bound 3,300: two heartbeats to notice, one to drop)`);
-    assert.ok(ms <= 3300, `${ms} ms`);
+    console.log(`finding 4: a non-reading client sending unprompted pongs every 100 ms was closed with 4001 and dropped after ${ms} ms (heartbeat 1,000 ms; bound 4,000: up to three heartbeats (one to send the ping, one to notice, one to drop) and scheduling slack)`);
+    assert.ok(ms <= 4000, `${ms} ms`);
     const h = await watcher.check();
     assert.ok(h.open && h.consecutive && h.got >= 5, JSON.stringify(h));
   });
