@@ -1,5 +1,5 @@
 import { encodePublicationFrame, type StreamPosition } from '@megaphone/protocol';
-import type { Bus, BusHandler, HistoryPolicyResolver, HistoryQuery, HistoryResult, Publication } from './bus.js';
+import { checkControlMessage, type Bus, type BusHandler, type ControlListener, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication } from './bus.js';
 import { newEpoch } from './epoch.js';
 
 interface ChannelLog {
@@ -25,6 +25,7 @@ export class MemoryBus implements Bus {
   private handler: BusHandler | undefined;
   private readonly channels = new Map<string, ChannelLog>();
   private readonly subscribed = new Set<string>();
+  private readonly controlListeners = new Set<ControlListener>();
   private readonly now: () => number;
   private closed = false;
 
@@ -94,6 +95,21 @@ export class MemoryBus implements Bus {
     return { epoch: log.epoch, offset: log.offset, publications: n > 0 ? retained.slice(-n) : [], recovered: true };
   }
 
+  /** Delivered to every listener of this process on a later microtask (never inside the caller). */
+  async publishControl(message: string): Promise<void> {
+    if (this.closed) throw new Error('bus is closed');
+    checkControlMessage(message);
+    const listeners = [...this.controlListeners];
+    queueMicrotask(() => {
+      for (const l of listeners) l(message);
+    });
+  }
+
+  async listenControl(listener: ControlListener): Promise<() => void> {
+    this.controlListeners.add(listener);
+    return () => void this.controlListeners.delete(listener);
+  }
+
   isReady(): boolean {
     return !this.closed;
   }
@@ -101,5 +117,6 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     this.closed = true;
     this.subscribed.clear();
+    this.controlListeners.clear();
   }
 }
