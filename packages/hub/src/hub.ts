@@ -143,6 +143,16 @@ export class Hub {
     for (const c of this.connections) yield c.queuedBytes();
   }
 
+  /** Channels with subscribers on this node and how many each has (presence reports). */
+  *channelSubscribers(): IterableIterator<[string, number]> {
+    for (const [name, ch] of this.channels) if (ch.subs.length > 0) yield [name, ch.subs.length];
+  }
+
+  /** One channel's subscribers on this node. */
+  subscribersOf(channel: string): number {
+    return this.channels.get(channel)?.subs.length ?? 0;
+  }
+
   /** Releases every connection's subscriptions and the bus subscriptions; sinks are left open. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -15,6 +15,8 @@ export class EndpointContext {
     readonly metrics: GatewayMetrics,
     readonly logger: Logger,
     readonly connections: ConnectionSet,
+    /** Cluster-wide subscribers of a channel (the `presence` command). */
+    readonly presence: (channel: string) => number,
   ) {}
 
   /** Why a new client must be turned away with a 503, if it must. */

@@ -1,7 +1,8 @@
 import type { Bus } from '@megaphone/bus';
 import type { Hub, HubMetrics } from '@megaphone/hub';
 import type { ConnectionSet } from './connections.js';
-import type { GatewayMetrics, ScrapeSample } from './metrics.js';
+import { QUEUE_BYTES_BUCKETS, type GatewayMetrics, type ScrapeSample } from './metrics.js';
+import type { ClusterPresence } from './operator/presence.js';
 
 /** The hub's plain callbacks, wired to prom-client. */
 export function hubMetrics(m: GatewayMetrics): HubMetrics {
@@ -22,10 +23,26 @@ export function hubMetrics(m: GatewayMetrics): HubMetrics {
   };
 }
 
-/** Read at scrape time: the hub's totals and each connection's queue. */
-export function sampleHub(hub: Hub | undefined, bus: Bus | undefined, connections: ConnectionSet): ScrapeSample {
+/** Read at scrape time: the hub's totals, each connection's queue, state and lag, presence. */
+export function sampleHub(hub: Hub | undefined, bus: Bus | undefined, connections: ConnectionSet, presence: ClusterPresence | undefined): ScrapeSample {
   const busReady = bus?.isReady() ?? false;
-  if (hub === undefined) return { busReady, subscriptions: 0, channels: 0, queuedBytes: 0, pendingMessages: 0, perConnectionQueuedBytes: [] };
+  const queueBuckets = new Array<number>(QUEUE_BYTES_BUCKETS.length + 1).fill(0);
+  const states = { live: 0, catching_up: 0, paused: 0 };
+  const presencePeers = presence?.peerCount() ?? 0;
+  const presenceReportAge = presence?.reportAgeSeconds() ?? 0;
+  if (hub === undefined) return { busReady, subscriptions: 0, channels: 0, queuedBytes: 0, pendingMessages: 0, queueBuckets, states, maxLag: 0, presencePeers, presenceReportAge };
+  let maxLag = 0;
+  for (const c of connections.values()) {
+    const bytes = c.conn.queuedBytes();
+    // Buckets are cumulative: the first that holds it and every one after.
+    let i = 0;
+    while (i < QUEUE_BYTES_BUCKETS.length && bytes > QUEUE_BYTES_BUCKETS[i]!) i++;
+    queueBuckets[i]!++;
+    states[c.conn.state()]++;
+    const lag = c.conn.maxLag();
+    if (lag > maxLag) maxLag = lag;
+  }
+  for (let i = 1; i < queueBuckets.length; i++) queueBuckets[i]! += queueBuckets[i - 1]!;
   const s = hub.stats();
   return {
     busReady,
@@ -33,6 +50,10 @@ export function sampleHub(hub: Hub | undefined, bus: Bus | undefined, connection
     channels: s.channels,
     queuedBytes: s.queuedBytes,
     pendingMessages: s.pendingMessages,
-    perConnectionQueuedBytes: connections.snapshot().map((c) => c.queuedBytes()),
+    queueBuckets,
+    states,
+    maxLag,
+    presencePeers,
+    presenceReportAge,
   };
 }

@@ -18,6 +18,13 @@ export interface WsShared {
   parseLimits: ParseLimits;
   maxCommandsPerSecond: number;
   onClose(client: WsClient): void;
+  /** Cluster-wide subscribers of a channel (ClusterPresence). */
+  presence(channel: string): number;
+  /**
+   * Whether this client may read a channel: `presence` answers only for those. Every channel is
+   * readable until tokens exist (SPEC §10); authentication replaces this with the token's check.
+   */
+  canRead(client: WsClient, channel: string): boolean;
 }
 
 /** A peer that does not answer a close frame is dropped after this long. */
@@ -83,6 +90,8 @@ export class GatewayWebSocket extends WebSocket {
  */
 export class WsClient implements ClientConnection, Sink {
   readonly conn: HubConnection;
+  readonly connectedAt = Date.now();
+  sub: string | null = null;
   alive = true;
   /**
    * A close frame is out (sent by this client or by ws itself) or the socket is being dropped:
@@ -223,6 +232,13 @@ export class WsClient implements ClientConnection, Sink {
       case 'unsubscribe':
         this.conn.unsubscribe(cmd).catch((err: unknown) => this.internalError(cmd.id, err));
         return;
+      case 'presence':
+        if (!this.shared.canRead(this, cmd.channel)) {
+          this.replyError(cmd.id, ErrorCode.Forbidden, `you may not read "${cmd.channel}"`);
+          return;
+        }
+        this.conn.send({ op: 'presence', id: cmd.id, channel: cmd.channel, subscribers: this.shared.presence(cmd.channel) });
+        return;
     }
   }
 
@@ -240,6 +256,14 @@ export class WsClient implements ClientConnection, Sink {
 
   queuedBytes(): number {
     return this.ws.bufferedAmount;
+  }
+
+  remote(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  closeByOperator(): void {
+    this.close(CloseCode.OperatorDisconnect, closeReason({ reason: 'operator' }));
   }
 
   heartbeat(): void {

@@ -37,6 +37,8 @@ export function createWsEndpoint(ctx: EndpointContext): { onUpgrade: (req: Incom
     parseLimits: { maxHistory: config.maxHistory },
     maxCommandsPerSecond: config.maxCommandsPerSecond,
     onClose: ctx.gone,
+    presence: ctx.presence,
+    canRead: () => true,
   };
   const accept = (ws: GatewayWebSocket, socket: Duplex, origin: string | undefined): void => {
     socket.off('error', destroyOnError);

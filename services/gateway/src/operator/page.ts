@@ -1,0 +1,1 @@
+export const OPERATOR_PAGE = '<!doctype html><title>Megaphone operator</title>';
