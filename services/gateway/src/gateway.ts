@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
@@ -22,6 +23,11 @@ export interface StartGatewayOptions {
   bus?: Bus;
   logger?: Logger;
   registry?: Registry;
+  /**
+   * Who a new connection's client is (its `sub`, SPEC §10), from the upgrade or SSE request; null
+   * when unknown. The hook token authentication fills in; without it every `sub` is null.
+   */
+  identify?: (req: IncomingMessage) => string | null;
   /** Where the built web console lives (default: this package's `dist/public/`). */
   publicDir?: string;
 }
@@ -94,7 +100,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   });
   live.operator = operator;
 
-  const ctx = new EndpointContext(config, hub, metrics, logger, connections, (channel) => operator.presence.subscribers(channel));
+  const ctx = new EndpointContext(config, hub, metrics, logger, connections, (channel) => operator.presence.subscribers(channel), opts.identify ?? (() => null));
   const ws = createWsEndpoint(ctx);
   const started: Array<() => Promise<void>> = [];
   const abort = async (err: unknown): Promise<never> => {
