@@ -182,6 +182,9 @@ test('channel counts: GET /v1/channels busiest first, /v1/channels/{channel}, an
         await c.next(isOp('subscribed', 3));
       }
     }
+    const rows = (await call(t, 'GET', '/v1/connections?sort=age', { token: TOKEN })).body as Row[];
+    assert.deepEqual(rows[0]!.channels.map((c) => c.channel).sort(), ['cmd:busy', 'cmd:quiet', 'uptime'], 'every subscription of a connection is listed');
+    assert.equal(rows[0]!.state, 'live');
     const all = (await call(t, 'GET', '/v1/channels', { token: TOKEN })).body;
     assert.deepEqual(all, [
       { channel: 'cmd:busy', subscribers: 3, nodes: { 'gw-a': 3 } },
