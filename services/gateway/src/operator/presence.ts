@@ -209,7 +209,7 @@ export class ClusterPresence {
       nodes[node] = n;
       subscribers += n;
     }
-    return { channel, subscribers, nodes };
+    return { channel, subscribers, nodes: sortedKeys(nodes) };
   }
 
   /** Channels with subscribers anywhere, busiest first (top-N, not a full sort). */
@@ -238,4 +238,11 @@ export class ClusterPresence {
     for (const peer of this.peers.values()) max = Math.max(max, now - peer.reportedAt);
     return max / 1000;
   }
+}
+
+/** The same record with its keys in order, so that every gateway answers alike. */
+function sortedKeys(r: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(r).sort()) out[k] = r[k]!;
+  return out;
 }
