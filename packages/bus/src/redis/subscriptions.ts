@@ -50,7 +50,12 @@ export class Subscriptions {
   ready(): boolean {
     // On Cluster a shard subscriber without channels does not matter (and one being created for a
     // first subscribe must not flap readiness); standalone/Sentinel need their one subscriber.
-    for (const sub of this.subscribers.values()) if (!sub.isReady() && (this.opts.cluster === undefined || sub.size > 0)) return false;
+    // Nor does the control channel's shard: operator messages and presence tolerate loss, and a
+    // gateway whose clients' channels are all reachable should keep serving them.
+    for (const sub of this.subscribers.values()) {
+      const channels = sub.size - (this.control !== undefined && sub.has(this.control) ? 1 : 0);
+      if (!sub.isReady() && (this.opts.cluster === undefined || channels > 0)) return false;
+    }
     return true;
   }
 
