@@ -35,6 +35,7 @@ export class Operator {
   private stopListening: (() => void) | undefined;
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
+  private listenFailures = 0;
 
   constructor(private readonly opts: OperatorOptions) {
     const { hub, metrics } = opts;
@@ -77,7 +78,9 @@ export class Operator {
       else this.stopListening = stop;
     } catch (err) {
       if (this.stopped) return;
-      this.opts.logger.warn({ err: (err as Error).message }, 'could not listen on the bus control channel; retrying');
+      // Once at warn: while Redis is down this retries every second.
+      const level = this.listenFailures++ === 0 ? 'warn' : 'debug';
+      this.opts.logger[level]({ err: (err as Error).message }, 'could not listen on the bus control channel; retrying');
       this.retry = setTimeout(() => void this.listen(), LISTEN_RETRY_MS);
       this.retry.unref();
     }
