@@ -13,7 +13,7 @@ export function hubMetrics(m: GatewayMetrics): HubMetrics {
       m.framesWritten.inc(frames);
       m.bytesWritten.inc(bytes);
     },
-    deliveryLatency: (seconds) => m.deliveryLatency.observe(seconds),
+    deliveryLatency: (seconds: number, count = 1) => m.deliveryLatency.observeMany(seconds, count),
     slowConsumer: (outcome) => m.slowConsumerEvents.inc({ outcome }),
     dropped: (reason, count) => m.droppedMessages.inc({ reason }, count),
     recovery: (result) => m.recoveries.inc({ result }),

@@ -1,11 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ERROR_CODES } from '@megaphone/protocol';
 import { LATENCY_BUCKETS_SECONDS } from '@megaphone/runtime';
+import { WeightedHistogram } from './weighted-histogram.js';
 
 /** Per-connection queued bytes, from idle to far past the default 1 MiB cap. */
 export const QUEUE_BYTES_BUCKETS: readonly number[] = [0, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
 export const CONNECTION_STATES = ['live', 'catching_up', 'paused'] as const;
 const RESUBSCRIBE_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Publications from history can be as old as history keeps them (1 h by default). */
+const REPLAY_LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
 /**
  * Every metric the gateway exposes (docs/metrics.md describes them). Labels are bounded: transport,
@@ -32,7 +35,8 @@ export class GatewayMetrics {
   readonly hubPendingMessages: Gauge;
   readonly slowConsumerEvents: Counter<'outcome'>;
   readonly droppedMessages: Counter<'reason'>;
-  readonly deliveryLatency: Histogram;
+  readonly deliveryLatency: WeightedHistogram;
+  readonly replayLatency: WeightedHistogram;
   readonly recoveries: Counter<'result'>;
   readonly clientErrors: Counter<'code'>;
   readonly gaps: Counter<'outcome'>;
@@ -146,7 +150,18 @@ export class GatewayMetrics {
     });
     this.slowConsumerEvents = new Counter({ name: 'megaphone_slow_consumer_events_total', help: 'Slow-consumer events by outcome.', labelNames: ['outcome'], registers });
     this.droppedMessages = new Counter({ name: 'megaphone_dropped_messages_total', help: 'Messages not delivered live, by reason (caught up from history later unless counted as a lost gap).', labelNames: ['reason'], registers });
-    this.deliveryLatency = new Histogram({ name: 'megaphone_delivery_latency_seconds', help: 'Publish time to written to the client socket.', buckets: LATENCY_BUCKETS_SECONDS, registers });
+    this.deliveryLatency = new WeightedHistogram({
+      name: 'megaphone_delivery_latency_seconds',
+      help: 'Publish time to handed to the client socket, one observation per live delivery (publication × subscriber).',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.replayLatency = new WeightedHistogram({
+      name: 'megaphone_replay_latency_seconds',
+      help: 'Publish time to handed to the client socket, for deliveries from history (history/since at subscribe, slow-consumer catch-up, conflation).',
+      buckets: REPLAY_LATENCY_BUCKETS,
+      registers,
+    });
     this.recoveries = new Counter({ name: 'megaphone_recoveries_total', help: 'Subscriptions with `since`, by result.', labelNames: ['result'], registers });
     this.clientErrors = new Counter({ name: 'megaphone_client_errors_total', help: 'Error replies sent to clients, by code.', labelNames: ['code'], registers });
     this.gaps = new Counter({ name: 'megaphone_gaps_total', help: 'Holes noticed mid-stream, by outcome (filled from history or lost and told).', labelNames: ['outcome'], registers });

@@ -24,6 +24,7 @@ const GATEWAY_METRICS = [
   'megaphone_slow_consumer_events_total',
   'megaphone_dropped_messages_total',
   'megaphone_delivery_latency_seconds',
+  'megaphone_replay_latency_seconds',
   'megaphone_recoveries_total',
   'megaphone_client_errors_total',
   'megaphone_gaps_total',
