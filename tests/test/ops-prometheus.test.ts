@@ -27,6 +27,8 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
       clients.push(c);
       await c.opened;
       c.send({ op: 'subscribe', id: 1, channel: 'uptime' });
+      // Late joiners asking for history: deliveries from history for the replay latency panel.
+      c.send({ op: 'subscribe', id: 2, channel: 'jobs', history: 10 });
     }
     await Promise.all(clients.map((c) => c.waitFor('uptime', (m) => m.op === 'message' && m.channel === 'uptime')));
     // The producer API panels need a request to count.
@@ -73,12 +75,13 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
     assert.ok(lines.some((s) => s.metric.stream === 'stdout'));
   });
 
-  test('the delivery latency histogram has observations for the p50/p99 panels', async () => {
+  test('the delivery latency histograms (live, and from history) have observations for the p50/p99 panels', async () => {
     const r = await poll('latency observations', async () => {
       const q = await prom.query('sum(megaphone_delivery_latency_seconds_count) > 0');
       return q.length > 0 ? q : undefined;
     }, 30_000, 500);
     assert.ok(Number(r[0]!.value[1]) > 0);
+    await poll('replay latency observations', async () => ((await prom.query('sum(megaphone_replay_latency_seconds_count) > 0')).length > 0 ? true : undefined), 30_000, 500);
     const page = await getText(`${cluster.url}/`);
     assert.equal(page.status, 200, 'the console is served through the balancer');
   });

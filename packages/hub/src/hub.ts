@@ -71,7 +71,7 @@ export class Hub {
     const metrics = (this.metrics = withDefaults(opts.metrics));
     const logger = (this.logger = opts.logger);
     const now = (this.now = opts.now ?? Date.now);
-    const recovery = new Recovery({ bus: opts.bus, metrics, logger, conflate: opts.conflate ?? (() => false) });
+    const recovery = new Recovery({ bus: opts.bus, metrics, logger, conflate: opts.conflate ?? (() => false), now });
     this.channelHost = {
       recovery,
       metrics,
@@ -224,11 +224,10 @@ export class Hub {
     const chans = this.dirtyChannels;
     if (chans.length > 0) {
       this.dirtyChannels = this.spareChannels;
-      const now = this.now();
       for (let i = 0; i < chans.length; i++) {
         const ch = chans[i]!;
         ch.dirty = false;
-        ch.distribute(now);
+        ch.distribute();
       }
       chans.length = 0;
       this.spareChannels = chans;

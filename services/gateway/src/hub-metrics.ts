@@ -13,7 +13,8 @@ export function hubMetrics(m: GatewayMetrics): HubMetrics {
       m.framesWritten.inc(frames);
       m.bytesWritten.inc(bytes);
     },
-    deliveryLatency: (seconds: number, count = 1) => m.deliveryLatency.observeMany(seconds, count),
+    deliveryLatency: (seconds, count) => m.deliveryLatency.observeMany(seconds, count),
+    replayLatency: (seconds, count) => m.replayLatency.observeMany(seconds, count),
     slowConsumer: (outcome) => m.slowConsumerEvents.inc({ outcome }),
     dropped: (reason, count) => m.droppedMessages.inc({ reason }, count),
     recovery: (result) => m.recoveries.inc({ result }),
