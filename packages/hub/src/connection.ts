@@ -10,8 +10,8 @@ import {
   type UnsubscribeCommand,
 } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
-import type { HubMetrics } from './metrics.js';
 import { maxLagOf, positionsOf, stateOf, type ConnectionInspection, type ConnectionState } from './inspect.js';
+import type { HubMetrics } from './metrics.js';
 import type { Recovery } from './recovery.js';
 import { CATCHING_UP, CLOSED, JOINING, Subscription, isClosed, startTail, type Outlet, type Stream } from './subscription.js';
 import type { Framing, HubConnection, Positions, Sink } from './types.js';
