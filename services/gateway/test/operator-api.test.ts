@@ -14,10 +14,11 @@ interface Reply {
   body: unknown;
 }
 
-function call(t: TestGateway, method: string, path: string, opts: { token?: string; body?: string } = {}): Promise<Reply> {
+function call(t: TestGateway, method: string, path: string, opts: { token?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {};
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    Object.assign(headers, opts.headers);
     const req = request(`${t.admin}${path}`, { method, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -69,6 +70,24 @@ test('without ADMIN_TOKEN the operator API answers loopback clients', async () =
     assert.equal((await call(t, 'GET', '/v1/connections')).status, 200);
   } finally {
     await t.close();
+  }
+});
+
+test('web pages cannot drive the operator API: foreign Origin, a non-loopback Host without a token, a non-JSON POST', async () => {
+  const open = await startTestGateway();
+  const guarded = await startTestGateway({ ADMIN_TOKEN: TOKEN });
+  try {
+    const port = new URL(open.admin).port;
+    assert.equal((await call(open, 'GET', '/v1/connections', { headers: { origin: 'https://evil.example' } })).status, 403);
+    assert.equal((await call(open, 'GET', '/v1/connections', { headers: { origin: `http://127.0.0.1:${port}` } })).status, 200, 'the page itself');
+    assert.equal((await call(open, 'GET', '/v1/connections', { headers: { host: `rebound.example:${port}` } })).status, 403, 'DNS rebinding');
+    assert.equal((await call(open, 'GET', '/v1/connections', { headers: { host: `localhost:${port}` } })).status, 200);
+    assert.equal((await call(guarded, 'GET', '/v1/connections', { token: TOKEN, headers: { host: 'gw.internal:9100' } })).status, 200, 'with a token any Host');
+    const plain = await call(open, 'POST', '/v1/disconnect', { body: '{"sub":"alice"}', headers: { 'content-type': 'text/plain' } });
+    assert.equal(plain.status, 415, 'a simple cross-site form POST is not JSON');
+  } finally {
+    await open.close();
+    await guarded.close();
   }
 });
 

@@ -49,6 +49,11 @@ export function adminRoutes(deps: AdminApiDeps): (req: IncomingMessage, res: Ser
       return true;
     }
     if (!path.startsWith('/v1/')) return false;
+    const refused = browserGuard(req, deps.token !== undefined);
+    if (refused !== undefined) {
+      sendHttpError(res, 'forbidden', refused);
+      return true;
+    }
     const auth = checkBearer(req, deps.token, 'ADMIN_TOKEN');
     if (!auth.ok) {
       sendHttpError(res, auth.code, auth.message, auth.code === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {});
@@ -92,6 +97,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
       methodNotAllowed(res, 'POST');
       return;
     }
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new ApiError('unsupported_media_type', 'send the body as application/json');
     const sub = subOf(await readJson(req));
     const closed = await deps.disconnectSub(sub);
     return sendJson(res, 202, { closed });
@@ -115,6 +121,25 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
     return sendJson(res, 200, deps.presence.channel(channel));
   }
   throw new ApiError('not_found', 'try /v1/connections, /v1/disconnect or /v1/channels');
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Web pages must not drive the operator API from an operator's browser: a request whose `Origin`
+ * is not the admin port's own is refused (cross-site POSTs need no preflight), and without
+ * ADMIN_TOKEN, where the loopback address is the only credential, so is a `Host` that is not a
+ * loopback name (DNS rebinding would otherwise make another site same-origin).
+ */
+function browserGuard(req: IncomingMessage, hasToken: boolean): string | undefined {
+  const host = req.headers.host ?? '';
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) return 'cross-origin requests are refused';
+  if (!hasToken) {
+    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+    if (!LOOPBACK_HOSTS.has(name.toLowerCase())) return 'without ADMIN_TOKEN the operator API answers requests to a loopback name (localhost, 127.0.0.1, [::1]) only';
+  }
+  return undefined;
 }
 
 /** One row of `GET /v1/connections` (SPEC §11). */
