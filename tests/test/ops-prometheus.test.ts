@@ -1,9 +1,12 @@
 // A real Prometheus (the Debian package) scrapes a local cluster started like `npm run cluster`
-// (redis-server, producer, three gateways, haproxy), and the dashboards' main queries return data.
+// (redis-server, producer, three gateways, haproxy), with the alert rules loaded: every dashboard
+// query and every alert rule parses, evaluates and returns data there.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startLocalCluster, type LocalCluster } from '../src/ops/cluster.js';
 import { getText, poll } from '../src/ops/net.js';
+import { repoPath } from '../src/ops/paths.js';
+import { alertRules, asPromQL, dashboardExprs, thresholdOperand } from '../src/ops/promql.js';
 import { startPrometheus, type RunningPrometheus } from '../src/ops/prometheus.js';
 import { OpsClient } from '../src/ops/ws-client.js';
 
@@ -17,15 +20,19 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
     prom = await startPrometheus([
       { job: 'megaphone-gateway', targets: cluster.gateways.map((g) => `127.0.0.1:${g.adminPort}`) },
       { job: 'megaphone-producer', targets: [`127.0.0.1:${cluster.producer.adminPort}`] },
-    ]);
+    ], { ruleFiles: [repoPath('monitoring/prometheus/alerts.yml')] });
     // Clients through the balancer, so deliveries happen on several gateways.
     for (let i = 0; i < 6; i++) {
       const c = new OpsClient(cluster.wsUrl, { origin: cluster.url });
       clients.push(c);
       await c.opened;
       c.send({ op: 'subscribe', id: 1, channel: 'uptime' });
+      // Late joiners asking for history: deliveries from history for the replay latency panel.
+      c.send({ op: 'subscribe', id: 2, channel: 'jobs', history: 10 });
     }
     await Promise.all(clients.map((c) => c.waitFor('uptime', (m) => m.op === 'message' && m.channel === 'uptime')));
+    // The producer API panels need a request to count.
+    assert.equal((await getText(`${cluster.producer.url}/v1/jobs`)).status, 200);
   });
 
   after(async () => {
@@ -68,13 +75,50 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
     assert.ok(lines.some((s) => s.metric.stream === 'stdout'));
   });
 
-  test('the delivery latency histogram has observations for the p50/p99 panels', async () => {
+  test('the delivery latency histograms (live, and from history) have observations for the p50/p99 panels', async () => {
     const r = await poll('latency observations', async () => {
       const q = await prom.query('sum(megaphone_delivery_latency_seconds_count) > 0');
       return q.length > 0 ? q : undefined;
     }, 30_000, 500);
     assert.ok(Number(r[0]!.value[1]) > 0);
+    await poll('replay latency observations', async () => ((await prom.query('sum(megaphone_replay_latency_seconds_count) > 0')).length > 0 ? true : undefined), 30_000, 500);
     const page = await getText(`${cluster.url}/`);
     assert.equal(page.status, 200, 'the console is served through the balancer');
+  });
+
+  test('every Grafana panel and variable query parses and returns data while the cluster carries traffic', async () => {
+    const exprs = dashboardExprs();
+    assert.ok(exprs.length >= 40, `found ${exprs.length} dashboard queries`);
+    const empty: string[] = [];
+    const broken: string[] = [];
+    for (const { where, expr } of exprs) {
+      const promql = asPromQL(expr);
+      // A query Prometheus cannot parse or evaluate is refused at once (HTTP 400/422 with the error).
+      const error = await prom.query(promql).then(() => undefined, (err: Error) => err.message);
+      if (error !== undefined) {
+        broken.push(`${where}: ${error}`);
+        continue;
+      }
+      const data = await poll(`data for ${where}`, async () => ((await prom.query(promql)).length > 0 ? true : undefined), 30_000, 500).catch(() => false);
+      if (!data) empty.push(`${where}: ${promql}`);
+    }
+    assert.deepEqual(broken, [], 'queries Prometheus refused');
+    assert.deepEqual(empty, [], 'queries that returned no series');
+  });
+
+  test('every alert rule evaluates without error, and what it compares to its threshold returns data', async () => {
+    const rules = alertRules();
+    const states = await poll('every rule evaluated', async () => {
+      const r = await prom.rules();
+      return r.length === rules.length && r.every((x) => !x.lastEvaluation.startsWith('0001')) ? r : undefined;
+    }, 30_000, 500);
+    assert.deepEqual(states.filter((s) => s.health !== 'ok').map((s) => `${s.name}: ${s.health} ${s.lastError ?? ''}`), []);
+    const empty: string[] = [];
+    for (const rule of rules) {
+      const operand = thresholdOperand(rule.expr);
+      const data = await poll(`data for ${rule.alert}`, async () => ((await prom.query(operand)).length > 0 ? true : undefined), 30_000, 500).catch(() => false);
+      if (!data) empty.push(`${rule.alert}: ${operand}`);
+    }
+    assert.deepEqual(empty, [], 'alert operands that returned no series');
   });
 });

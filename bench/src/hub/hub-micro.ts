@@ -34,6 +34,10 @@ class StubBus implements Bus {
   async history(): Promise<HistoryResult> {
     return { epoch: this.epoch, offset: this.offset, publications: [], recovered: true };
   }
+  async publishControl(): Promise<void> {}
+  async listenControl(): Promise<() => void> {
+    return () => {};
+  }
   isReady(): boolean {
     return true;
   }

@@ -89,9 +89,35 @@ export interface Bus {
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
   history(channel: string, query?: HistoryQuery): Promise<HistoryResult>;
+  /**
+   * The control channel: a small message (at most `MAX_CONTROL_MESSAGE_BYTES` of UTF-8) to every
+   * node that listens, this one included (operator disconnects, presence reports). At most once
+   * and unordered across publishers, like live publications, but with no history: a node that is
+   * disconnected misses what is sent meanwhile, so what it carries must tolerate loss (presence
+   * reports carry sequence numbers and are resent in full on request). Rejects with
+   * `BusUnavailableError` when it cannot be sent now, `RangeError` when it is too large.
+   */
+  publishControl(message: string): Promise<void>;
+  /**
+   * Delivers every control message to `listener` from now on (several listeners may listen).
+   * Resolves once the bus holds the control subscription; the returned function stops listening.
+   */
+  listenControl(listener: ControlListener): Promise<() => void>;
   /** Connected and holding its subscriptions. */
   isReady(): boolean;
   close(): Promise<void>;
+}
+
+/** Receives a control message (`Bus.listenControl`). */
+export type ControlListener = (message: string) => void;
+
+/** Control messages are small by contract: large state goes in several messages. */
+export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024;
+
+/** Throws RangeError for a control message over the size limit. */
+export function checkControlMessage(message: string): void {
+  const size = Buffer.byteLength(message);
+  if (size > MAX_CONTROL_MESSAGE_BYTES) throw new RangeError(`control message is ${size} bytes; the limit is ${MAX_CONTROL_MESSAGE_BYTES}`);
 }
 
 /** Raised by a bus that cannot take a publish now (disconnected, outbox full). */

@@ -1,8 +1,9 @@
-export { BusUnavailableError } from './bus.js';
+export { BusUnavailableError, MAX_CONTROL_MESSAGE_BYTES } from './bus.js';
 export type {
   Bus,
   BusHandler,
   Publication,
+  ControlListener,
   HistoryQuery,
   HistoryResult,
   HistoryPolicy,

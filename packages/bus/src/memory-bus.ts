@@ -1,5 +1,5 @@
 import { encodePublicationFrame, type StreamPosition } from '@megaphone/protocol';
-import type { Bus, BusHandler, HistoryPolicyResolver, HistoryQuery, HistoryResult, Publication } from './bus.js';
+import { checkControlMessage, type Bus, type BusHandler, type ControlListener, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication } from './bus.js';
 import { newEpoch } from './epoch.js';
 
 interface ChannelLog {
@@ -30,6 +30,7 @@ export class MemoryBus implements Bus {
   private handler: BusHandler | undefined;
   private readonly channels = new Map<string, ChannelLog>();
   private readonly subscribed = new Set<string>();
+  private readonly controlListeners = new Set<ControlListener>();
   private readonly now: () => number;
   private closed = false;
 
@@ -109,6 +110,21 @@ export class MemoryBus implements Bus {
     return { epoch: log.epoch, offset: log.offset, publications: log.items.slice(from, to), recovered: true };
   }
 
+  /** Delivered to every listener of this process on a later microtask (never inside the caller). */
+  async publishControl(message: string): Promise<void> {
+    if (this.closed) throw new Error('bus is closed');
+    checkControlMessage(message);
+    const listeners = [...this.controlListeners];
+    queueMicrotask(() => {
+      for (const l of listeners) l(message);
+    });
+  }
+
+  async listenControl(listener: ControlListener): Promise<() => void> {
+    this.controlListeners.add(listener);
+    return () => void this.controlListeners.delete(listener);
+  }
+
   isReady(): boolean {
     return !this.closed;
   }
@@ -116,6 +132,7 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     this.closed = true;
     this.subscribed.clear();
+    this.controlListeners.clear();
   }
 }
 

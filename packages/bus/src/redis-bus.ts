@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
 import type { StreamPosition } from '@megaphone/protocol';
 import type { BusConfig, Logger } from '@megaphone/runtime';
-import { BusUnavailableError, type Bus, type BusHandler, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication } from './bus.js';
+import { BusUnavailableError, checkControlMessage, type Bus, type BusHandler, type ControlListener, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication } from './bus.js';
 import type { BusMetrics } from './bus-metrics.js';
 import { newEpoch } from './epoch.js';
-import { channelKeys, keySlot } from './redis/keys.js';
+import { channelKeys, controlPubsub, keySlot } from './redis/keys.js';
 import { clusterOptions, connectionOptions, DEFAULT_TIMEOUTS, retryDelay, type RedisTimeouts } from './redis/options.js';
 import { HISTORY_SCRIPT, PUBLISH_SCRIPT } from './redis/scripts.js';
 import { Subscriptions } from './redis/subscriptions.js';
@@ -55,6 +55,7 @@ export class RedisBus implements Bus {
   private readonly publishCommand: 'publish' | 'spublish';
   private readonly subscriptions: Subscriptions;
   private readonly watchdog: PingWatchdog;
+  private readonly controlListeners = new Set<ControlListener>();
   private lastReady = false;
   private cmdEverReady = false;
   private closed = false;
@@ -105,6 +106,9 @@ export class RedisBus implements Bus {
       logger: opts.logger,
       metrics: opts.metrics,
       publication: (pub) => this.handler?.publication(pub),
+      control: (message) => {
+        for (const l of this.controlListeners) l(message);
+      },
       resubscribed: (channels) => this.handler?.resubscribed?.(channels),
       changed: () => this.updateReadiness(),
     });
@@ -224,6 +228,33 @@ export class RedisBus implements Bus {
     await this.subscriptions.unsubscribe(channel);
   }
 
+  // ---- control channel ------------------------------------------------------------------------
+
+  async publishControl(message: string): Promise<void> {
+    if (this.closed) throw new Error('bus is closed');
+    checkControlMessage(message);
+    if (this.cmd.status !== 'ready') throw new BusUnavailableError(`redis is not connected (${this.cmd.status})`);
+    const channel = controlPubsub(this.config.keyPrefix);
+    try {
+      // ioredis routes SPUBLISH on a Cluster by the channel's slot, like a key.
+      await (this.publishCommand === 'spublish' ? this.cmd.spublish(channel, message) : this.cmd.publish(channel, message));
+    } catch (err) {
+      throw asBusError(err);
+    }
+  }
+
+  async listenControl(listener: ControlListener): Promise<() => void> {
+    if (this.closed) throw new Error('bus is closed');
+    this.controlListeners.add(listener);
+    try {
+      await this.subscriptions.subscribeControl();
+    } catch (err) {
+      this.controlListeners.delete(listener);
+      throw asBusError(err);
+    }
+    return () => void this.controlListeners.delete(listener);
+  }
+
   // ---- publish and history ---------------------------------------------------------------------
 
   async publish(channel: string, dataJson: string): Promise<StreamPosition> {
@@ -298,6 +329,7 @@ export class RedisBus implements Bus {
     if (this.closed) return;
     this.closed = true;
     this.watchdog.stop();
+    this.controlListeners.clear();
     await this.subscriptions.close();
     this.cmd.disconnect();
     this.updateReadiness();

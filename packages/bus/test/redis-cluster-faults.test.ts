@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BusConfig } from '@megaphone/runtime';
-import { channelKeys } from '../src/redis/keys.js';
+import { channelKeys, controlPubsub } from '../src/redis/keys.js';
 import type { RedisBus } from '../src/redis-bus.js';
 import { RedisCluster, type RedisServer } from '../src/testing/index.js';
 import { DEFAULT_TIMEOUTS } from '../src/redis/options.js';
@@ -95,5 +95,35 @@ describe('RedisBus on a 3-master Redis Cluster', { timeout: 180_000 }, () => {
     const pos = await publishWhenUp(publisher, ch, '"after pause"', 30_000);
     assert.deepEqual(pos, { epoch: before.epoch, offset: before.offset + 1 }, 'the master kept its data, so the channel keeps its epoch');
     await eventually('the publication after SIGCONT', () => rec.on(ch).some((p) => p.offset === pos.offset && p.epoch === pos.epoch), 15_000);
+  });
+
+  it('stays ready while only the control channel\'s master hangs, and hears control messages again after SIGCONT', async () => {
+    const gateway = await redisBus(config, undefined, { clientName: 'ctl' });
+    try {
+      const heard: string[] = [];
+      await gateway.listenControl((m) => heard.push(m));
+      const victim = await cluster.nodeForKey(controlPubsub('mp'));
+      let ch: string | undefined;
+      for (const c of channels) if ((await cluster.nodeForKey(channelKeys('mp', c).pubsub)) !== victim) ch = c;
+      assert.ok(ch !== undefined, 'a channel on another master');
+      await gateway.subscribe(ch);
+      assert.equal(gateway.isReady(), true);
+      victim.pause();
+      try {
+        // Past the bound in which a hung connection is replaced: the control subscriber is down by now.
+        await new Promise((r) => setTimeout(r, HUNG_BOUND_MS + 1500));
+        assert.equal(gateway.isReady(), true, 'its channels are reachable, so it stays ready');
+      } finally {
+        victim.resume();
+      }
+      await cluster.waitHealthy();
+      await eventually('a control message heard after SIGCONT', async () => {
+        await publisher.publishControl('after').catch(() => undefined);
+        return heard.includes('after');
+      }, 30_000);
+      await gateway.unsubscribe(ch);
+    } finally {
+      await gateway.close();
+    }
   });
 });

@@ -53,6 +53,8 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     () => this.dropDeadSocket(),
   );
   private wanted = false;
+  /** `presence` commands waiting for their reply, by command id. */
+  private readonly presenceWaits = new Map<number, { resolve(n: number): void; reject(err: Error): void }>();
 
   constructor(options: MegaphoneClientOptions) {
     super();
@@ -136,6 +138,25 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     };
   }
 
+  /**
+   * How many subscribers a channel has across the cluster (every gateway's count as last reported,
+   * at most `PRESENCE_INTERVAL_MS` old). Rejects when not connected, when the server refuses (a
+   * channel this client may not read) or when the connection closes first.
+   */
+  presence(channel: string): Promise<number> {
+    if (!this.isOpen()) return Promise.reject(new Error('not connected'));
+    const id = this.nextId++;
+    return new Promise<number>((resolve, reject) => {
+      this.presenceWaits.set(id, { resolve, reject });
+      this.send({ op: 'presence', id, channel });
+    });
+  }
+
+  private failPresence(why: string): void {
+    for (const w of this.presenceWaits.values()) w.reject(new Error(why));
+    this.presenceWaits.clear();
+  }
+
   private isOpen(): boolean {
     return this.socket !== undefined && this.socket.readyState === OPEN;
   }
@@ -210,7 +231,19 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
         sub.options.onUnsubscribed?.(msg.reason ?? 'unknown');
         return;
       }
+      case 'presence': {
+        const wait = this.presenceWaits.get(msg.id);
+        this.presenceWaits.delete(msg.id);
+        wait?.resolve(msg.subscribers);
+        return;
+      }
       case 'error': {
+        const waiting = msg.id === undefined ? undefined : this.presenceWaits.get(msg.id);
+        if (waiting !== undefined) {
+          this.presenceWaits.delete(msg.id!);
+          waiting.reject(new Error(`${msg.code}: ${msg.message}`));
+          return;
+        }
         const sub = msg.id === undefined ? undefined : this.byId.get(msg.id);
         if (sub === undefined || this.subs.get(sub.channel) !== sub) {
           this.emit('error', { kind: 'protocol', code: msg.code, message: msg.message });
@@ -251,6 +284,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
   private onClosed(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.detach(socket);
+    this.failPresence(`connection closed (${code})`);
     for (const sub of this.subs.values()) sub.live = false;
     this.byId.clear();
     if (!this.wanted) {
@@ -261,6 +295,12 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     if (action.kind === 'fatal') {
       this.wanted = false;
       this.emit('error', { kind: 'fatal', code, message: `closed by the server (${code}${reason ? `: ${reason}` : ''}); not reconnecting` });
+      this.setState({ state: 'closed', closeCode: code, closeReason: reason });
+      return;
+    }
+    if (action.kind === 'disconnected') {
+      this.wanted = false;
+      this.emit('error', { kind: 'disconnected', code, message: 'disconnected by an operator (4403); not reconnecting' });
       this.setState({ state: 'closed', closeCode: code, closeReason: reason });
       return;
     }

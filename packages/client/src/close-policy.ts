@@ -6,7 +6,9 @@ export type CloseAction =
   /** Policy violation or oversized frame: reconnecting would fail the same way. */
   | { kind: 'fatal' }
   /** The token is missing or expired: the application must get a new one, then `connect()`. */
-  | { kind: 'unauthorized' };
+  | { kind: 'unauthorized' }
+  /** An operator cut this client off (4403): it must not come back on its own. */
+  | { kind: 'disconnected' };
 
 export function closeAction(code: number, reason: string): CloseAction {
   switch (code) {
@@ -15,6 +17,8 @@ export function closeAction(code: number, reason: string): CloseAction {
       return { kind: 'fatal' };
     case CloseCode.Unauthorized:
       return { kind: 'unauthorized' };
+    case CloseCode.OperatorDisconnect:
+      return { kind: 'disconnected' };
     case CloseCode.GoingAway: {
       const hint = retryAfterHint(reason);
       return hint === undefined ? { kind: 'reconnect' } : { kind: 'reconnect', retryAfterMs: hint };

@@ -64,9 +64,10 @@ export interface Anomaly {
 export interface ClientError {
   /**
    * `unauthorized` (4401: get a new token, then `connect()`), `fatal` (1008/1009: not reconnecting),
+   * `disconnected` (4403: an operator cut this client off; not reconnecting until `connect()`),
    * `subscribe` (a subscribe command was refused), `protocol` (an unparseable frame).
    */
-  kind: 'unauthorized' | 'fatal' | 'subscribe' | 'protocol';
+  kind: 'unauthorized' | 'fatal' | 'disconnected' | 'subscribe' | 'protocol';
   channel?: string;
   code?: string | number;
   message: string;

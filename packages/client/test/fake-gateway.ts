@@ -68,6 +68,10 @@ export class FakeGateway {
       this.commands.push(cmd);
       if (this.muted) return;
       if (cmd.op === 'ping') this.send(ws, { op: 'pong', id: cmd.id });
+      else if (cmd.op === 'presence') {
+        if (cmd.channel.startsWith('secret:')) this.send(ws, { op: 'error', id: cmd.id, code: 'forbidden', message: 'no' });
+        else this.send(ws, { op: 'presence', id: cmd.id, channel: cmd.channel, subscribers: cmd.channel.length });
+      }
       else if (cmd.op === 'unsubscribe') {
         this.subs.get(ws)?.delete(cmd.channel);
         this.send(ws, { op: 'unsubscribed', id: cmd.id, channel: cmd.channel });

@@ -225,7 +225,7 @@ export class Channel implements Stream {
    * Hands this turn's batch to every live subscriber. The common case — a subscriber that is
    * exactly at the batch's start — gets the same chunk as everyone else on the same framing.
    */
-  distribute(now: number = this.host.now()): void {
+  distribute(): void {
     const batch = this.pending;
     const n = batch.length;
     if (n === 0) return;
@@ -237,6 +237,8 @@ export class Channel implements Stream {
     let sharedBy: Framing | undefined;
     let shared: Buffer | undefined;
     let delivered = 0;
+    /** Subscribers given the whole batch (the latency of each publication counts them once). */
+    let whole = 0;
     let lagDropped = 0;
     /** Written at once by `deliver` (the rest is counted by the hub's flush). */
     let frames = 0;
@@ -270,6 +272,8 @@ export class Channel implements Stream {
         let j = from;
         while (j < n && outlet.hasRoom()) outlet.push(sub, batch[j++]!);
         delivered += j - from;
+        if (from === 0 && j === n) whole++;
+        else this.partialLatency(batch, from, j);
         if (j < n) outlet.pause(sub, n - j);
         continue;
       } else if (from !== 0) chunk = framing.run(batch, from);
@@ -284,6 +288,8 @@ export class Channel implements Stream {
       }
       sub.last = end;
       delivered += n - from;
+      if (from === 0) whole++;
+      else this.partialLatency(batch, from, n);
       if (written > 0) {
         frames++;
         bytes += written;
@@ -292,11 +298,19 @@ export class Channel implements Stream {
     const m = host.metrics;
     if (frames > 0) m.written(frames, bytes);
     if (lagDropped > 0) m.dropped('slow_consumer', lagDropped);
-    if (delivered > 0) {
-      m.delivered(this.namespace, delivered);
-      for (let i = 0; i < n; i++) m.deliveryLatency((now - batch[i]!.time) / 1000);
+    if (delivered > 0) m.delivered(this.namespace, delivered);
+    if (whole > 0) {
+      // Once per batch, after the writes: the time its bytes were handed to the sockets.
+      const at = host.now();
+      for (let i = 0; i < n; i++) m.deliveryLatency((at - batch[i]!.time) / 1000, whole);
     }
     batch.length = 0;
     this.spare = batch;
+  }
+
+  /** A subscriber given only part of the batch (it was mid-way through it): rare, counted alone. */
+  private partialLatency(batch: readonly Publication[], from: number, to: number): void {
+    const at = this.host.now();
+    for (let i = from; i < to; i++) this.host.metrics.deliveryLatency((at - batch[i]!.time) / 1000, 1);
   }
 }

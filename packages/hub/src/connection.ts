@@ -11,6 +11,7 @@ import {
   type UnsubscribeCommand,
 } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
+import { maxLagOf, positionsOf, stateOf, type ConnectionInspection, type ConnectionState } from './inspect.js';
 import type { HubMetrics } from './metrics.js';
 import type { Recovery } from './recovery.js';
 import { CATCHING_UP, CLOSED, JOINING, Subscription, isClosed, startTail, type Outlet, type Stream } from './subscription.js';
@@ -151,6 +152,19 @@ export class Connection implements HubConnection, Outlet, Positions {
   /** Hub-pending + transport-buffered bytes. */
   queuedBytes(): number {
     return this.closed ? 0 : this.pendingBytes + this.sink.bufferedBytes();
+  }
+
+  /** For the operator API, computed when asked (inspect.ts). */
+  inspect(): ConnectionInspection {
+    return { queueBytes: this.queuedBytes(), state: stateOf(this.lagging, this.subList()), channels: positionsOf(this.subList()) };
+  }
+
+  maxLag(): number {
+    return maxLagOf(this.subList());
+  }
+
+  state(): ConnectionState {
+    return stateOf(this.lagging, this.subList());
   }
 
   // ---- what its subscriptions call (Outlet) -----------------------------------------------

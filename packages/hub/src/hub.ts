@@ -90,7 +90,7 @@ export class Hub {
       if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer (got ${v})`);
     }
     this.reads = new HistoryReads({ bus: opts.bus, maxInFlight: maxHistoryReads, maxWaiting: HISTORY_WAIT_FACTOR * maxHistoryReads });
-    const recovery = new Recovery({ reads: this.reads, maxQueueBytes: opts.maxQueueBytes, metrics, logger, conflate: opts.conflate ?? (() => false) });
+    const recovery = new Recovery({ reads: this.reads, maxQueueBytes: opts.maxQueueBytes, metrics, logger, conflate: opts.conflate ?? (() => false), now });
     this.channelHost = {
       recovery,
       metrics,
@@ -164,6 +164,16 @@ export class Hub {
     for (const c of this.connections) yield c.queuedBytes();
   }
 
+  /** Channels with subscribers on this node and how many each has (presence reports). */
+  *channelSubscribers(): IterableIterator<[string, number]> {
+    for (const [name, ch] of this.channels) if (ch.subs.length > 0) yield [name, ch.subs.length];
+  }
+
+  /** One channel's subscribers on this node. */
+  subscribersOf(channel: string): number {
+    return this.channels.get(channel)?.subs.length ?? 0;
+  }
+
   /** Releases every connection's subscriptions and the bus subscriptions; sinks are left open. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -235,11 +245,10 @@ export class Hub {
     const chans = this.dirtyChannels;
     if (chans.length > 0) {
       this.dirtyChannels = this.spareChannels;
-      const now = this.now();
       for (let i = 0; i < chans.length; i++) {
         const ch = chans[i]!;
         ch.dirty = false;
-        ch.distribute(now);
+        ch.distribute();
       }
       chans.length = 0;
       this.spareChannels = chans;

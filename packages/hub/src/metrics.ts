@@ -21,11 +21,19 @@ export interface HubMetrics {
   /** One flush wrote `frames` chunks totalling `bytes` to sinks. */
   written(frames: number, bytes: number): void;
   /**
-   * Publish time → written, in seconds. Observed once per publication per flush that wrote it
-   * live (all of its subscribers are written in the same synchronous loop, so they share it);
-   * replay and catch-up are not observed.
+   * Live deliveries: publish time → handed to the subscribers' sinks, in seconds, for `count`
+   * deliveries of one publication. A channel hands its batch to every live subscriber in one
+   * synchronous pass and reads the clock once when the pass ends, so this is called once per
+   * publication per turn with the number of subscribers it went to, never once per subscriber
+   * (subscribers queued for the end-of-turn flush are written in the same synchronous pass).
    */
-  deliveryLatency(seconds: number): void;
+  deliveryLatency(seconds: number, count: number): void;
+  /**
+   * Deliveries from history — `history`/`since` at subscribe, catch-up after a lag or a hole,
+   * conflation: publish time → queued for the sink (written at the end of the same turn). A
+   * subscriber that fell behind shows here with its whole delay.
+   */
+  replayLatency(seconds: number, count: number): void;
   slowConsumer(outcome: SlowConsumerOutcome): void;
   dropped(reason: DropReason, count: number): void;
   /** A `since` subscribe. */
@@ -46,6 +54,7 @@ export function withDefaults(m: Partial<HubMetrics> | undefined): HubMetrics {
     delivered: m?.delivered?.bind(m) ?? noop,
     written: m?.written?.bind(m) ?? noop,
     deliveryLatency: m?.deliveryLatency?.bind(m) ?? noop,
+    replayLatency: m?.replayLatency?.bind(m) ?? noop,
     slowConsumer: m?.slowConsumer?.bind(m) ?? noop,
     dropped: m?.dropped?.bind(m) ?? noop,
     recovery: m?.recovery?.bind(m) ?? noop,

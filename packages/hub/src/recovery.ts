@@ -18,6 +18,8 @@ export interface RecoveryOptions {
   metrics: HubMetrics;
   logger: Logger | undefined;
   conflate: (channel: string) => boolean;
+  /** Clock for replay latency (ms since the Unix epoch). */
+  now: () => number;
 }
 
 /** What history says about a hole in the node's stream (see `Recovery.readHole`). */
@@ -37,10 +39,12 @@ export class Recovery {
   private readonly metrics: HubMetrics;
   private readonly logger: Logger | undefined;
   private readonly conflate: (channel: string) => boolean;
+  private readonly now: () => number;
 
   constructor(opts: RecoveryOptions) {
     this.reads = opts.reads;
     this.maxQueueBytes = opts.maxQueueBytes;
+    this.now = opts.now;
     this.metrics = opts.metrics;
     this.logger = opts.logger;
     this.conflate = opts.conflate;
@@ -213,6 +217,7 @@ export class Recovery {
   /** Queues publications following `sub.last`; false when the connection's cap stopped it. */
   private replay(sub: Subscription, pubs: readonly Publication[]): boolean {
     const outlet = sub.outlet;
+    const at = this.now();
     let n = 0;
     let ok = true;
     for (const pub of pubs) {
@@ -225,6 +230,7 @@ export class Recovery {
         break;
       }
       outlet.push(sub, pub);
+      this.metrics.replayLatency((at - pub.time) / 1000, 1);
       n++;
     }
     if (n > 0) this.metrics.delivered(sub.channel.namespace, n);
@@ -249,6 +255,7 @@ export class Recovery {
       const skipped = latest.offset - sub.last - 1;
       sub.outlet.push(sub, latest);
       this.metrics.delivered(sub.channel.namespace, 1);
+      this.metrics.replayLatency((this.now() - latest.time) / 1000, 1);
       if (skipped > 0) this.metrics.dropped('conflated', skipped);
     }
     this.metrics.slowConsumer('conflated');

@@ -19,6 +19,8 @@ export interface Stream {
   readonly epoch: string | undefined;
   /** Offset of the last publication already handed to subscribers. */
   readonly distributed: number;
+  /** Offset of the last publication the node accepted (distributed or in this turn's batch). */
+  readonly offset: number;
   /** The latest accepted publication (conflation hands it to lagging connections). */
   readonly latest: Publication | undefined;
   /** Settles when the bus subscription is in place; rejects if it failed. */

@@ -1,6 +1,7 @@
 import type { Bus, Publication } from '@megaphone/bus';
 import type { ServerMessage, StreamPosition, SubscribeCommand, UnsubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
+import type { ConnectionInspection, ConnectionState } from './inspect.js';
 import type { HubMetrics } from './metrics.js';
 
 /** A connection's positions, channel by channel in subscription order (what an SSE id lists). */
@@ -97,4 +98,12 @@ export interface HubConnection {
   drained(): void;
   /** The transport is gone: release subscriptions. Idempotent. */
   close(): void;
+  /** Hub-pending plus transport-buffered bytes (0 once closed). */
+  queuedBytes(): number;
+  /** The most publications any of its subscriptions is behind its channel on this node. */
+  maxLag(): number;
+  /** live, catching_up or paused (inspect.ts), computed when asked. */
+  state(): ConnectionState;
+  /** Queue, state and per-channel position, computed when asked (operator API). */
+  inspect(): ConnectionInspection;
 }

@@ -10,7 +10,8 @@ test('metrics: publications, deliveries, frames and bytes, latency, recoveries a
     delivered: new Map<string, number>(),
     frames: 0,
     bytes: 0,
-    latencies: [] as number[],
+    latencies: [] as Array<[number, number]>,
+    replays: [] as Array<[number, number]>,
     recoveries: [] as string[],
     errors: [] as string[],
   };
@@ -21,7 +22,8 @@ test('metrics: publications, deliveries, frames and bytes, latency, recoveries a
       calls.frames += f;
       calls.bytes += b;
     },
-    deliveryLatency: (s) => calls.latencies.push(s),
+    deliveryLatency: (s, n) => calls.latencies.push([s, n]),
+    replayLatency: (s, n) => calls.replays.push([s, n]),
     slowConsumer: () => {},
     dropped: () => {},
     recovery: (r) => calls.recoveries.push(r),
@@ -48,8 +50,16 @@ test('metrics: publications, deliveries, frames and bytes, latency, recoveries a
   assert.equal(calls.delivered.get('cmd'), 15);
   assert.equal(calls.frames, 3);
   assert.equal(calls.bytes, sinks.reduce((n, s) => n + s.writes.reduce((m, w) => m + w.length, 0), 0));
-  assert.equal(calls.latencies.length, 5);
-  assert.ok(calls.latencies.every((s) => s >= 0.2 && s < 5), `latencies in seconds: ${calls.latencies.join(',')}`);
+  // Once per publication, weighted by the 3 subscribers it was handed to.
+  assert.deepEqual(calls.latencies.map(([, n]) => n), [3, 3, 3, 3, 3]);
+  assert.ok(calls.latencies.every(([s]) => s >= 0.2 && s < 5), `latencies in seconds: ${calls.latencies.join(',')}`);
+  assert.equal(calls.replays.length, 0, 'live deliveries are not replays');
+  const late = hub.connect(new FakeSink());
+  now = Date.now() + 60_000;
+  await late.subscribe({ op: 'subscribe', id: 4, channel: 'cmd:x', history: 3 });
+  await settle();
+  assert.equal(calls.replays.length, 3, 'one per publication replayed from history');
+  assert.ok(calls.replays.every(([s, n]) => n === 1 && s >= 59 && s < 70), `replay latencies: ${calls.replays.join(' ')}`);
   assert.deepEqual(calls.errors, ['too_many_subscriptions', 'too_many_subscriptions']);
   await hub.close();
 });

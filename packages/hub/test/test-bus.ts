@@ -100,6 +100,14 @@ export class TestBus implements Bus {
     return result;
   }
 
+  publishControl(message: string): Promise<void> {
+    return this.inner.publishControl(message);
+  }
+
+  listenControl(listener: (message: string) => void): Promise<() => void> {
+    return this.inner.listenControl(listener);
+  }
+
   isReady(): boolean {
     return this.inner.isReady();
   }

@@ -33,6 +33,8 @@ export const CloseCode = {
   HeartbeatTimeout: 4001,
   /** Unauthorized or token expired. */
   Unauthorized: 4401,
+  /** Disconnected by an operator (admin API): do not reconnect on your own. */
+  OperatorDisconnect: 4403,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

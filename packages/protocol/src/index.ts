@@ -22,6 +22,7 @@ export type {
   SubscribeCommand,
   UnsubscribeCommand,
   PingCommand,
+  PresenceCommand,
   ClientCommand,
   WelcomeMessage,
   SubscribedMessage,
@@ -29,6 +30,7 @@ export type {
   UnsubscribedMessage,
   GapMessage,
   PongMessage,
+  PresenceMessage,
   ErrorMessage,
   ServerMessage,
 } from './messages.js';

@@ -29,7 +29,14 @@ export interface PingCommand {
   id: number;
 }
 
-export type ClientCommand = SubscribeCommand | UnsubscribeCommand | PingCommand;
+/** How many subscribers a channel has across the cluster (only for a channel the client may read). */
+export interface PresenceCommand {
+  op: 'presence';
+  id: number;
+  channel: string;
+}
+
+export type ClientCommand = SubscribeCommand | UnsubscribeCommand | PingCommand | PresenceCommand;
 
 // ---- server → client ------------------------------------------------------------------------
 
@@ -87,6 +94,17 @@ export interface PongMessage {
   id: number;
 }
 
+/**
+ * Reply to `presence`: the channel's subscribers on every gateway of the cluster, as last reported
+ * (at most `PRESENCE_INTERVAL_MS` old).
+ */
+export interface PresenceMessage {
+  op: 'presence';
+  id: number;
+  channel: string;
+  subscribers: number;
+}
+
 export interface ErrorMessage {
   op: 'error';
   id?: number;
@@ -103,4 +121,5 @@ export type ServerMessage =
   | UnsubscribedMessage
   | GapMessage
   | PongMessage
+  | PresenceMessage
   | ErrorMessage;

@@ -77,11 +77,12 @@ export function parseClientFrame(
       if (extra !== undefined) return fail(`unknown field ${quoteInput(extra)}`, id);
       return { ok: true, command: { op: 'ping', id } };
     }
-    case 'unsubscribe': {
+    case 'unsubscribe':
+    case 'presence': {
       const extra = unknownKey(obj, UNSUBSCRIBE_KEYS);
       if (extra !== undefined) return fail(`unknown field ${quoteInput(extra)}`, id);
       if (!isValidChannel(obj.channel)) return fail(badChannel(obj.channel), id);
-      return { ok: true, command: { op: 'unsubscribe', id, channel: obj.channel } };
+      return { ok: true, command: { op: obj.op, id, channel: obj.channel } };
     }
     case 'subscribe': {
       const extra = unknownKey(obj, SUBSCRIBE_KEYS);

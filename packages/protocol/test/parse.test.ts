@@ -23,6 +23,7 @@ describe('parseClientFrame', () => {
     });
     assert.deepEqual(ok(parseClientFrame('{"op":"unsubscribe","id":4,"channel":"uptime"}')), { op: 'unsubscribe', id: 4, channel: 'uptime' });
     assert.deepEqual(ok(parseClientFrame(Buffer.from('{"op":"ping","id":5}'))), { op: 'ping', id: 5 });
+    assert.deepEqual(ok(parseClientFrame('{"op":"presence","id":7,"channel":"cmd:build"}')), { op: 'presence', id: 7, channel: 'cmd:build' });
   });
 
   it('rejects what is not one JSON object, with bad_request', () => {
@@ -62,6 +63,9 @@ describe('parseClientFrame', () => {
       '{"op":"subscribe","id":1,"channel":"a","since":{"epoch":"e","offset":1,"x":2}}',
       '{"op":"subscribe","id":1,"channel":"a","since":[1]}',
       '{"op":"unsubscribe","id":1,"channel":"a","history":1}',
+      '{"op":"presence","id":1}',
+      '{"op":"presence","id":1,"channel":"a b"}',
+      '{"op":"presence","id":1,"channel":"a","since":{"epoch":"e","offset":1}}',
     ];
     for (const f of bad) assert.equal(err(parseClientFrame(f)).code, 'bad_request', f);
   });
@@ -116,6 +120,7 @@ describe('parseClientFrame', () => {
     const cmd = fc.oneof(
       fc.record({ op: fc.constant('ping' as const), id }),
       fc.record({ op: fc.constant('unsubscribe' as const), id, channel }),
+      fc.record({ op: fc.constant('presence' as const), id, channel }),
       fc.record({ op: fc.constant('subscribe' as const), id, channel }),
       fc.record({ op: fc.constant('subscribe' as const), id, channel, history: fc.integer({ min: 0, max: 1000 }) }),
       fc.record({

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -17,7 +17,15 @@ export interface AdminServerOptions {
   /** Checked on each `/readyz`. `/healthz` never depends on anything but the process. */
   readiness: () => Readiness;
   logger: Logger;
+  /**
+   * Everything besides `/healthz`, `/readyz` and `/metrics` (which stay open to any method check
+   * here): a service's own admin routes. Returns false for a path it does not serve (then 404).
+   */
+  routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 }
+
+/** Paths of the admin server that need no credentials: probes and Prometheus. */
+export const OPEN_ADMIN_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
 
 export interface AdminServer {
   readonly server: Server;
@@ -35,7 +43,17 @@ export const ADMIN_MAX_CONNECTIONS = 128;
 /** `/healthz`, `/readyz`, `/metrics` on their own port (never exposed publicly). */
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const server = createServer(HTTP_SERVER_LIMITS, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (opts.routes !== undefined && !OPEN_ADMIN_PATHS.includes(path)) {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://admin');
+      } catch {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"code":"bad_request","message":"bad URL"}}');
+        return;
+      }
+      if (opts.routes(req, res, url)) return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":{"code":"method_not_allowed","message":"use GET"}}');
       return;

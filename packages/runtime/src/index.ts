@@ -5,8 +5,10 @@ export type { BusConfig, RedisTopology, HostPort, NamespaceConfig, CommonConfig 
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { METRIC_PREFIX, LATENCY_BUCKETS_SECONDS, createRegistry } from './metrics.js';
-export { ADMIN_MAX_CONNECTIONS, startAdminServer } from './admin.js';
+export { ADMIN_MAX_CONNECTIONS, startAdminServer, OPEN_ADMIN_PATHS } from './admin.js';
 export type { AdminServer, AdminServerOptions, Readiness } from './admin.js';
 export { handleSignals } from './shutdown.js';
 export { HTTP_SERVER_LIMITS, answerClientError } from './http-limits.js';
 export { readOpenFileLimit } from './file-limit.js';
+export { checkBearer, secretMatches, isLoopbackAddress } from './bearer.js';
+export type { BearerCheck } from './bearer.js';

@@ -33,6 +33,8 @@ export function observeBusReadiness(bus: Bus, onReadiness: (ready: boolean) => v
     subscribe: (channel) => bus.subscribe(channel),
     unsubscribe: (channel) => bus.unsubscribe(channel),
     history: (channel, query) => bus.history(channel, query),
+    publishControl: (message) => bus.publishControl(message),
+    listenControl: (listener) => bus.listenControl(listener),
     isReady: () => bus.isReady(),
     close: () => bus.close(),
   };

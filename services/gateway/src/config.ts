@@ -36,6 +36,10 @@ export interface GatewayConfig extends CommonConfig {
   drainMs: number;
   /** Exact channel names, or `ns:*` for a whole namespace. */
   conflateChannels: readonly string[];
+  /** Bearer token of the operator API (`/v1/` on the admin port); unset = loopback only. Never logged. */
+  adminToken: string | undefined;
+  /** How often this node reports its subscriber counts to the cluster (SPEC §11). */
+  presenceIntervalMs: number;
   /** Things worth a warning at start (e.g. `GATEWAY_ALLOWED_ORIGINS=*`). */
   warnings: readonly string[];
 }
@@ -124,6 +128,10 @@ function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
   const maxHistoryReads = r.int('GATEWAY_MAX_HISTORY_READS', 32, { min: 1, max: 100_000 });
   const drainMs = r.int('GATEWAY_DRAIN_MS', 10_000, { min: 0, max: 3_600_000 });
   const conflateChannels = readConflate(r);
+  const adminToken = r.str('ADMIN_TOKEN');
+  if (adminToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(adminToken)) r.problem('ADMIN_TOKEN must be 16–4096 printable characters without spaces');
+  if (adminToken === undefined) warnings.push('ADMIN_TOKEN is unset: the operator API (/v1/ on the admin port) answers loopback clients only');
+  const presenceIntervalMs = r.int('PRESENCE_INTERVAL_MS', 2000, { min: 100, max: 60_000 });
   if (maxQueueBytes < common.maxPublicationBytes) {
     warnings.push(`GATEWAY_MAX_QUEUE_BYTES (${maxQueueBytes}) is below MAX_PUBLICATION_BYTES (${common.maxPublicationBytes}): one large publication puts a client over its cap`);
   }
@@ -145,6 +153,8 @@ function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
     maxHistoryReads,
     drainMs,
     conflateChannels,
+    adminToken,
+    presenceIntervalMs,
     warnings,
   };
 }

@@ -1,6 +1,23 @@
+import type { HubConnection } from '@megaphone/hub';
+
 /** What the gateway needs from every client connection, whatever its transport. */
 export interface ClientConnection {
   readonly transport: Transport;
+  /** The `session` of its `welcome`: the connection's id in the operator API. */
+  readonly session: string;
+  /** ms since the Unix epoch. */
+  readonly connectedAt: number;
+  /**
+   * Who the client is (the token's `sub`, SPEC §10), or null without a token. Set by whatever
+   * authenticates the connection; the operator API lists it and `POST /v1/disconnect` matches it.
+   */
+  sub: string | null;
+  /** What the hub holds for it (queue, subscriptions, positions). */
+  readonly conn: HubConnection;
+  /** The peer's address, read when asked. */
+  remote(): string;
+  /** Closed by an operator (admin API): 4403, and the client does not reconnect on its own. */
+  closeByOperator(): void;
   /**
    * Bytes queued for this client, for the per-connection histogram. The transport's buffer is the
    * whole of it between turns: the hub flushes its pending chunks at the end of every turn.
@@ -42,6 +59,11 @@ export class ConnectionSet {
 
   delete(conn: ClientConnection): void {
     this.all.delete(conn);
+  }
+
+  /** Iterates the live connections (the operator API scans them when asked). */
+  values(): IterableIterator<ClientConnection> {
+    return this.all.values();
   }
 
   snapshot(): ClientConnection[] {

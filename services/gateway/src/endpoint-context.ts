@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Hub } from '@megaphone/hub';
 import type { Logger } from '@megaphone/runtime';
 import type { GatewayConfig } from './config.js';
@@ -15,6 +16,10 @@ export class EndpointContext {
     readonly metrics: GatewayMetrics,
     readonly logger: Logger,
     readonly connections: ConnectionSet,
+    /** Cluster-wide subscribers of a channel (the `presence` command). */
+    readonly presence: (channel: string) => number,
+    /** The `sub` of a new connection, from its request (StartGatewayOptions.identify). */
+    readonly identify: (req: IncomingMessage) => string | null,
   ) {}
 
   /** Why a new client must be turned away with a 503, if it must. */

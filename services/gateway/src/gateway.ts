@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
@@ -13,6 +14,7 @@ import { hubMetrics, namespaceLabel, sampleHub } from './hub-metrics.js';
 import { listenHttp } from './http-server.js';
 import { GatewayMetrics } from './metrics.js';
 import { createSseEndpoint } from './sse-endpoint.js';
+import { Operator } from './operator/operator.js';
 import { createWsEndpoint } from './ws-endpoint.js';
 
 export interface StartGatewayOptions {
@@ -21,6 +23,11 @@ export interface StartGatewayOptions {
   bus?: Bus;
   logger?: Logger;
   registry?: Registry;
+  /**
+   * Who a new connection's client is (its `sub`, SPEC §10), from the upgrade or SSE request; null
+   * when unknown. The hook token authentication fills in; without it every `sub` is null.
+   */
+  identify?: (req: IncomingMessage) => string | null;
   /** Where the built web console lives (default: this package's `dist/public/`). */
   publicDir?: string;
 }
@@ -30,6 +37,8 @@ export interface GatewayHandle {
   readonly adminPort: number;
   readonly hub: Hub;
   readonly bus: Bus;
+  /** The operator side: presence table, control channel, admin API (SPEC §11). */
+  readonly operator: Operator;
   /** Fail readiness, refuse new clients, close the existing ones over `GATEWAY_DRAIN_MS`, then close. */
   drain(): Promise<void>;
   /** Close everything now. Idempotent. */
@@ -50,8 +59,8 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   const registry = opts.registry ?? createRegistry({ service: 'gateway', node: config.nodeName });
   const connections = new ConnectionSet(config.heartbeatMs);
   // Scrapes sample the hub and the bus, which exist a few lines below.
-  const live: { hub?: Hub; bus?: Bus } = {};
-  const metrics = new GatewayMetrics(registry, () => sampleHub(live.hub, live.bus, connections));
+  const live: { hub?: Hub; bus?: Bus; operator?: Operator } = {};
+  const metrics = new GatewayMetrics(registry, () => sampleHub(live.hub, live.bus, connections, live.operator?.presence));
   metrics.connectionsLimit.set(config.maxConnections);
 
   const ownsBus = opts.bus === undefined;
@@ -82,8 +91,19 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   });
   live.hub = hub;
   live.bus = bus;
+  const operator = new Operator({
+    bus,
+    hub,
+    connections,
+    node: config.nodeName,
+    adminToken: config.adminToken,
+    presenceIntervalMs: config.presenceIntervalMs,
+    logger: logger.child({ component: 'operator' }),
+    metrics,
+  });
+  live.operator = operator;
 
-  const ctx = new EndpointContext(config, hub, metrics, logger, connections);
+  const ctx = new EndpointContext(config, hub, metrics, logger, connections, (channel) => operator.presence.subscribers(channel), opts.identify ?? (() => null));
   const ws = createWsEndpoint(ctx);
   const started: Array<() => Promise<void>> = [];
   const abort = async (err: unknown): Promise<never> => {
@@ -91,6 +111,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     throw err;
   };
   started.push(async () => {
+    operator.stop();
     await hub.close();
     if (ownsBus) await bus.close();
   });
@@ -115,7 +136,8 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     if (ctx.draining) reasons.push('draining');
     return { ready: reasons.length === 0, reasons };
   };
-  const admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry, readiness, logger }).catch(abort);
+  const admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry, readiness, logger, routes: operator.routes }).catch(abort);
+  operator.start();
 
   const port = (server.address() as AddressInfo).port;
   const { allowedOrigins } = config;
@@ -134,6 +156,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
       for (const c of connections.snapshot()) c.terminate();
       server.closeAllConnections();
       ws.close();
+      operator.stop();
       await hub.close();
       if (ownsBus) await bus.close();
       await admin.close();
@@ -156,7 +179,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
       await close();
     })());
 
-  return { port, adminPort: admin.port, hub, bus, drain, close };
+  return { port, adminPort: admin.port, hub, bus, operator, drain, close };
 }
 
 function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {

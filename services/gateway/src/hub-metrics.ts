@@ -1,7 +1,8 @@
 import type { Bus } from '@megaphone/bus';
 import type { Hub, HubMetrics } from '@megaphone/hub';
 import type { ConnectionSet } from './connections.js';
-import type { GatewayMetrics, ScrapeSample } from './metrics.js';
+import { QUEUE_BYTES_BUCKETS, type GatewayMetrics, type ScrapeSample } from './metrics.js';
+import type { ClusterPresence } from './operator/presence.js';
 
 /** The `namespace` label of every namespace not in the configuration. */
 export const OTHER_NAMESPACE = 'other';
@@ -25,7 +26,8 @@ export function hubMetrics(m: GatewayMetrics, label: (namespace: string) => stri
       m.framesWritten.inc(frames);
       m.bytesWritten.inc(bytes);
     },
-    deliveryLatency: (seconds) => m.deliveryLatency.observe(seconds),
+    deliveryLatency: (seconds, count) => m.deliveryLatency.observeMany(seconds, count),
+    replayLatency: (seconds, count) => m.replayLatency.observeMany(seconds, count),
     slowConsumer: (outcome) => m.slowConsumerEvents.inc({ outcome }),
     dropped: (reason, count) => m.droppedMessages.inc({ reason }, count),
     recovery: (result) => m.recoveries.inc({ result }),
@@ -35,10 +37,26 @@ export function hubMetrics(m: GatewayMetrics, label: (namespace: string) => stri
   };
 }
 
-/** Read at scrape time: the hub's totals and each connection's queue. */
-export function sampleHub(hub: Hub | undefined, bus: Bus | undefined, connections: ConnectionSet): ScrapeSample {
+/** Read at scrape time: the hub's totals, each connection's queue, state and lag, presence. */
+export function sampleHub(hub: Hub | undefined, bus: Bus | undefined, connections: ConnectionSet, presence: ClusterPresence | undefined): ScrapeSample {
   const busReady = bus?.isReady() ?? false;
-  if (hub === undefined) return { busReady, subscriptions: 0, channels: 0, queuedBytes: 0, pendingMessages: 0, historyReadsInFlight: 0, historyReadsWaiting: 0, perConnectionQueuedBytes: [] };
+  const queueBuckets = new Array<number>(QUEUE_BYTES_BUCKETS.length + 1).fill(0);
+  const states = { live: 0, catching_up: 0, paused: 0 };
+  const presencePeers = presence?.peerCount() ?? 0;
+  const presenceReportAge = presence?.reportAgeSeconds() ?? 0;
+  if (hub === undefined) return { busReady, subscriptions: 0, channels: 0, queuedBytes: 0, pendingMessages: 0, historyReadsInFlight: 0, historyReadsWaiting: 0, queueBuckets, states, maxLag: 0, presencePeers, presenceReportAge };
+  let maxLag = 0;
+  for (const c of connections.values()) {
+    const bytes = c.conn.queuedBytes();
+    // Buckets are cumulative: the first that holds it and every one after.
+    let i = 0;
+    while (i < QUEUE_BYTES_BUCKETS.length && bytes > QUEUE_BYTES_BUCKETS[i]!) i++;
+    queueBuckets[i]!++;
+    states[c.conn.state()]++;
+    const lag = c.conn.maxLag();
+    if (lag > maxLag) maxLag = lag;
+  }
+  for (let i = 1; i < queueBuckets.length; i++) queueBuckets[i]! += queueBuckets[i - 1]!;
   const s = hub.stats();
   return {
     busReady,
@@ -48,6 +66,10 @@ export function sampleHub(hub: Hub | undefined, bus: Bus | undefined, connection
     pendingMessages: s.pendingMessages,
     historyReadsInFlight: s.historyReadsInFlight,
     historyReadsWaiting: s.historyReadsWaiting,
-    perConnectionQueuedBytes: connections.snapshot().map((c) => c.queuedBytes()),
+    queueBuckets,
+    states,
+    maxLag,
+    presencePeers,
+    presenceReportAge,
   };
 }

@@ -6,3 +6,7 @@ export { GatewayMetrics } from './metrics.js';
 export { GATEWAY_NODE_FLAGS } from './node-flags.js';
 export { wsFraming } from './ws-frame.js';
 export { sseFraming } from './sse-frame.js';
+export { ClusterPresence, PRESENCE_TTL_INTERVALS } from './operator/presence.js';
+export type { ChannelPresence, PresenceOptions } from './operator/presence.js';
+export { decodeControl, encodeControl } from './operator/control.js';
+export type { ControlMessage } from './operator/control.js';

@@ -1,10 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ERROR_CODES } from '@megaphone/protocol';
 import { LATENCY_BUCKETS_SECONDS } from '@megaphone/runtime';
+import { WeightedHistogram } from './weighted-histogram.js';
 
 /** Per-connection queued bytes, from idle to far past the default 1 MiB cap. */
-const QUEUE_BYTES_BUCKETS = [0, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
+export const QUEUE_BYTES_BUCKETS: readonly number[] = [0, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
+export const CONNECTION_STATES = ['live', 'catching_up', 'paused'] as const;
 const RESUBSCRIBE_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Publications from history can be as old as history keeps them (1 h by default). */
+const REPLAY_LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
 /**
  * Every metric the gateway exposes (docs/metrics.md describes them). Labels are bounded: transport,
@@ -20,12 +24,19 @@ export class GatewayMetrics {
   readonly deliveries: Counter<'namespace'>;
   readonly framesWritten: Counter;
   readonly bytesWritten: Counter;
-  readonly connectionQueueBytes: Histogram;
+  readonly connectionsByQueueBytes: Gauge<'le'>;
+  readonly connectionsByState: Gauge<'state'>;
+  readonly maxConnectionLag: Gauge;
+  readonly presenceReports: Counter;
+  readonly presenceResyncs: Counter;
+  readonly presencePeers: Gauge;
+  readonly presenceReportAge: Gauge;
   readonly outboundQueuedBytes: Gauge;
   readonly hubPendingMessages: Gauge;
   readonly slowConsumerEvents: Counter<'outcome'>;
   readonly droppedMessages: Counter<'reason'>;
-  readonly deliveryLatency: Histogram;
+  readonly deliveryLatency: WeightedHistogram;
+  readonly replayLatency: WeightedHistogram;
   readonly recoveries: Counter<'result'>;
   readonly clientErrors: Counter<'code'>;
   readonly gaps: Counter<'outcome'>;
@@ -74,14 +85,54 @@ export class GatewayMetrics {
     this.deliveries = new Counter({ name: 'megaphone_deliveries_total', help: 'Messages handed to client queues.', labelNames: ['namespace'], registers });
     this.framesWritten = new Counter({ name: 'megaphone_frames_written_total', help: 'WebSocket frames / SSE chunks written to client sockets.', registers });
     this.bytesWritten = new Counter({ name: 'megaphone_bytes_written_total', help: 'Payload bytes written to client sockets.', registers });
-    this.connectionQueueBytes = new Histogram({
-      name: 'megaphone_connection_queue_bytes',
-      help: 'Queued outbound bytes per connection (hub-pending plus transport-buffered), sampled at scrape.',
-      buckets: QUEUE_BYTES_BUCKETS,
+    // A distribution of the connections open now, not of events: a gauge per bucket, counted
+    // afresh at each scrape, so that it does not depend on how often Prometheus scrapes.
+    // histogram_quantile() works on it as is (no rate()).
+    this.connectionsByQueueBytes = new Gauge({
+      name: 'megaphone_connections_by_queue_bytes',
+      help: 'Open connections whose queued outbound bytes (hub-pending plus transport-buffered) are at most `le`, counted at scrape.',
+      labelNames: ['le'],
       registers,
       collect() {
-        this.reset();
-        for (const bytes of take().perConnectionQueuedBytes) this.observe(bytes);
+        const counts = take().queueBuckets;
+        QUEUE_BYTES_BUCKETS.forEach((le, i) => this.set({ le: String(le) }, counts[i] ?? 0));
+        this.set({ le: '+Inf' }, counts[QUEUE_BYTES_BUCKETS.length] ?? 0);
+      },
+    });
+    this.connectionsByState = new Gauge({
+      name: 'megaphone_connections_by_state',
+      help: 'Open connections by delivery state at scrape: live, catching_up (a subscription joins or reads history), paused (over its queue cap, waiting to drain).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const s = take().states;
+        for (const state of CONNECTION_STATES) this.set({ state }, s[state]);
+      },
+    });
+    this.maxConnectionLag = new Gauge({
+      name: 'megaphone_connection_lag_max',
+      help: 'Publications the most-behind subscription of any connection is behind its channel on this node, at scrape.',
+      registers,
+      collect() {
+        this.set(take().maxLag);
+      },
+    });
+    this.presenceReports = new Counter({ name: 'megaphone_presence_reports_sent_total', help: 'Presence reports (subscriber counts) this gateway sent on the bus control channel.', registers });
+    this.presenceResyncs = new Counter({ name: 'megaphone_presence_resyncs_total', help: 'Full presence reports asked of another gateway after a lost or unknown report.', registers });
+    this.presencePeers = new Gauge({
+      name: 'megaphone_presence_peers',
+      help: 'Other gateways whose presence reports this gateway holds.',
+      registers,
+      collect() {
+        this.set(take().presencePeers);
+      },
+    });
+    this.presenceReportAge = new Gauge({
+      name: 'megaphone_presence_report_age_seconds',
+      help: 'Age of the least recent presence report held from another gateway (presence reporting lag; 0 with no peers).',
+      registers,
+      collect() {
+        this.set(take().presenceReportAge);
       },
     });
     this.outboundQueuedBytes = new Gauge({
@@ -102,7 +153,18 @@ export class GatewayMetrics {
     });
     this.slowConsumerEvents = new Counter({ name: 'megaphone_slow_consumer_events_total', help: 'Slow-consumer events by outcome.', labelNames: ['outcome'], registers });
     this.droppedMessages = new Counter({ name: 'megaphone_dropped_messages_total', help: 'Messages not delivered live, by reason (caught up from history later unless counted as a lost gap).', labelNames: ['reason'], registers });
-    this.deliveryLatency = new Histogram({ name: 'megaphone_delivery_latency_seconds', help: 'Publish time to written to the client socket.', buckets: LATENCY_BUCKETS_SECONDS, registers });
+    this.deliveryLatency = new WeightedHistogram({
+      name: 'megaphone_delivery_latency_seconds',
+      help: 'Publish time to handed to the client socket, one observation per live delivery (publication × subscriber).',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.replayLatency = new WeightedHistogram({
+      name: 'megaphone_replay_latency_seconds',
+      help: 'Publish time to handed to the client socket, for deliveries from history (history/since at subscribe, slow-consumer catch-up, conflation).',
+      buckets: REPLAY_LATENCY_BUCKETS,
+      registers,
+    });
     this.recoveries = new Counter({ name: 'megaphone_recoveries_total', help: 'Subscriptions with `since`, by result.', labelNames: ['result'], registers });
     this.clientErrors = new Counter({ name: 'megaphone_client_errors_total', help: 'Error replies sent to clients, by code.', labelNames: ['code'], registers });
     this.gaps = new Counter({ name: 'megaphone_gaps_total', help: 'Holes noticed mid-stream, by outcome (filled from history or lost and told).', labelNames: ['outcome'], registers });
@@ -136,7 +198,7 @@ export class GatewayMetrics {
       this.connections.set({ transport: t }, 0);
       this.connectionsOpened.inc({ transport: t }, 0);
     }
-    for (const [transport, code] of [['ws', 1000], ['ws', 1001], ['ws', 1006], ['ws', 4000], ['ws', 4001], ['sse', 1000], ['sse', 1001], ['sse', 4000]] as const) {
+    for (const [transport, code] of [['ws', 1000], ['ws', 1001], ['ws', 1006], ['ws', 4000], ['ws', 4001], ['ws', 4403], ['sse', 1000], ['sse', 1001], ['sse', 4000], ['sse', 4403]] as const) {
       this.connectionsClosed.inc({ transport, code: String(code) }, 0);
     }
     for (const code of ERROR_CODES) this.clientErrors.inc({ code }, 0);
@@ -156,5 +218,10 @@ export interface ScrapeSample {
   pendingMessages: number;
   historyReadsInFlight: number;
   historyReadsWaiting: number;
-  perConnectionQueuedBytes: Iterable<number>;
+  /** Cumulative: connections with queued bytes ≤ each of QUEUE_BYTES_BUCKETS, then all of them. */
+  queueBuckets: readonly number[];
+  states: Record<(typeof CONNECTION_STATES)[number], number>;
+  maxLag: number;
+  presencePeers: number;
+  presenceReportAge: number;
 }

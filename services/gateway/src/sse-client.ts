@@ -31,6 +31,8 @@ const KEEPALIVE = Buffer.from(': keepalive\n\n');
 export class SseClient implements ClientConnection, Sink {
   readonly transport = 'sse' as const;
   readonly conn: HubConnection;
+  readonly connectedAt = Date.now();
+  sub: string | null = null;
   private closeCode: number | undefined;
   /** Bytes the kernel had taken at the last heartbeat while some were queued (-1: nothing queued). */
   private sentAtHeartbeat = -1;
@@ -105,6 +107,24 @@ export class SseClient implements ClientConnection, Sink {
 
   queuedBytes(): number {
     return this.res.writableLength;
+  }
+
+  get session(): string {
+    return this.deps.session;
+  }
+
+  remote(): string {
+    return this.res.socket?.remoteAddress ?? '';
+  }
+
+  /**
+   * SSE has no close codes and EventSource reconnects by itself: a `close` event tells a client
+   * why (`{"code":4403}`), so it can close its EventSource instead of coming back.
+   */
+  closeByOperator(): void {
+    if (this.res.writableEnded) return;
+    this.res.write(`event: close\ndata: {"code":${CloseCode.OperatorDisconnect},"reason":"disconnected by an operator"}\n\n`);
+    this.close(CloseCode.OperatorDisconnect);
   }
 
   /**

@@ -39,6 +39,7 @@ export function createSseEndpoint(ctx: EndpointContext): (req: IncomingMessage, 
       corsHeaders: cors,
       onClose: ctx.gone,
     });
+    client.sub = ctx.identify(req);
     ctx.opened(client);
     logger.debug({ session, channels: request.channels.length }, 'sse stream opened');
   };

@@ -21,6 +21,13 @@ export interface WsShared {
   /** Subscribes per connection per minute (burst of the same size). */
   maxChannelsPerMinute: number;
   onClose(client: WsClient): void;
+  /** Cluster-wide subscribers of a channel (ClusterPresence). */
+  presence(channel: string): number;
+  /**
+   * Whether this client may read a channel: `presence` answers only for those. Every channel is
+   * readable until tokens exist (SPEC §10); authentication replaces this with the token's check.
+   */
+  canRead(client: WsClient, channel: string): boolean;
 }
 
 /** Random bytes for ping payloads, drawn 4 at a time (never all zero). */
@@ -105,6 +112,8 @@ export class WsClient implements ClientConnection, Sink {
    * a client that stops reading is closed by the heartbeat whatever it sends.
    */
   private awaitedPong = 0;
+  readonly connectedAt = Date.now();
+  sub: string | null = null;
   /**
    * A close frame is out (sent by this client or by ws itself) or the socket is being dropped:
    * nothing more is written. (Writes that race the peer ending the socket go to an ended socket,
@@ -253,6 +262,13 @@ export class WsClient implements ClientConnection, Sink {
       case 'unsubscribe':
         this.conn.unsubscribe(cmd).catch((err: unknown) => this.internalError(cmd.id, err));
         return;
+      case 'presence':
+        if (!this.shared.canRead(this, cmd.channel)) {
+          this.replyError(cmd.id, ErrorCode.Forbidden, `you may not read "${cmd.channel}"`);
+          return;
+        }
+        this.conn.send({ op: 'presence', id: cmd.id, channel: cmd.channel, subscribers: this.shared.presence(cmd.channel) });
+        return;
     }
   }
 
@@ -276,6 +292,14 @@ export class WsClient implements ClientConnection, Sink {
 
   queuedBytes(): number {
     return this.ws.bufferedAmount;
+  }
+
+  remote(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  closeByOperator(): void {
+    this.close(CloseCode.OperatorDisconnect, closeReason({ reason: 'operator' }));
   }
 
   heartbeat(): void {

@@ -40,15 +40,19 @@ export function createWsEndpoint(ctx: EndpointContext): { onUpgrade: (req: Incom
     maxCommandsPerSecond: config.maxCommandsPerSecond,
     maxChannelsPerMinute: config.maxChannelsPerMinute,
     onClose: ctx.gone,
+    presence: ctx.presence,
+    canRead: () => true,
   };
-  const accept = (ws: GatewayWebSocket, socket: Duplex, origin: string | undefined): void => {
+  const accept = (ws: GatewayWebSocket, socket: Duplex, origin: string | undefined, sub: string | null): void => {
     socket.off('error', destroyOnError);
     if (ctx.draining) {
       ws.terminate();
       return;
     }
     const session = ctx.newSession();
-    ctx.opened(new WsClient(ws, socket as Socket, session, shared));
+    const client = new WsClient(ws, socket as Socket, session, shared);
+    client.sub = sub;
+    ctx.opened(client);
     logger.debug({ session, origin }, 'websocket connected');
   };
 
@@ -62,9 +66,10 @@ export function createWsEndpoint(ctx: EndpointContext): { onUpgrade: (req: Incom
     const busy = ctx.unavailable();
     if (busy !== undefined) return refuseUpgrade(socket, 'unavailable', busy, { 'retry-after': '1' });
     const origin = req.headers.origin;
+    const sub = ctx.identify(req);
     // The callback must not close over `req`: it would keep the request and its headers alive
     // for the connection's lifetime.
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws as GatewayWebSocket, socket, origin));
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws as GatewayWebSocket, socket, origin, sub));
   };
   return { onUpgrade, close: () => wss.close() };
 }

@@ -12,12 +12,19 @@ const GATEWAY_METRICS = [
   'megaphone_deliveries_total',
   'megaphone_frames_written_total',
   'megaphone_bytes_written_total',
-  'megaphone_connection_queue_bytes',
+  'megaphone_connections_by_queue_bytes',
+  'megaphone_connections_by_state',
+  'megaphone_connection_lag_max',
+  'megaphone_presence_reports_sent_total',
+  'megaphone_presence_resyncs_total',
+  'megaphone_presence_peers',
+  'megaphone_presence_report_age_seconds',
   'megaphone_outbound_queued_bytes',
   'megaphone_hub_pending_messages',
   'megaphone_slow_consumer_events_total',
   'megaphone_dropped_messages_total',
   'megaphone_delivery_latency_seconds',
+  'megaphone_replay_latency_seconds',
   'megaphone_recoveries_total',
   'megaphone_client_errors_total',
   'megaphone_gaps_total',
@@ -73,11 +80,31 @@ test('/metrics exposes every gateway metric, fed by live traffic', async () => {
     assert.equal(sample(body, 'megaphone_deliveries_total', 'namespace="cmd"'), 1);
     assert.equal(sample(body, 'megaphone_client_errors_total', 'code="bad_request"'), 1);
     assert.equal(sample(body, 'megaphone_bus_connected'), 1);
-    assert.equal(sample(body, 'megaphone_connection_queue_bytes_count'), 1);
+    assert.equal(sample(body, 'megaphone_connections_by_queue_bytes', 'le="+Inf"'), 1);
+    assert.equal(sample(body, 'megaphone_connections_by_state', 'state="live"'), 1);
     assert.ok((sample(body, 'megaphone_delivery_latency_seconds_count') ?? 0) >= 1);
     assert.ok((sample(body, 'megaphone_frames_written_total') ?? 0) >= 3);
     assert.doesNotMatch(body, /channel="/, 'no channel labels');
     await c.close();
+  } finally {
+    await t.close();
+  }
+});
+
+test('megaphone_connections_by_queue_bytes counts the open connections per bucket, the same at every scrape', async () => {
+  const t = await startTestGateway();
+  try {
+    const a = await TestClient.connect(t.ws);
+    const b = await TestClient.connect(t.ws);
+    const scrapes = [];
+    for (let i = 0; i < 3; i++) scrapes.push((await httpGet(`${t.admin}/metrics`)).body);
+    for (const body of scrapes) {
+      // Idle connections queue nothing: both are in every bucket, from le="0" up.
+      assert.equal(sample(body, 'megaphone_connections_by_queue_bytes', 'le="0"'), 2);
+      assert.equal(sample(body, 'megaphone_connections_by_queue_bytes', 'le="+Inf"'), 2);
+    }
+    await a.close();
+    await b.close();
   } finally {
     await t.close();
   }

@@ -25,7 +25,10 @@ test('defaults match the documented ones', () => {
   assert.equal(c.maxHistoryReads, 32);
   assert.equal(c.drainMs, 10000);
   assert.deepEqual(c.conflateChannels, ['uptime']);
-  assert.deepEqual(c.warnings, []);
+  assert.equal(c.adminToken, undefined);
+  assert.equal(c.presenceIntervalMs, 2000);
+  assert.equal(c.warnings.length, 1);
+  assert.match(c.warnings[0]!, /ADMIN_TOKEN is unset.*loopback/);
   assert.equal(c.bus.kind, 'memory');
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.allowedOrigins));
 });
@@ -33,7 +36,7 @@ test('defaults match the documented ones', () => {
 test('origins: an exact list, or * with a warning', () => {
   const list = readGatewayConfig({ GATEWAY_ALLOWED_ORIGINS: 'https://a.example, http://localhost:8080' });
   assert.deepEqual(list.allowedOrigins, { kind: 'list', origins: ['https://a.example', 'http://localhost:8080'] });
-  const any = readGatewayConfig({ GATEWAY_ALLOWED_ORIGINS: '*' });
+  const any = readGatewayConfig({ GATEWAY_ALLOWED_ORIGINS: '*', ADMIN_TOKEN: 'an-admin-token-of-some-length' });
   assert.deepEqual(any.allowedOrigins, { kind: 'any' });
   assert.equal(any.warnings.length, 1);
   assert.match(any.warnings[0]!, /GATEWAY_ALLOWED_ORIGINS=\*/);
@@ -60,13 +63,27 @@ test('every problem is listed at once', () => {
   assert.throws(() => readGatewayConfig({ GATEWAY_ALLOWED_ORIGINS: 'example.com' }), ConfigError);
 });
 
+test('ADMIN_TOKEN and PRESENCE_INTERVAL_MS are validated', () => {
+  const c = readGatewayConfig({ ADMIN_TOKEN: 'an-admin-token-of-some-length', PRESENCE_INTERVAL_MS: '500' });
+  assert.deepEqual([c.adminToken, c.presenceIntervalMs, c.warnings], ['an-admin-token-of-some-length', 500, []]);
+  try {
+    readGatewayConfig({ ADMIN_TOKEN: 'short', PRESENCE_INTERVAL_MS: '10' });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.problems.join('\n'), /ADMIN_TOKEN must be 16/);
+    assert.match(err.problems.join('\n'), /PRESENCE_INTERVAL_MS=10 is out of range/);
+    assert.ok(!err.problems.join('\n').includes('short'), 'the token is never echoed');
+  }
+});
+
 test('GATEWAY_ENV_NAMES lists every variable the parser accepts', () => {
   for (const name of [
     'NODE_NAME', 'LOG_LEVEL', 'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_CLUSTER_NODES', 'REDIS_KEY_PREFIX',
     'HISTORY_SIZE', 'HISTORY_TTL_MS', 'CHANNEL_NAMESPACES', 'MAX_PUBLICATION_BYTES',
     'GATEWAY_HOST', 'GATEWAY_PORT', 'GATEWAY_ADMIN_HOST', 'GATEWAY_ADMIN_PORT', 'GATEWAY_ALLOWED_ORIGINS', 'GATEWAY_HEARTBEAT_MS',
     'GATEWAY_MAX_CONNECTIONS', 'GATEWAY_MAX_SUBSCRIPTIONS', 'GATEWAY_MAX_QUEUE_BYTES', 'GATEWAY_MAX_HISTORY',
-    'GATEWAY_MAX_COMMANDS_PER_SECOND', 'GATEWAY_DRAIN_MS', 'GATEWAY_CONFLATE_CHANNELS',
+    'GATEWAY_MAX_COMMANDS_PER_SECOND', 'GATEWAY_DRAIN_MS', 'GATEWAY_CONFLATE_CHANNELS', 'ADMIN_TOKEN', 'PRESENCE_INTERVAL_MS',
   ]) {
     assert.ok(GATEWAY_ENV_NAMES.includes(name), name);
   }
@@ -90,7 +107,7 @@ test('GATEWAY_MAX_CONNECTIONS defaults to the open-file limit minus the reserve,
   const set = readGatewayConfig({ GATEWAY_MAX_CONNECTIONS: '50000' }, { fileLimit: 20_000 });
   assert.equal(set.maxConnections, 50_000);
   assert.match(set.warnings.join('\n'), /GATEWAY_MAX_CONNECTIONS \(50000\) is above the open-file limit \(20000\)/);
-  assert.deepEqual(readGatewayConfig({ GATEWAY_MAX_CONNECTIONS: '1000' }, { fileLimit: 20_000 }).warnings, []);
+  assert.deepEqual(readGatewayConfig({ GATEWAY_MAX_CONNECTIONS: '1000', ADMIN_TOKEN: 'a'.repeat(32) }, { fileLimit: 20_000 }).warnings, []);
 });
 
 test('the open-file limit is read from /proc (the soft limit)', () => {

@@ -4,7 +4,7 @@ import { WebSocket, type ClientOptions } from 'ws';
 import { MemoryBus } from '@megaphone/bus';
 import { decodeServerFrame, type ServerMessage } from '@megaphone/protocol';
 import { createLogger, historyPolicyFor } from '@megaphone/runtime';
-import { readGatewayConfig, startGateway, type GatewayHandle } from '../src/index.js';
+import { readGatewayConfig, startGateway, type GatewayHandle, type StartGatewayOptions } from '../src/index.js';
 
 export interface TestGateway {
   gw: GatewayHandle;
@@ -16,7 +16,7 @@ export interface TestGateway {
 }
 
 /** A gateway on port 0 with a MemoryBus the test publishes to directly. */
-export async function startTestGateway(env: Record<string, string> = {}, opts: { publicDir?: string } = {}): Promise<TestGateway> {
+export async function startTestGateway(env: Record<string, string> = {}, opts: Pick<StartGatewayOptions, 'publicDir' | 'identify'> = {}): Promise<TestGateway> {
   const config = readGatewayConfig({
     NODE_NAME: 'gw-test',
     GATEWAY_HOST: '127.0.0.1',

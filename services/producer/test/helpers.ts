@@ -172,6 +172,14 @@ export class FlakyBus implements Bus {
   history(channel: string, query?: HistoryQuery): Promise<HistoryResult> {
     return this.inner.history(channel, query);
   }
+  publishControl(message: string): Promise<void> {
+    return this.inner.publishControl(message);
+  }
+
+  listenControl(listener: (message: string) => void): Promise<() => void> {
+    return this.inner.listenControl(listener);
+  }
+
   isReady(): boolean {
     return this.mode !== 'down';
   }

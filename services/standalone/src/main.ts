@@ -50,6 +50,7 @@ logger.info(
     websocket: `ws://${host}:${gateway.port}/ws`,
     producerApi: `http://${host}:${producer.port}/v1`,
     gatewayAdmin: `http://${host}:${gateway.adminPort}/metrics`,
+    operatorPage: `http://${host}:${gateway.adminPort}/`,
     bus: bus.kind,
   },
   'megaphone is running',

@@ -82,6 +82,12 @@ export class ConsoleStack {
     return `http://127.0.0.1:${this.gatewayPort}/`;
   }
 
+  /** The running gateway's admin port (operator API). */
+  get adminPort(): number {
+    if (this.gateway === undefined) throw new Error('no gateway running');
+    return this.gateway.adminPort;
+  }
+
   /** The node name of the gateway currently running (`gw-1`, `gw-2`, …). */
   get node(): string {
     return `gw-${this.generation}`;

@@ -15,9 +15,19 @@ export interface PromSample {
   value: [number, string];
 }
 
+export interface RuleState {
+  name: string;
+  query: string;
+  health: string;
+  lastError?: string;
+  lastEvaluation: string;
+}
+
 export interface RunningPrometheus {
   url: string;
   query(expr: string): Promise<PromSample[]>;
+  /** Every loaded alerting/recording rule with its last evaluation's health. */
+  rules(): Promise<RuleState[]>;
   stop(): Promise<void>;
 }
 
@@ -58,7 +68,13 @@ export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?
     await stop();
     throw err;
   }
-  return { url, query: (expr) => queryPrometheus(url, expr), stop };
+  const rules = async (): Promise<RuleState[]> => {
+    const { status, text } = await getText(`${url}/api/v1/rules`);
+    if (status !== 200) throw new Error(`rules: HTTP ${status} ${text}`);
+    const body = JSON.parse(text) as { data: { groups: { rules: RuleState[] }[] } };
+    return body.data.groups.flatMap((g) => g.rules);
+  };
+  return { url, query: (expr) => queryPrometheus(url, expr), rules, stop };
 }
 
 export async function queryPrometheus(url: string, expr: string): Promise<PromSample[]> {

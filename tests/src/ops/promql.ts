@@ -70,3 +70,55 @@ export function metricNamesIn(expr: string): string[] {
 }
 
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'le', 'inf', 'nan', 'Inf', 'NaN']);
+
+/**
+ * A dashboard expression as Prometheus gets it from Grafana: `$__rate_interval` (at least four
+ * scrape intervals; `rangeInterval` here) and the `$node` variable set to All (its `allValue`).
+ */
+export function asPromQL(expr: string, rangeInterval = '15s'): string {
+  return expr.replace(/\$__rate_interval/g, rangeInterval).replace(/\$node\b/g, '.*');
+}
+
+/**
+ * What an alert compares against its threshold: the left side of its last top-level comparison,
+ * in the first branch of a top-level `or` (`a > 1 or absent(b)` → `a`). Healthy, the alert itself
+ * returns nothing; this part must still return data, or the alert could never fire.
+ */
+export function thresholdOperand(expr: string): string {
+  const first = splitTopLevel(expr, /^\s+or\s+/)[0]!;
+  let depth = 0;
+  let cut = -1;
+  for (let i = 0; i < first.length; i++) {
+    const c = first[i]!;
+    if (c === '(' || c === '{' || c === '[') depth++;
+    else if (c === ')' || c === '}' || c === ']') depth--;
+    else if (c === '"') i = first.indexOf('"', i + 1);
+    else if (depth === 0 && /^(==|!=|>=|<=|>|<)/.test(first.slice(i)) && first[i - 1] !== '=' && first[i - 1] !== '!') {
+      cut = i;
+      break;
+    }
+  }
+  return (cut < 0 ? first : first.slice(0, cut)).trim();
+}
+
+function splitTopLevel(expr: string, sep: RegExp): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i]!;
+    if (c === '(' || c === '{' || c === '[') depth++;
+    else if (c === ')' || c === '}' || c === ']') depth--;
+    else if (c === '"') i = expr.indexOf('"', i + 1);
+    else if (depth === 0) {
+      const m = sep.exec(expr.slice(i));
+      if (m !== null && /\s/.test(c)) {
+        parts.push(expr.slice(start, i));
+        start = i + m[0].length;
+        i = start - 1;
+      }
+    }
+  }
+  parts.push(expr.slice(start));
+  return parts;
+}

@@ -16,6 +16,15 @@ export function channelKeys(prefix: string, channel: string): ChannelKeys {
   return { meta: `${tag}:m`, stream: `${tag}:s`, pubsub: `${tag}:p` };
 }
 
+/**
+ * The pub/sub channel every node listens on for control messages (Bus.publishControl). Its hash
+ * tag is the prefix alone, which no Megaphone channel's tag can equal (those are `{prefix:…}`); on
+ * Cluster it is one sharded channel on the master that owns that slot.
+ */
+export function controlPubsub(prefix: string): string {
+  return `{${prefix}}:control`;
+}
+
 /** The Megaphone channel of a pub/sub channel name, or undefined if it is not one of ours. */
 export function channelOfPubsub(prefix: string, pubsub: string): string | undefined {
   const head = `{${prefix}:`;

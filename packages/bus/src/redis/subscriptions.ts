@@ -2,7 +2,7 @@ import type { Cluster, RedisOptions } from 'ioredis';
 import type { Logger } from '@megaphone/runtime';
 import { BusUnavailableError, type Publication } from '../bus.js';
 import type { BusMetrics } from '../bus-metrics.js';
-import { channelKeys, channelOfPubsub, keySlot } from './keys.js';
+import { channelKeys, channelOfPubsub, controlPubsub, keySlot } from './keys.js';
 import { decodePayload } from './payload.js';
 import { SubscriberConnection, type SubscriberEvents } from './subscriber.js';
 
@@ -17,6 +17,8 @@ export interface SubscriptionsOptions {
   logger: Logger;
   metrics: BusMetrics | undefined;
   publication(pub: Publication): void;
+  /** A message on the control channel (text). */
+  control(message: string): void;
   resubscribed(channels: string[]): void;
   /** A subscriber's readiness changed. */
   changed(): void;
@@ -32,6 +34,8 @@ export class Subscriptions {
   private readonly channels = new Map<string, string>();
   /** Subscriber connections: `main`, or one per master by node key (`host:port`). */
   private readonly subscribers = new Map<string, SubscriberConnection>();
+  /** The control channel's pub/sub name once `subscribeControl` ran. */
+  private control: string | undefined;
   private rebalancing = false;
   private closed = false;
 
@@ -46,7 +50,12 @@ export class Subscriptions {
   ready(): boolean {
     // On Cluster a shard subscriber without channels does not matter (and one being created for a
     // first subscribe must not flap readiness); standalone/Sentinel need their one subscriber.
-    for (const sub of this.subscribers.values()) if (!sub.isReady() && (this.opts.cluster === undefined || sub.size > 0)) return false;
+    // Nor does the control channel's shard: operator messages and presence tolerate loss, and a
+    // gateway whose clients' channels are all reachable should keep serving them.
+    for (const sub of this.subscribers.values()) {
+      const channels = sub.size - (this.control !== undefined && sub.has(this.control) ? 1 : 0);
+      if (!sub.isReady() && (this.opts.cluster === undefined || channels > 0)) return false;
+    }
     return true;
   }
 
@@ -59,6 +68,20 @@ export class Subscriptions {
       await sub.subscribe(pubsub);
     } catch (err) {
       this.channels.delete(channel);
+      throw err;
+    }
+  }
+
+  /** Takes the control channel's subscription (once; later calls resolve at once). */
+  async subscribeControl(): Promise<void> {
+    if (this.control !== undefined) return;
+    const pubsub = controlPubsub(this.opts.keyPrefix);
+    this.control = pubsub;
+    try {
+      const sub = this.opts.cluster !== undefined ? await this.shardSubscriber(pubsub) : this.subscriberFor('main');
+      await sub.subscribe(pubsub);
+    } catch (err) {
+      this.control = undefined;
       throw err;
     }
   }
@@ -132,7 +155,9 @@ export class Subscriptions {
     this.rebalancing = true;
     const moved: string[] = [];
     try {
-      for (const [channel, pubsub] of this.channels) {
+      const all: Array<[string | undefined, string]> = [...this.channels];
+      if (this.control !== undefined) all.push([undefined, this.control]);
+      for (const [channel, pubsub] of all) {
         if (this.closed) return;
         const owner = cluster.slots[keySlot(pubsub)]?.[0];
         if (owner === undefined) continue;
@@ -148,7 +173,7 @@ export class Subscriptions {
         }
         try {
           await (await this.shardSubscriber(pubsub)).subscribe(pubsub);
-          moved.push(channel);
+          if (channel !== undefined) moved.push(channel);
         } catch (err) {
           this.opts.logger.warn({ err: (err as Error).message, channel }, 'could not move a subscription to its new shard');
         }
@@ -161,6 +186,10 @@ export class Subscriptions {
   }
 
   private onMessage(pubsub: string, payload: Buffer): void {
+    if (pubsub === this.control) {
+      this.opts.control(payload.toString('utf8'));
+      return;
+    }
     const channel = channelOfPubsub(this.opts.keyPrefix, pubsub);
     if (channel === undefined || !this.channels.has(channel)) return;
     const decoded = decodePayload(payload);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodePublicationFrame } from '@megaphone/protocol';
-import type { Bus, HistoryPolicy, HistoryPolicyResolver, Publication } from '../bus.js';
+import { MAX_CONTROL_MESSAGE_BYTES, type Bus, type HistoryPolicy, type HistoryPolicyResolver, type Publication } from '../bus.js';
 
 /**
  * Nodes on one shared transport. `node()` returns a bus as one more node would see it: a separate
@@ -322,6 +322,39 @@ export function runBusContract(name: string, factory: BusNodesFactory, options: 
       const got = await inbox.waitFor(ch, 80, timeout);
       assert.deepEqual(got.map((p) => p.offset), Array.from({ length: 80 }, (_, i) => i + 1));
       await watcher.unsubscribe(ch);
+    });
+
+    it('delivers a control message to every listening node, the sender included, until it stops listening', async () => {
+      const a = await nodes.node();
+      const b = await nodes.node();
+      const tag = randomBytes(6).toString('hex');
+      const gotA: string[] = [];
+      const gotB: string[] = [];
+      const stopA = await a.listenControl((m) => m.includes(tag) && gotA.push(m));
+      const stopB = await b.listenControl((m) => m.includes(tag) && gotB.push(m));
+      const message = JSON.stringify({ t: 'test', tag, text: 'ü "quoted"' });
+      await a.publishControl(message);
+      const deadline = Date.now() + timeout;
+      while (gotA.length < 1 || gotB.length < 1) {
+        if (Date.now() > deadline) assert.fail(`control message not delivered (a: ${gotA.length}, b: ${gotB.length})`);
+        await sleep(10);
+      }
+      assert.deepEqual([gotA, gotB], [[message], [message]]);
+      stopB();
+      await b.publishControl(JSON.stringify({ t: 'test', tag, n: 2 }));
+      while (gotA.length < 2) {
+        if (Date.now() > deadline) assert.fail('second control message not delivered');
+        await sleep(10);
+      }
+      await sleep(100);
+      assert.equal(gotB.length, 1, 'a listener that stopped gets nothing more');
+      stopA();
+    });
+
+    it('refuses a control message over MAX_CONTROL_MESSAGE_BYTES', async () => {
+      const bus = await nodes.node();
+      await assert.rejects(bus.publishControl('x'.repeat(MAX_CONTROL_MESSAGE_BYTES + 1)), RangeError);
+      await bus.publishControl('x'.repeat(MAX_CONTROL_MESSAGE_BYTES - 16));
     });
 
     it('is ready while open', async () => {

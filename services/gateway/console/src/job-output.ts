@@ -3,6 +3,7 @@ import { h, replaceChildren } from './dom.js';
 import { subscribeWithHistory } from './history-fallback.js';
 import { formatDuration, isLifecycleEvent } from './jobs.js';
 import { Terminal, type TerminalLine } from './terminal.js';
+import { WatchingView } from './watching.js';
 
 /** Publications kept by the gateway are replayed on open, so a late reader sees recent output. */
 const HISTORY = 1000;
@@ -25,12 +26,14 @@ export class JobOutput {
   readonly el: HTMLElement;
   readonly terminal = new Terminal();
   private readonly title: HTMLElement;
+  private readonly watching: WatchingView;
   private unsubscribe: (() => void) | undefined;
   private job: string | undefined;
 
   constructor(private readonly client: MegaphoneClient) {
     this.title = h('h2', { class: 'output-title', 'data-testid': 'output-title' }, 'Select a job');
-    this.el = h('section', { class: 'output', 'aria-label': 'Job output' }, h('header', { class: 'output-header' }, this.title), this.terminal.el);
+    this.watching = new WatchingView(client);
+    this.el = h('section', { class: 'output', 'aria-label': 'Job output' }, h('header', { class: 'output-header' }, this.title, this.watching.el), this.terminal.el);
   }
 
   get selected(): string | undefined {
@@ -49,6 +52,7 @@ export class JobOutput {
     delete data['lastOffset'];
     data['gaps'] = '0';
     replaceChildren(this.title, h('span', { class: 'prompt' }, '$ '), job);
+    this.watching.show(channel);
     this.unsubscribe = subscribeWithHistory(this.client, channel, HISTORY, {
       onMessage: (d, meta) => this.onMessage(d, meta),
       onGap: (gap) => this.onGap(gap),

@@ -1,4 +1,5 @@
 import type { StateChange } from '@megaphone/client';
+import { CloseCode } from '@megaphone/protocol';
 import { h } from './dom.js';
 
 /** The connection badge: state, gateway node, and the countdown while reconnecting. */
@@ -38,7 +39,9 @@ export class StatusView {
         this.text.textContent = change.node ? `live · ${change.node}` : 'live';
         return;
       case 'closed':
-        this.text.textContent = 'disconnected';
+        // 4403: an operator cut this client off; the SDK does not reconnect, and says so here.
+        this.text.textContent = change.closeCode === CloseCode.OperatorDisconnect ? 'disconnected by an operator' : 'disconnected';
+        if (change.closeCode !== undefined) this.el.dataset['closeCode'] = String(change.closeCode);
         return;
       case 'reconnecting': {
         if (change.delayMs === undefined) {

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import { MegaphoneClient, type ClientError, type WebSocketConstructor } from '../src/index.js';
+import { FakeGateway } from './fake-gateway.js';
+import { waitFor } from './wait.js';
+
+// What operators do to clients (SPEC §11), as the SDK sees it: a 4403 close, the presence command.
+
+const WS = WebSocket as unknown as WebSocketConstructor;
+
+function client(gw: FakeGateway): MegaphoneClient {
+  return new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 } });
+}
+
+test('4403 (disconnected by an operator) is final: an error that says why, no reconnect until connect()', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    const errors: ClientError[] = [];
+    const states: string[] = [];
+    c.on('error', (e) => errors.push(e));
+    c.on('state', (s) => states.push(s.state));
+    c.connect();
+    await waitFor(() => c.state === 'open', 'open');
+    gw.closeAll(4403, '{"reason":"operator"}');
+    await waitFor(() => c.state === 'closed', 'closed');
+    assert.equal(errors[0]?.kind, 'disconnected');
+    assert.equal(errors[0]?.code, 4403);
+    assert.match(errors[0]!.message, /disconnected by an operator/);
+    assert.ok(!states.includes('reconnecting'));
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(gw.connectionCount, 1, 'no reconnect on its own');
+    c.connect();
+    await waitFor(() => c.state === 'open', 'reopened');
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
+
+test('presence() resolves with the reply to its command, and rejects on a refusal or when not connected', async () => {
+  const gw = await FakeGateway.start();
+  const c = client(gw);
+  try {
+    await assert.rejects(c.presence('cmd:build'), /not connected/);
+    c.connect();
+    await waitFor(() => c.state === 'open', 'open');
+    const [a, b] = await Promise.all([c.presence('cmd:build'), c.presence('uptime')]);
+    assert.deepEqual([a, b], ['cmd:build'.length, 'uptime'.length]);
+    await assert.rejects(c.presence('secret:x'), /forbidden/);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+});
