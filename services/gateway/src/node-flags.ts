@@ -10,5 +10,11 @@
  * connection; at 2M deliveries/s the CPU per delivery did not move (docs/benchmarks.md). Operators
  * who prefer fewer scavenges give their own command (NODE_OPTIONS does not override a flag on the
  * command line).
+ *
+ * `--single-threaded-gc`: V8 collects on the main thread instead of handing parts of each scavenge
+ * and of marking to helper threads. A gateway is one process per core; its helpers compete with it
+ * for that core, and on a busy core the main thread waits for helpers the scheduler has not run yet,
+ * so a scavenge's pause stretches far beyond its work. Measured in docs/benchmarks.md ("Low-rate
+ * latency").
  */
-export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--single-threaded-gc'];
