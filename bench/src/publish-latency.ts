@@ -1,12 +1,16 @@
-// `node bench/dist/src/publish-latency.js [--rates 50,1000] [--seconds 8] [--rounds 3] [--neighbour both|on|off]`
+// `node bench/dist/src/publish-latency.js [--rates 50,1000] [--seconds 8] [--rounds 3] [--neighbour both|on|off]
+//   [--via producer,bus] [--ticks] [--producer-flags="<node flags>"]`
 //
 // How long `POST /v1/publish` takes to reach Redis: a real producer process and a throwaway
 // redis-server, both pinned to the load core; this process (pinned to the other core when taskset
-// exists) posts one publication per request, open loop, and listens on the channel's pub/sub key
-// itself. Per publication: send → the Redis `time` in the payload header (the publish script's clock),
-// send → the pub/sub message here, send → the HTTP answer. With `--neighbour on` a CPU-burning
-// process shares the load core, as the load generator does in the benchmark. Conditions alternate
-// (A/B/A/B) over the rounds and the summary is the median of the rounds' medians and p99s.
+// exists) posts one publication per request (`--ticks`: one array per 5 ms of what is due, as the
+// benchmark's publisher), open loop, and listens on the channel's pub/sub key itself. `--via bus`
+// runs the same publish script with `Bus.publish` from this process: the path without the producer.
+// Per publication: send → the Redis `time` in the payload header (the publish script's clock, 1 ms
+// resolution), send → the pub/sub message here, send → the HTTP answer (or the bus's reply); and the
+// producer's CPU per publication. With `--neighbour on` a CPU-burning process shares the load core,
+// as the load generator does in the benchmark. Conditions alternate (A B, B A, …) over the rounds
+// and the summary is the median of the rounds' medians and p99s.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
