@@ -39,7 +39,7 @@ describe('metrics used by dashboards and alerts exist in the services', () => {
     writeFileSync(jobs, 'jobs:\n  - name: hello\n    command: ["sh", "-c", "echo hello; echo oops >&2"]\n  - name: broken\n    command: ["sh", "-c", "exit 3"]\n');
     const logger = createLogger({ level: 'silent', service: 'ops-test', node: 'ops' });
     const common = readCommonConfig(new EnvReader({}));
-    bus = await createBus(common.bus, { history: historyPolicyFor(common.namespaces), logger });
+    bus = await createBus({ kind: 'memory' }, { history: historyPolicyFor(common.namespaces), logger });
     gateway = await startGateway({ config: readGatewayConfig({ NODE_NAME: 'gw-ops', GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0', GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_ADMIN_PORT: '0', LOG_LEVEL: 'silent' }), bus, logger });
     producer = await startProducer({
       config: readProducerConfig({ NODE_NAME: 'producer-ops', PRODUCER_HOST: '127.0.0.1', PRODUCER_PORT: '0', PRODUCER_ADMIN_HOST: '127.0.0.1', PRODUCER_ADMIN_PORT: '0', PRODUCER_JOBS_FILE: jobs, PRODUCER_UPTIME_INTERVAL_MS: '100', LOG_LEVEL: 'silent' }),

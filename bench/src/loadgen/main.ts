@@ -1,6 +1,6 @@
 import { createHistogram } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { createBus, type Bus } from '@megaphone/bus';
+import { createBus, readBusConfig, type Bus } from '@megaphone/bus';
 import { EnvReader, createLogger, historyPolicyFor, readCommonConfig } from '@megaphone/runtime';
 import { BenchClient, type Tally } from './ws-client.js';
 import { publish } from './publisher.js';
@@ -65,8 +65,9 @@ async function run(req: RunRequest): Promise<RunReply> {
     redis = new Redis({ port: req.via.redisPort, host: '127.0.0.1' });
   }
   if (req.via.kind === 'bus' && bus === undefined) {
-    const common = readCommonConfig(new EnvReader({ REDIS_URL: `redis://127.0.0.1:${req.via.redisPort}`, LOG_LEVEL: 'warn' }));
-    bus = await createBus(common.bus, {
+    const env = new EnvReader({ REDIS_URL: `redis://127.0.0.1:${req.via.redisPort}`, LOG_LEVEL: 'warn' });
+    const common = readCommonConfig(env);
+    bus = await createBus(readBusConfig(env), {
       history: historyPolicyFor(common.namespaces),
       logger: createLogger({ level: 'warn', service: 'bench', node: 'bench-publisher' }),
       clientName: 'bench-publisher',

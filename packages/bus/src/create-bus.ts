@@ -1,4 +1,5 @@
-import type { BusConfig, Logger } from '@megaphone/runtime';
+import type { Logger } from '@megaphone/runtime';
+import type { BusConfig } from './config.js';
 import type { Bus, HistoryPolicyResolver } from './bus.js';
 import type { BusMetrics } from './bus-metrics.js';
 import { MemoryBus } from './memory-bus.js';

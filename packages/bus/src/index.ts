@@ -12,6 +12,8 @@ export type {
 export { MemoryBus } from './memory-bus.js';
 export type { MemoryBusOptions } from './memory-bus.js';
 export { newEpoch } from './epoch.js';
+export { readBusConfig, parseRedisUrl } from './config.js';
+export type { BusConfig, RedisBusConfig, RedisTopology, RedisAuth, RedisUrl, HostPort } from './config.js';
 export { createBus } from './create-bus.js';
 export type { CreateBusOptions } from './create-bus.js';
 export { RedisBus, DEFAULT_META_TTL_MS } from './redis-bus.js';

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
 import type { StreamPosition } from '@megaphone/protocol';
-import type { BusConfig, Logger } from '@megaphone/runtime';
+import type { Logger } from '@megaphone/runtime';
+import type { BusConfig, RedisBusConfig } from './config.js';
 import { BusUnavailableError, checkControlMessage, type Bus, type BusHandler, type ControlListener, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication } from './bus.js';
 import type { BusMetrics } from './bus-metrics.js';
 import { newEpoch } from './epoch.js';
@@ -10,8 +11,6 @@ import { clusterOptions, connectionOptions, DEFAULT_TIMEOUTS, retryDelay, type R
 import { HISTORY_SCRIPT, PUBLISH_SCRIPT } from './redis/scripts.js';
 import { Subscriptions } from './redis/subscriptions.js';
 import { PingWatchdog, absorbLateSocketErrors, dropSocket, reviveOnEnd } from './redis/watchdog.js';
-
-type RedisBusConfig = Extract<BusConfig, { kind: 'redis' }>;
 
 export interface RedisBusOptions {
   history: HistoryPolicyResolver;

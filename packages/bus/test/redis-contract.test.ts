@@ -1,12 +1,12 @@
-import type { BusConfig } from '@megaphone/runtime';
+import type { BusConfig } from '../src/config.js';
 import { RedisCluster, RedisSentinelGroup, RedisServer } from '../src/testing/index.js';
 import { runBusContract } from '../src/testing/contract.js';
-import { redisNodes } from './redis-helpers.js';
+import { redisNodes, standaloneConfig } from './redis-helpers.js';
 
 let server: RedisServer | undefined;
 runBusContract(
   'RedisBus on standalone Redis',
-  redisNodes((): BusConfig => ({ kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: server!.url })),
+  redisNodes(() => standaloneConfig(server!.url)),
   {
     before: async () => {
       server = await RedisServer.start();
@@ -42,7 +42,7 @@ runBusContract(
 let tlsServer: RedisServer | undefined;
 runBusContract(
   'RedisBus over TLS (rediss://, private CA from REDIS_TLS_CA_FILE)',
-  redisNodes((): BusConfig => ({ kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: tlsServer!.url, tlsCaFile: tlsServer!.certificates!.caFile })),
+  redisNodes(() => standaloneConfig(tlsServer!.url, { tlsCaFile: tlsServer!.certificates!.caFile })),
   {
     before: async () => {
       tlsServer = await RedisServer.start({ tls: true });

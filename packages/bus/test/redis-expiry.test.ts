@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RedisServer } from '../src/testing/index.js';
 import type { RedisBus } from '../src/redis-bus.js';
-import { redisBus } from './redis-helpers.js';
+import { redisBus, standaloneConfig } from './redis-helpers.js';
 
 describe('RedisBus key expiry (idle channels do not leak)', () => {
   let server: RedisServer;
@@ -12,7 +12,7 @@ describe('RedisBus key expiry (idle channels do not leak)', () => {
 
   before(async () => {
     server = await RedisServer.start();
-    bus = await redisBus({ kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: server.url, metaTtlMs }, () => ({ size: 10, ttlMs: historyTtlMs }));
+    bus = await redisBus(standaloneConfig(server.url, { metaTtlMs }), () => ({ size: 10, ttlMs: historyTtlMs }));
   });
   after(async () => {
     await bus?.close();

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BusConfig } from '@megaphone/runtime';
+import type { BusConfig } from '../src/config.js';
 import type { RedisBus } from '../src/redis-bus.js';
 import { DEFAULT_TIMEOUTS } from '../src/redis/options.js';
 import { RedisServer } from '../src/testing/index.js';
-import { Recorder, eventually, publishWhenUp, redisBus } from './redis-helpers.js';
+import { Recorder, eventually, publishWhenUp, redisBus, standaloneConfig } from './redis-helpers.js';
 
 /** The documented bound for replacing a hung connection (docs/architecture.md). */
 const HUNG_BOUND_MS = DEFAULT_TIMEOUTS.pingIntervalMs + DEFAULT_TIMEOUTS.pingTimeoutMs;
@@ -22,7 +22,7 @@ describe('RedisBus on standalone Redis under faults', () => {
 
   before(async () => {
     server = await RedisServer.start();
-    config = { kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: server.url };
+    config = standaloneConfig(server.url);
   });
   after(async () => {
     await publisher?.close();
@@ -167,7 +167,7 @@ describe('RedisBus over TLS', () => {
   it('refuses a server whose certificate it cannot verify (no CA configured), and stays not ready', async () => {
     const server = await RedisServer.start({ tls: true });
     try {
-      const bus = await redisBus({ kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: server.url }, undefined, { startTimeoutMs: 1500 });
+      const bus = await redisBus(standaloneConfig(server.url), undefined, { startTimeoutMs: 1500 });
       try {
         assert.equal(bus.isReady(), false);
         await assert.rejects(bus.publish('t:x', '1'), { name: 'BusUnavailableError' });

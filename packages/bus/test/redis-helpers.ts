@@ -1,11 +1,18 @@
-import type { BusConfig } from '@megaphone/runtime';
 import { createLogger } from '@megaphone/runtime';
 import type { Bus, HistoryPolicyResolver, Publication } from '../src/bus.js';
+import { parseRedisUrl, type BusConfig, type RedisBusConfig } from '../src/config.js';
 import type { BusMetrics } from '../src/bus-metrics.js';
 import { RedisBus } from '../src/redis-bus.js';
 import type { BusNodes } from '../src/testing/contract.js';
 
 export const quietLogger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', service: 'test', node: 'test' });
+
+/** A standalone bus configuration for a test server's URL (`redis://` or `rediss://`). */
+export function standaloneConfig(url: string, extra: Partial<Pick<RedisBusConfig, 'metaTtlMs' | 'tlsCaFile'>> = {}): BusConfig {
+  const parsed = parseRedisUrl(url);
+  if (typeof parsed === 'string') throw new Error(parsed);
+  return { kind: 'redis', keyPrefix: 'mp', ...extra, ...parsed, mode: 'standalone' };
+}
 
 export const bigHistory: HistoryPolicyResolver = () => ({ size: 1000, ttlMs: 600_000 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { BusConfig } from '@megaphone/runtime';
+import type { BusConfig } from '../src/config.js';
 import type { RedisBus } from '../src/redis-bus.js';
 import { RedisSentinelGroup } from '../src/testing/index.js';
 import { Recorder, eventually, publishWhenUp, redisBus } from './redis-helpers.js';

@@ -1,7 +1,7 @@
 export { ConfigError, EnvReader, freeze } from './env.js';
 export type { Env, IntOptions } from './env.js';
-export { readBusConfig, readCommonConfig, historyPolicyFor } from './bus-config.js';
-export type { BusConfig, RedisTopology, HostPort, NamespaceConfig, CommonConfig } from './bus-config.js';
+export { readCommonConfig, historyPolicyFor } from './common-config.js';
+export type { NamespaceConfig, CommonConfig } from './common-config.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { METRIC_PREFIX, LATENCY_BUCKETS_SECONDS, createRegistry } from './metrics.js';

@@ -20,35 +20,21 @@ function problems(env: Record<string, string>): readonly string[] {
 }
 
 describe('common configuration', () => {
-  it('defaults to the embedded bus', () => {
+  it('defaults', () => {
     const cfg = read({});
-    assert.deepEqual(cfg.bus, { kind: 'memory' });
     assert.equal(cfg.logLevel, 'info');
     assert.deepEqual(cfg.namespaces[''], { historySize: 1000, historyTtlMs: 3_600_000 });
-  });
-
-  it('reads each Redis topology', () => {
-    assert.deepEqual(read({ REDIS_URL: 'redis://r:6379/0' }).bus, { kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: 'redis://r:6379/0' });
-    assert.deepEqual(read({ REDIS_SENTINELS: 's1:26379, s2:26380', REDIS_SENTINEL_NAME: 'mymaster' }).bus, {
-      kind: 'redis', keyPrefix: 'mp', mode: 'sentinel', name: 'mymaster',
-      sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }],
-    });
-    assert.deepEqual(read({ REDIS_CLUSTER_NODES: 'a:7000,[::1]:7001', REDIS_KEY_PREFIX: 'x' }).bus, {
-      kind: 'redis', keyPrefix: 'x', mode: 'cluster', nodes: [{ host: 'a', port: 7000 }, { host: '::1', port: 7001 }],
-    });
   });
 
   it('lists every problem at once', () => {
     const p = problems({
       LOG_LEVEL: 'loud',
-      REDIS_URL: 'http://x',
       HISTORY_SIZE: 'many',
       HISTORY_TTL_MS: '5',
-      REDIS_SENTINELS: 'nohost',
       CHANNEL_NAMESPACES: '{"cmd":{"historySize":-1},"a b":{}}',
     });
-    assert.ok(p.length >= 6, p.join('\n'));
-    for (const name of ['LOG_LEVEL', 'REDIS_URL', 'HISTORY_SIZE', 'HISTORY_TTL_MS', 'REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'CHANNEL_NAMESPACES']) {
+    assert.ok(p.length >= 5, p.join('\n'));
+    for (const name of ['LOG_LEVEL', 'HISTORY_SIZE', 'HISTORY_TTL_MS', 'CHANNEL_NAMESPACES']) {
       assert.ok(p.some((x) => x.includes(name)), `${name} missing from ${p.join(' | ')}`);
     }
   });
@@ -62,15 +48,15 @@ describe('common configuration', () => {
   });
 
   it('freezes configuration deeply', () => {
-    const cfg = freeze(read({ REDIS_CLUSTER_NODES: 'a:1' }));
+    const cfg = freeze(read({ CHANNEL_NAMESPACES: '{"cmd":{"historySize":5}}' }));
     assert.throws(() => {
-      (cfg.bus as { kind: string }).kind = 'memory';
+      (cfg.namespaces['cmd'] as { historySize: number }).historySize = 1;
     });
   });
 
   it('records the names it reads, for deployment-file checks', () => {
     const r = new EnvReader({});
     readCommonConfig(r);
-    for (const n of ['REDIS_URL', 'NODE_NAME', 'LOG_LEVEL', 'CHANNEL_NAMESPACES']) assert.ok(r.known.has(n), n);
+    for (const n of ['NODE_NAME', 'LOG_LEVEL', 'CHANNEL_NAMESPACES']) assert.ok(r.known.has(n), n);
   });
 });

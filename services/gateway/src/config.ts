@@ -1,4 +1,5 @@
 import { isValidChannel } from '@megaphone/protocol';
+import { readBusConfig, type BusConfig } from '@megaphone/bus';
 import { EnvReader, freeze, readCommonConfig, readOpenFileLimit, type CommonConfig, type Env } from '@megaphone/runtime';
 
 /**
@@ -12,6 +13,7 @@ export type OriginPolicy =
   | { kind: 'any' };
 
 export interface GatewayConfig extends CommonConfig {
+  bus: BusConfig;
   host: string;
   port: number;
   adminHost: string;
@@ -104,6 +106,7 @@ function defaultMaxConnections(host: GatewayHost): number {
 
 function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
   const common = readCommonConfig(r);
+  const bus = readBusConfig(r);
   const warnings: string[] = [];
   const host = r.str('GATEWAY_HOST', '0.0.0.0');
   const port = r.port('GATEWAY_PORT', 8080);
@@ -137,6 +140,7 @@ function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
   }
   return {
     ...common,
+    bus,
     host,
     port,
     adminHost,

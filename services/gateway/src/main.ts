@@ -9,7 +9,7 @@ try {
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`gateway: ${err.message}\n`);
-  process.exit(1);
+  process.exit(2); // a configuration error: see docs/configuration.md
 }
 const logger = createLogger({ level: config.logLevel, service: 'gateway', node: config.nodeName });
 // Signals are handled from the first moment: a SIGTERM during startup drains once started.

@@ -79,14 +79,15 @@ test('a second signal exits at once', async () => {
   }
 });
 
-test('an invalid configuration exits 1 listing every problem', async () => {
+test('an invalid configuration exits 2 listing every problem (no stack trace)', async () => {
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', GATEWAY_PORT: 'x', GATEWAY_DRAIN_MS: '-5', GATEWAY_ALLOWED_ORIGINS: 'nope' },
+    env: { PATH: process.env.PATH ?? '', GATEWAY_PORT: 'x', GATEWAY_DRAIN_MS: '-5', GATEWAY_ALLOWED_ORIGINS: 'nope', REDIS_URL: 'redis://host:99999' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const [code] = (await once(child, 'exit')) as [number | null];
-  assert.equal(code, 1);
-  for (const name of ['GATEWAY_PORT', 'GATEWAY_DRAIN_MS', 'GATEWAY_ALLOWED_ORIGINS']) assert.match(stderr, new RegExp(name));
+  assert.equal(code, 2);
+  for (const name of ['GATEWAY_PORT', 'GATEWAY_DRAIN_MS', 'GATEWAY_ALLOWED_ORIGINS', 'REDIS_URL']) assert.match(stderr, new RegExp(name));
+  assert.doesNotMatch(stderr, /TypeError|\n\s+at /);
 });

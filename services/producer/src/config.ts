@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { readBusConfig, type BusConfig } from '@megaphone/bus';
 import { EnvReader, freeze, readCommonConfig, type CommonConfig, type Env } from '@megaphone/runtime';
 import { loadJobsFile, type JobSpec } from './jobs-file.js';
 
@@ -6,6 +7,7 @@ import { loadJobsFile, type JobSpec } from './jobs-file.js';
 export const DEFAULT_JOBS_FILE = fileURLToPath(new URL('../../jobs.example.yaml', import.meta.url));
 
 export interface ProducerConfig extends CommonConfig {
+  bus: BusConfig;
   host: string;
   port: number;
   adminHost: string;
@@ -23,6 +25,7 @@ export interface ProducerConfig extends CommonConfig {
 
 function read(r: EnvReader, loadJobs: boolean): ProducerConfig {
   const common = readCommonConfig(r);
+  const bus = readBusConfig(r);
   const host = r.str('PRODUCER_HOST', '0.0.0.0');
   const port = r.port('PRODUCER_PORT', 8090);
   const adminHost = r.str('PRODUCER_ADMIN_HOST', '0.0.0.0');
@@ -43,6 +46,7 @@ function read(r: EnvReader, loadJobs: boolean): ProducerConfig {
   r.done();
   return {
     ...common,
+    bus,
     host,
     port,
     adminHost,

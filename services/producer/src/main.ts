@@ -9,7 +9,7 @@ try {
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`megaphone producer: ${err.message}\n`);
-  process.exit(1);
+  process.exit(2); // a configuration error: see docs/configuration.md
 }
 const logger = createLogger({ level: config.logLevel, service: 'producer', node: config.nodeName });
 // Signals are handled from the first moment: a SIGTERM that arrives while the jobs are starting

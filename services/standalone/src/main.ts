@@ -12,7 +12,7 @@ function readConfigs() {
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`megaphone: ${err.message}\n`);
-      process.exit(1);
+      process.exit(2); // a configuration error: see docs/configuration.md
     }
     throw err;
   }

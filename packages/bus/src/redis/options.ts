@@ -1,8 +1,5 @@
-import { isIP } from 'node:net';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
-import type { BusConfig } from '@megaphone/runtime';
-
-type RedisBusConfig = Extract<BusConfig, { kind: 'redis' }>;
+import type { RedisBusConfig } from '../config.js';
 
 /** Timeouts of every Redis connection the bus opens (see docs/architecture.md, "Hung connections"). */
 export interface RedisTimeouts {
@@ -27,22 +24,14 @@ export function retryDelay(attempt: number): number {
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
-/** Address, credentials, TLS and db of a URL (`rediss://user:pass@host:port/db`); `ca` is trusted for TLS. */
-function fromUrl(url: string | undefined, ca: Buffer | undefined): Partial<RedisOptions> {
-  if (url === undefined) return {};
-  const u = new URL(url);
+/** Credentials, TLS and db of the data nodes (parsed from REDIS_URL at config time); `ca` is trusted for TLS. */
+function auth(config: RedisBusConfig, ca: Buffer | undefined): Partial<RedisOptions> {
   const out: Partial<RedisOptions> = {};
-  if (u.hostname) out.host = u.hostname.replace(/^\[|\]$/g, '');
-  out.port = u.port ? Number(u.port) : 6379;
-  if (u.username) out.username = decodeURIComponent(u.username);
-  if (u.password) out.password = decodeURIComponent(u.password);
-  if (u.protocol === 'rediss:') {
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    // SNI takes names only; for an IP address Node checks the certificate against the host.
-    out.tls = { ...(isIP(host) === 0 ? { servername: host } : {}), ...(ca !== undefined ? { ca } : {}) };
-  }
-  const db = u.pathname.replace(/^\//, '');
-  if (db !== '' && /^\d+$/.test(db)) out.db = Number(db);
+  if (config.username !== undefined) out.username = config.username;
+  if (config.password !== undefined) out.password = config.password;
+  if (config.db !== undefined) out.db = config.db;
+  // SNI takes names only; for an IP address Node checks the certificate against the host.
+  if (config.tls !== undefined) out.tls = { ...config.tls, ...(ca !== undefined ? { ca } : {}) };
   return out;
 }
 
@@ -73,10 +62,8 @@ export function connectionOptions(config: RedisBusConfig, role: ConnectionRole, 
     // A demoted master answers writes with READONLY: reconnect (Sentinel then names the new master); never resend.
     ...(role === 'command' ? { reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false) } : {}),
   };
-  if (config.mode === 'standalone') return { ...base, ...fromUrl(config.url, tlsCa) };
-  // With Sentinel or Cluster the URL carries only credentials, TLS and db for the data nodes.
-  const { host: _host, port: _port, ...auth } = fromUrl(config.url, tlsCa);
-  Object.assign(base, auth);
+  Object.assign(base, auth(config, tlsCa));
+  if (config.mode === 'standalone') return { ...base, host: config.host, port: config.port };
   if (config.mode === 'sentinel') {
     // ioredis uses `tls` for Sentinel-resolved masters only with enableTLSForSentinelMode, and
     // `sentinelTLS` for the Sentinels: a rediss:// URL means TLS for both.
