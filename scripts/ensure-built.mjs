@@ -1,7 +1,8 @@
-#!/usr/bin/env node
 // Builds the workspace when it needs it, so that `npm start` works right after `npm install`.
-// `tsc -b` is incremental (a second or two when nothing changed). In a pruned production image
-// (no TypeScript) the existing build output is used as is.
+// Preloaded into the service's own process (`node --import ./scripts/ensure-built.mjs <bin>`, see
+// the root package.json) rather than run before it with `&&`: npm's shell then execs node, so a
+// SIGTERM sent to npm reaches the service. `tsc -b` is incremental (a second or two when nothing
+// changed). In a pruned production image (no TypeScript) the existing build output is used as is.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,19 +12,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const built = existsSync(join(root, 'services/gateway/dist/src/main.js')) && existsSync(join(root, 'services/gateway/dist/public/index.html'));
 
-if (!existsSync(tsc)) {
-  if (!built) {
-    console.error('megaphone: not built and TypeScript is not installed; run `npm install` first');
-    process.exit(1);
-  }
-  process.exit(0);
-}
-const run = (args) => {
-  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
-};
-run([tsc, '-b', 'services/standalone']);
-// The console bundle is rebuilt when any of its sources (or the client SDK's) is newer than it.
+/** The newest modification time under `dir`. */
 function newest(dir) {
   let t = 0;
   for (const name of readdirSync(dir)) {
@@ -33,8 +22,23 @@ function newest(dir) {
   }
   return t;
 }
-const bundle = join(root, 'services/gateway/dist/public/app.js');
-const sources = Math.max(newest(join(root, 'services/gateway/console')), newest(join(root, 'packages/client/src')));
-if (!existsSync(bundle) || statSync(bundle).mtimeMs < sources) {
-  run([join(root, 'services/gateway/console/build.mjs')]);
+
+function run(args) {
+  // stdout is the service's log stream (JSON lines): the build's output goes to stderr.
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 2, 2] });
+  if (r.status !== 0) {
+    console.error(`megaphone: build failed (${args.at(-1)})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+if (existsSync(tsc)) {
+  run([tsc, '-b', 'services/standalone']);
+  // The console bundle is rebuilt when any of its sources (or the client SDK's) is newer than it.
+  const bundle = join(root, 'services/gateway/dist/public/app.js');
+  const sources = Math.max(newest(join(root, 'services/gateway/console')), newest(join(root, 'packages/client/src')));
+  if (!existsSync(bundle) || statSync(bundle).mtimeMs < sources) run([join(root, 'services/gateway/console/build.mjs')]);
+} else if (!built) {
+  console.error('megaphone: not built and TypeScript is not installed; run `npm install` first');
+  process.exit(1);
 }

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { ClientProtocol } from './loadgen/ws-client.js';
 import type { PublishVia } from './loadgen/messages.js';
 import { captureOutput, freePort, LOAD_CORE, SERVER_CORE, spawnPinned, stopChild, waitForHttpOk, waitForOutput } from './processes.js';
-import { GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
+import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
+import { PRODUCER_BIN } from '@megaphone/producer';
 
 export type SystemName = 'megaphone' | 'socketio' | 'naive' | 'floor' | 'batched-ws';
 /** The default run; `batched-ws` is a diagnostic peer chosen with `--systems`. */
@@ -40,8 +41,6 @@ export interface RunningSystem {
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
-const GATEWAY_MAIN = join(repoRoot, 'services', 'gateway', 'dist', 'src', 'main.js');
-const PRODUCER_MAIN = join(repoRoot, 'services', 'producer', 'dist', 'src', 'main.js');
 export const LINE_EMITTER = join(here, 'line-emitter.js');
 
 export interface StartOptions {
@@ -99,7 +98,7 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
     LOG_LEVEL: 'warn',
   };
   // Megaphone's gateway as it ships: with its V8 flags (services/gateway/src/node-flags.ts).
-  const gateway = spawnPinned(SERVER_CORE, process.execPath, [...GATEWAY_NODE_FLAGS, ...(opts.nodeFlags ?? []), GATEWAY_MAIN], {
+  const gateway = spawnPinned(SERVER_CORE, process.execPath, [...GATEWAY_NODE_FLAGS, ...(opts.nodeFlags ?? []), GATEWAY_BIN], {
     cwd: dir,
     env: {
       ...common,
@@ -112,7 +111,7 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
       GATEWAY_DRAIN_MS: '500',
     },
   });
-  const producer = spawnPinned(LOAD_CORE, process.execPath, [...(opts.producerNodeFlags ?? []), PRODUCER_MAIN], {
+  const producer = spawnPinned(LOAD_CORE, process.execPath, [...(opts.producerNodeFlags ?? []), PRODUCER_BIN], {
     cwd: dir,
     env: {
       ...common,

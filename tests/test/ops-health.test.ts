@@ -1,5 +1,5 @@
-// What orchestrators rely on, on the real service processes (`node services/*/dist/src/main.js`,
-// as the images run them): /healthz never depends on Redis while /readyz does; a second SIGTERM
+// What orchestrators rely on, on the real service processes (the services' bins, which import
+// what the images run): /healthz never depends on Redis while /readyz does; a second SIGTERM
 // exits at once; the producer stops its jobs' processes before it exits.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,7 +10,8 @@ import { describe, test } from 'node:test';
 import { freePort, getText, poll } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { OpsClient } from '../src/ops/ws-client.js';
-import { GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
+import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
+import { PRODUCER_BIN } from '@megaphone/producer';
 
 interface Proc {
   child: ChildProcess;
@@ -18,7 +19,7 @@ interface Proc {
 }
 
 function run(main: string, env: Record<string, string>, nodeFlags: readonly string[] = []): Proc {
-  const child = spawn(process.execPath, [...nodeFlags, repoPath(main)], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [...nodeFlags, main], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: 'ignore' });
   return { child, exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))) };
 }
 
@@ -42,7 +43,7 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
   test('a gateway whose Redis is unreachable is alive (/healthz 200) but not ready (/readyz 503)', async () => {
     const deadRedis = await freePort();
     const adminPort = await freePort();
-    const gw = run('services/gateway/dist/src/main.js', {
+    const gw = run(GATEWAY_BIN, {
       REDIS_URL: `redis://127.0.0.1:${deadRedis}`,
       GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(await freePort()),
       GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_ADMIN_PORT: String(adminPort),
@@ -64,7 +65,7 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
   test('a second SIGTERM makes a draining gateway exit at once', async () => {
     const port = await freePort();
     const adminPort = await freePort();
-    const gw = run('services/gateway/dist/src/main.js', {
+    const gw = run(GATEWAY_BIN, {
       GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port),
       GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_ADMIN_PORT: String(adminPort),
       GATEWAY_DRAIN_MS: '30000',
@@ -95,7 +96,7 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
     const pidFile = join(dir, 'job.pid');
     writeFileSync(join(dir, 'jobs.yaml'), `jobs:\n  - name: endless\n    command: ["sh", "-c", "sleep 1000 & echo $! > ${pidFile}; echo started; wait"]\n    restart: always\n`);
     const adminPort = await freePort();
-    const producer = run('services/producer/dist/src/main.js', {
+    const producer = run(PRODUCER_BIN, {
       PRODUCER_HOST: '127.0.0.1', PRODUCER_PORT: String(await freePort()),
       PRODUCER_ADMIN_HOST: '127.0.0.1', PRODUCER_ADMIN_PORT: String(adminPort),
       PRODUCER_JOBS_FILE: join(dir, 'jobs.yaml'), PRODUCER_KILL_GRACE_MS: '1000',
@@ -121,14 +122,15 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
     assert.deepEqual(cmd, ['node', ...GATEWAY_NODE_FLAGS, 'services/gateway/dist/src/main.js']);
     const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { scripts: Record<string, string> };
-    assert.ok(pkg.scripts['gateway']?.endsWith(`node ${GATEWAY_NODE_FLAGS.join(' ')} services/gateway/dist/src/main.js`), pkg.scripts['gateway']);
+    assert.match(pkg.scripts['gateway'] ?? '', new RegExp(`^exec node ${GATEWAY_NODE_FLAGS.join(' ')} .*services/gateway/bin/megaphone-gateway\\.js$`));
+    assert.equal(readFileSync(GATEWAY_BIN, 'utf8').split('\n')[0], `#!/usr/bin/env -S node ${GATEWAY_NODE_FLAGS.join(' ')}`);
     assert.match(readFileSync(repoPath('scripts/cluster.mjs'), 'utf8'), /\[\.\.\.GATEWAY_NODE_FLAGS, GATEWAY_MAIN\]/);
 
     const semiMiB = Number(/^--max-semi-space-size=(\d+)$/.exec(GATEWAY_NODE_FLAGS.find((f) => f.startsWith('--max-semi-space-size=')) ?? '')?.[1]);
     assert.ok(semiMiB > 0, 'GATEWAY_NODE_FLAGS sets --max-semi-space-size');
     const port = await freePort();
     const adminPort = await freePort();
-    const gw = run(cmd.at(-1)!, {
+    const gw = run(repoPath(cmd.at(-1)!), {
       GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port),
       GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_ADMIN_PORT: String(adminPort),
     }, cmd.slice(1, -1));

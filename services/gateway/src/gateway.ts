@@ -45,7 +45,8 @@ export interface GatewayHandle {
   close(): Promise<void>;
 }
 
-const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+/** Where `npm run build` puts the web console's bundle (console/build.mjs); served at `/`. */
+export const CONSOLE_PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 
 /** Part of the drain window kept after the last close for clients to answer their close frames. */
 function closeGraceMs(drainMs: number): number {
@@ -122,7 +123,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     {
       sse: createSseEndpoint(ctx),
       upgrade: ws.onUpgrade,
-      publicDir: opts.publicDir ?? DEFAULT_PUBLIC_DIR,
+      publicDir: opts.publicDir ?? CONSOLE_PUBLIC_DIR,
       maxSockets: config.maxConnections + PUBLIC_SOCKET_HEADROOM,
       dropped: () => metrics.socketsDropped.inc(),
     },

@@ -1,9 +1,9 @@
 export { readGatewayConfig, GATEWAY_ENV_NAMES, conflateMatcher, FD_RESERVE, PUBLIC_SOCKET_HEADROOM } from './config.js';
 export type { GatewayConfig, GatewayHost, OriginPolicy } from './config.js';
-export { startGateway } from './gateway.js';
+export { startGateway, CONSOLE_PUBLIC_DIR } from './gateway.js';
 export type { StartGatewayOptions, GatewayHandle } from './gateway.js';
 export { GatewayMetrics } from './metrics.js';
-export { GATEWAY_NODE_FLAGS } from './node-flags.js';
+export { GATEWAY_NODE_FLAGS, GATEWAY_BIN } from './node-flags.js';
 export { wsFraming } from './ws-frame.js';
 export { sseFraming } from './sse-frame.js';
 export { ClusterPresence, PRESENCE_TTL_INTERVALS } from './operator/presence.js';

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 /**
  * The V8 flags the gateway runs with wherever Megaphone starts it: the container's CMD
  * (services/gateway/Dockerfile), `npm run gateway`, `npm run cluster` and the benchmark. A test keeps
@@ -18,3 +20,9 @@
  * latency").
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--single-threaded-gc'];
+
+/**
+ * The gateway's command (package.json `bin`): run it as `node ...GATEWAY_NODE_FLAGS GATEWAY_BIN`
+ * so the flags apply whatever starts it (its shebang carries them too).
+ */
+export const GATEWAY_BIN: string = fileURLToPath(new URL('../../bin/megaphone-gateway.js', import.meta.url));

@@ -6,6 +6,9 @@ import { loadJobsFile, type JobSpec } from './jobs-file.js';
 /** The example jobs shipped with the package, resolved from the package (not the working directory). */
 export const DEFAULT_JOBS_FILE = fileURLToPath(new URL('../../jobs.example.yaml', import.meta.url));
 
+/** The producer's command (package.json `bin`), for launchers that start it as its own process. */
+export const PRODUCER_BIN = fileURLToPath(new URL('../../bin/megaphone-producer.js', import.meta.url));
+
 export interface ProducerConfig extends CommonConfig {
   bus: BusConfig;
   host: string;

@@ -1,4 +1,4 @@
-export { readProducerConfig, PRODUCER_ENV_NAMES, DEFAULT_JOBS_FILE } from './config.js';
+export { readProducerConfig, PRODUCER_ENV_NAMES, DEFAULT_JOBS_FILE, PRODUCER_BIN } from './config.js';
 export type { ProducerConfig } from './config.js';
 export { startProducer, DEFAULT_TUNING } from './producer.js';
 export type { StartProducerOptions, ProducerHandle, ProducerTuning } from './producer.js';

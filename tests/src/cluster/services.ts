@@ -1,10 +1,7 @@
-import { fileURLToPath } from 'node:url';
+import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
+import { PRODUCER_BIN } from '@megaphone/producer';
 import { Child } from './child.js';
 import { freePort, sleep, waitFor } from './wait.js';
-
-const root = fileURLToPath(new URL('../../../../', import.meta.url));
-export const GATEWAY_MAIN = `${root}services/gateway/dist/src/main.js`;
-export const PRODUCER_MAIN = `${root}services/producer/dist/src/main.js`;
 
 /** How a service finds Redis: exactly the env a deployment would set. */
 export type RedisEnv = { REDIS_URL: string } | { REDIS_SENTINELS: string; REDIS_SENTINEL_NAME: string } | { REDIS_CLUSTER_NODES: string };
@@ -25,7 +22,8 @@ export class ServiceProcess {
 
   constructor(
     readonly name: string,
-    private readonly main: string,
+    /** node's arguments: flags and the service's bin. */
+    private readonly args: readonly string[],
     readonly port: number,
     readonly adminPort: number,
     private readonly env: Record<string, string>,
@@ -58,7 +56,7 @@ export class ServiceProcess {
 
   /** Spawns the process (a clean environment: nothing leaks in from the test runner's). */
   spawn(): void {
-    this.child = new Child(this.name, process.execPath, [this.main], {
+    this.child = new Child(this.name, process.execPath, [...this.args], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...this.env },
       tailLines: 200,
     });
@@ -124,7 +122,7 @@ const common = (name: string, redis: RedisEnv, extra: Record<string, string>) =>
 export async function gatewayProcess(name: string, redis: RedisEnv, extra: Record<string, string> = {}): Promise<ServiceProcess> {
   const port = await freePort();
   const adminPort = await freePort();
-  return new ServiceProcess(name, GATEWAY_MAIN, port, adminPort, common(name, redis, {
+  return new ServiceProcess(name, [...GATEWAY_NODE_FLAGS, GATEWAY_BIN], port, adminPort, common(name, redis, {
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_PORT: String(port),
     GATEWAY_ADMIN_HOST: '127.0.0.1',
@@ -140,7 +138,7 @@ export const API_TOKEN = 'cluster-test-token';
 export async function producerProcess(name: string, redis: RedisEnv, jobsFile: string, extra: Record<string, string> = {}): Promise<ServiceProcess> {
   const port = await freePort();
   const adminPort = await freePort();
-  return new ServiceProcess(name, PRODUCER_MAIN, port, adminPort, common(name, redis, {
+  return new ServiceProcess(name, [PRODUCER_BIN], port, adminPort, common(name, redis, {
     PRODUCER_HOST: '127.0.0.1',
     PRODUCER_PORT: String(port),
     PRODUCER_ADMIN_HOST: '127.0.0.1',

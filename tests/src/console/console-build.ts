@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { CONSOLE_PUBLIC_DIR } from '@megaphone/gateway';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
-export const PUBLIC_DIR = `${root}services/gateway/dist/public`;
+export const PUBLIC_DIR = CONSOLE_PUBLIC_DIR.replace(/\/$/, '');
 
 /** `npm run build` bundles the console; a test run straight after `tsc -b` builds it here instead. */
 export function ensureConsoleBuilt(): void {
