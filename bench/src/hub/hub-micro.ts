@@ -8,6 +8,7 @@
  *   node bench/dist/src/hub/hub-micro.js [--quick] [--json [--many-channels]] [--subscribers N] [--batch B]
  */
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { Bus, BusHandler, HistoryResult, Publication } from '@megaphone/bus';
 import { wsFraming } from '@megaphone/gateway';
 import { Hub, type Sink } from '@megaphone/hub';
@@ -151,17 +152,23 @@ export function formatHubMicro(results: readonly MicroResult[]): string {
 }
 
 async function main(): Promise<void> {
-  const arg = (name: string): number[] | undefined => {
-    const i = process.argv.indexOf(name);
-    return i < 0 ? undefined : [Number(process.argv[i + 1])];
-  };
-  const json = process.argv.includes('--json');
+  const { values } = parseArgs({
+    strict: true,
+    options: {
+      json: { type: 'boolean' },
+      quick: { type: 'boolean' },
+      'many-channels': { type: 'boolean' },
+      subscribers: { type: 'string' },
+      batch: { type: 'string' },
+    },
+  });
+  const json = values.json ?? false;
   const results = await runHubMicroSuite({
-    quick: process.argv.includes('--quick'),
+    quick: values.quick ?? false,
     // JSON rows are keyed by subscribers × batch; the many-channels row is asked for explicitly.
-    manyChannels: !json || process.argv.includes('--many-channels'),
-    ...(arg('--subscribers') ? { subscribers: arg('--subscribers')! } : {}),
-    ...(arg('--batch') ? { batches: arg('--batch')! } : {}),
+    manyChannels: !json || (values['many-channels'] ?? false),
+    ...(values.subscribers !== undefined ? { subscribers: [Number(values.subscribers)] } : {}),
+    ...(values.batch !== undefined ? { batches: [Number(values.batch)] } : {}),
   });
   console.log(json ? JSON.stringify(results) : formatHubMicro(results));
 }

@@ -1,3 +1,5 @@
+import { parseArgs } from 'node:util';
+
 /** The peers are started by the bench with `--port N --redis-port N`; they print one ready line. */
 export interface PeerArgs {
   port: number;
@@ -5,11 +7,11 @@ export interface PeerArgs {
 }
 
 export function readPeerArgs(argv: readonly string[]): PeerArgs {
-  const get = (name: string): number => {
-    const i = argv.indexOf(`--${name}`);
-    const v = i >= 0 ? Number(argv[i + 1]) : NaN;
-    if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} <integer> is required`);
-    return v;
+  const { values } = parseArgs({ args: [...argv], strict: true, options: { port: { type: 'string' }, 'redis-port': { type: 'string' } } });
+  const get = (name: 'port' | 'redis-port'): number => {
+    const v = values[name];
+    if (v === undefined || !/^\d+$/.test(v)) throw new Error(`--${name} <integer> is required`);
+    return Number(v);
   };
   return { port: get('port'), redisPort: get('redis-port') };
 }

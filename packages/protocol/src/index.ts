@@ -51,3 +51,5 @@ export {
   encodeSseId,
   decodeSseId,
 } from './codec.js';
+export { backoffDelay, ExponentialBackoff, FULL_JITTER, EQUAL_JITTER } from './backoff.js';
+export type { BackoffPolicy } from './backoff.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { jobChannel } from '@megaphone/protocol';
+import { backoffDelay, EQUAL_JITTER, jobChannel } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import { formatDuration } from './duration.js';
 import type { JobSpec, RestartPolicy } from './jobs-file.js';
@@ -241,11 +241,11 @@ export class JobManager {
 
 /**
  * The delay before restart number `attempt` (1, 2, …) in a row: `initialMs` doubling per attempt up
- * to `maxMs`, with ±20% jitter so that jobs failing together do not restart in lockstep.
+ * to `maxMs`, with equal jitter (between half and all of it) so that jobs failing together do not
+ * restart in lockstep.
  */
 export function restartDelayMs(backoff: RestartBackoff, attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
-  return Math.round(base * (0.8 + random() * 0.4));
+  return backoffDelay({ initialMs: backoff.initialMs, maxMs: backoff.maxMs, jitter: EQUAL_JITTER }, attempt - 1, random);
 }
 
 /** 12 URL-safe characters: unique enough that collisions are checked for, never expected. */

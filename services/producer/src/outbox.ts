@@ -1,5 +1,5 @@
 import type { Bus } from '@megaphone/bus';
-import type { StreamPosition } from '@megaphone/protocol';
+import { backoffDelay, EQUAL_JITTER, type StreamPosition } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 
 export type OutboxResult = { ok: true; position: StreamPosition } | { ok: false; reason: 'cancelled' | 'conflated' | 'closed' };
@@ -219,9 +219,7 @@ export class Outbox {
 
   private scheduleRetry(channel: string, q: ChannelQueue): void {
     if (this.closed || q.retry !== undefined) return;
-    const attempt = Math.max(1, q.failures);
-    const base = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempt - 1, 20));
-    const delay = base * (0.5 + Math.random() * 0.5);
+    const delay = backoffDelay({ initialMs: this.retryInitialMs, maxMs: this.retryMaxMs, jitter: EQUAL_JITTER }, Math.max(1, q.failures) - 1);
     q.retry = setTimeout(() => {
       q.retry = undefined;
       this.pump(channel, q);

@@ -1,3 +1,5 @@
+import calculateSlot from 'cluster-key-slot';
+
 /**
  * Redis names of one Megaphone channel. All share the hash tag `{prefix:channel}`, so they live in
  * one Cluster slot: the publish script touches them atomically and SPUBLISH stays on that shard.
@@ -32,25 +34,7 @@ export function channelOfPubsub(prefix: string, pubsub: string): string | undefi
   return pubsub.slice(head.length, -3);
 }
 
-const CRC16_TABLE = (() => {
-  const table = new Uint16Array(256);
-  for (let i = 0; i < 256; i++) {
-    let crc = i << 8;
-    for (let j = 0; j < 8; j++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    table[i] = crc;
-  }
-  return table;
-})();
-
-/** Redis Cluster hash slot of a key (CRC16/XMODEM of its hash tag, mod 16384). */
+/** Redis Cluster hash slot of a key (CRC16 of its hash tag, mod 16384): ioredis' own `cluster-key-slot`. */
 export function keySlot(key: string): number {
-  let s = key;
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) s = key.slice(open + 1, close);
-  }
-  let crc = 0;
-  for (const byte of Buffer.from(s, 'utf8')) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!;
-  return crc % 16384;
+  return calculateSlot(key);
 }

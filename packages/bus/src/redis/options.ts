@@ -1,4 +1,5 @@
 import type { ClusterOptions, RedisOptions } from 'ioredis';
+import { backoffDelay, EQUAL_JITTER, type BackoffPolicy } from '@megaphone/protocol';
 import type { RedisBusConfig } from '../config.js';
 
 /** Timeouts of every Redis connection the bus opens (see docs/architecture.md, "Hung connections"). */
@@ -18,10 +19,12 @@ export const DEFAULT_TIMEOUTS: RedisTimeouts = {
   pingTimeoutMs: 1500,
 };
 
-/** Reconnect delay: exponential from 50 ms, capped at 2 s, ±25 % jitter so nodes don't stampede. */
+/** Reconnects: from 100 ms doubling to 2 s, equal jitter so that nodes do not stampede. */
+export const RECONNECT_BACKOFF: BackoffPolicy = { initialMs: 50, maxMs: 2000, jitter: EQUAL_JITTER };
+
+/** Reconnect delay for ioredis' retry strategies (`attempt` counts from 1). */
 export function retryDelay(attempt: number): number {
-  const base = Math.min(2000, 50 * 2 ** Math.min(attempt, 10));
-  return Math.round(base * (0.75 + Math.random() * 0.5));
+  return backoffDelay(RECONNECT_BACKOFF, attempt);
 }
 
 /** Credentials, TLS and db of the data nodes (parsed from REDIS_URL at config time); `ca` is trusted for TLS. */
