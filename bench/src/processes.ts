@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
+import { waitFor, WaitAborted } from '@megaphone/testing';
 
 /** The gateway (or peer) under test runs on this core; Redis, the producer and the load on the other. */
 export const SERVER_CORE = 0;
@@ -8,16 +8,7 @@ export const LOAD_CORE = 1;
 
 const HAS_TASKSET = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '@megaphone/testing';
 
 let boost: number | undefined;
 const live = new Set<ChildProcess>();
@@ -101,20 +92,17 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: n
 }
 
 export async function waitForHttpOk(url: string, timeoutMs: number, what: string, child?: ChildProcess): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let lastError = '';
-  while (Date.now() < end) {
-    if (child && child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    try {
+  await waitFor(
+    what,
+    async () => {
+      if (child && child.exitCode !== null) throw new WaitAborted(`${what} exited with ${child.exitCode}`);
       const res = await fetch(url);
-      if (res.ok) return;
-      lastError = `HTTP ${res.status}`;
-    } catch (err) {
-      lastError = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} not ready after ${timeoutMs} ms (${lastError})`);
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return true;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 /** SIGTERM, then SIGKILL after a grace; resolves when the child has exited. */

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisSentinelGroup } from '@megaphone/bus/testing';
+import { RedisSentinelGroup } from '@megaphone/testing';
 import { Cluster } from '../src/cluster/fixture.js';
 import { publishThroughFault, summarize } from '../src/cluster/fault-run.js';
 import { sleep, waitFor } from '../src/cluster/wait.js';

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisServer } from '@megaphone/bus/testing';
+import { RedisServer } from '@megaphone/testing';
 import { Cluster } from '../src/cluster/fixture.js';
 import { FaultProxy } from '../src/cluster/fault-proxy.js';
 import { publishThroughFault, summarize } from '../src/cluster/fault-run.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { freePort, getText, poll } from '../src/ops/net.js';
+import { freePort, getText, waitFor } from '../src/ops/net.js';
 import { ROOT } from '../src/ops/paths.js';
 import { OpsClient } from '../src/ops/ws-client.js';
 
@@ -90,7 +90,7 @@ describe('npm scripts deliver signals to the service', { timeout: 120_000 }, () 
     const tree = new Set<number>();
     const clients: OpsClient[] = [];
     try {
-      await poll('the gateway to be ready', async () => (await readyStatus(adminPort)) === 200, 60_000, 50).catch((err: Error) => {
+      await waitFor('the gateway to be ready', async () => (await readyStatus(adminPort)) === 200, { timeoutMs: 60_000, intervalMs: 50 }).catch((err: Error) => {
         throw new Error(`${err.message}\n${run.output()}`);
       });
       service = serviceOf(run.npm.pid!, tree);
@@ -102,7 +102,7 @@ describe('npm scripts deliver signals to the service', { timeout: 120_000 }, () 
       }
       const t0 = Date.now();
       run.npm.kill('SIGTERM');
-      await poll('/readyz to fail', async () => (await readyStatus(adminPort)) !== 200, 5000, 5);
+      await waitFor('/readyz to fail', async () => (await readyStatus(adminPort)) !== 200, { timeoutMs: 5000, intervalMs: 5 });
       const failedAfter = Date.now() - t0;
       assert.ok(failedAfter <= 300, `/readyz failed ${failedAfter} ms after SIGTERM`);
       for (const c of clients) assert.equal((await c.waitClosed(5000)).code, 1001);
@@ -123,7 +123,7 @@ describe('npm scripts deliver signals to the service', { timeout: 120_000 }, () 
     let service: { pid: number; cmdline: string } | undefined;
     const tree = new Set<number>();
     try {
-      await poll('the producer to be ready', async () => (await readyStatus(adminPort)) === 200, 60_000, 50).catch((err: Error) => {
+      await waitFor('the producer to be ready', async () => (await readyStatus(adminPort)) === 200, { timeoutMs: 60_000, intervalMs: 50 }).catch((err: Error) => {
         throw new Error(`${err.message}\n${run.output()}`);
       });
       service = serviceOf(run.npm.pid!, tree);
@@ -148,7 +148,7 @@ describe('npm scripts deliver signals to the service', { timeout: 120_000 }, () 
     let service: { pid: number; cmdline: string } | undefined;
     const tree = new Set<number>();
     try {
-      await poll('the gateway to be ready', async () => (await readyStatus(ports[1]!)) === 200, 60_000, 50).catch((err: Error) => {
+      await waitFor('the gateway to be ready', async () => (await readyStatus(ports[1]!)) === 200, { timeoutMs: 60_000, intervalMs: 50 }).catch((err: Error) => {
         throw new Error(`${err.message}\n${run.output()}`);
       });
       service = serviceOf(run.npm.pid!, tree);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { startLocalCluster } from '../src/ops/cluster.js';
-import { getText, poll, portIsFree } from '../src/ops/net.js';
+import { getText, waitFor, portIsFree } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { readSse } from '../src/ops/sse.js';
 import { OpsClient } from '../src/ops/ws-client.js';
@@ -26,7 +26,7 @@ describe('npm run cluster', { timeout: 90_000 }, () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await poll('the URL listing', () => out.includes('redis '), 45_000, 100);
+      await waitFor('the URL listing', () => out.includes('redis '), { timeoutMs: 45_000, intervalMs: 100 });
       assert.match(out, /balancer: haproxy/);
       const console_ = /console\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1];
       assert.ok(console_, out);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { freePort, getText, poll, portIsFree } from '../src/ops/net.js';
+import { freePort, getText, waitFor, portIsFree } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { composeRunner, startPodmanService, type ComposeRunner, type PodmanService } from '../src/ops/podman.js';
 import { queryPrometheus } from '../src/ops/prometheus.js';
@@ -30,7 +30,7 @@ async function imageMissing(name: string): Promise<boolean> {
 
 /** Connects through haproxy until a gateway other than `avoid` answers with `welcome`. */
 async function connectAvoiding(avoid: string | undefined): Promise<{ client: OpsClient; node: string }> {
-  return poll(`a connection to a gateway other than ${avoid}`, async () => {
+  return waitFor(`a connection to a gateway other than ${avoid}`, async () => {
     const client = new OpsClient(wsUrl, { origin: base });
     try {
       await client.opened;
@@ -44,7 +44,7 @@ async function connectAvoiding(avoid: string | undefined): Promise<{ client: Ops
       client.close();
       return undefined;
     }
-  }, 30_000, 300);
+  }, { timeoutMs: 30_000, intervalMs: 300 });
 }
 
 describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
@@ -95,10 +95,10 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
   });
 
   test('the console loads through haproxy on :8080', async () => {
-    const page = await poll('the console', async () => {
+    const page = await waitFor('the console', async () => {
       const r = await getText(`${base}/`);
       return r.status === 200 ? r.text : undefined;
-    }, 60_000, 500);
+    }, { timeoutMs: 60_000, intervalMs: 500 });
     assert.match(page, /<html/i);
     const assets = [...page.matchAll(/(?:src|href)="\/?([^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
     assert.ok(assets.length > 0, 'the page references its script/styles');
@@ -127,16 +127,16 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
 
   test('Prometheus has scraped all three gateways and the producer, with the alert rules loaded', async () => {
     const prom = `http://127.0.0.1:${promPort}`;
-    const up = await poll('all targets up', async () => {
+    const up = await waitFor('all targets up', async () => {
       const r = await queryPrometheus(prom, 'up{job=~"megaphone-.*"} == 1');
       return r.length === 4 ? r : undefined;
-    }, 90_000, 1000);
+    }, { timeoutMs: 90_000, intervalMs: 1000 });
     assert.deepEqual(up.map((s) => s.metric.instance).sort(), ['gateway-1:9100', 'gateway-2:9100', 'gateway-3:9100', 'producer:9101']);
-    const nodes = await poll('megaphone_connections from every gateway', async () => {
+    const nodes = await waitFor('megaphone_connections from every gateway', async () => {
       const r = await queryPrometheus(prom, 'megaphone_connections');
       const n = new Set(r.map((s) => s.metric.node));
       return n.size === 3 ? [...n].sort() : undefined;
-    }, 60_000, 1000);
+    }, { timeoutMs: 60_000, intervalMs: 1000 });
     assert.deepEqual(nodes, ['gateway-1', 'gateway-2', 'gateway-3']);
     const rules = JSON.parse((await getText(`${prom}/api/v1/rules`)).text) as { data: { groups: { rules: unknown[] }[] } };
     assert.ok(rules.data.groups.flatMap((g) => g.rules).length >= 10, 'alert rules are loaded');

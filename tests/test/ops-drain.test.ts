@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { startLocalCluster, type LocalCluster } from '../src/ops/cluster.js';
-import { getText, poll } from '../src/ops/net.js';
+import { getText, waitFor } from '../src/ops/net.js';
 import { OpsClient } from '../src/ops/ws-client.js';
 
 const CLIENTS = 300;
@@ -98,10 +98,10 @@ describe('SIGTERM on a gateway holding 300 clients', { timeout: 120_000 }, () =>
     signalledAt = Date.now();
     const exited = cluster.signalGateway(0, 'SIGTERM');
     // The signal is handled asynchronously: poll until readiness fails, and compare with the first close.
-    readyzFailedAfterMs = await poll('/readyz to fail', async () => {
+    readyzFailedAfterMs = await waitFor('/readyz to fail', async () => {
       const r = await getText(`http://127.0.0.1:${victim.adminPort}/readyz`, 2000).catch(() => ({ status: 0 }));
       return r.status === 503 ? Date.now() - signalledAt : undefined;
-    }, 5000, 10);
+    }, { timeoutMs: 5000, intervalMs: 10 });
     upgradeStatusWhileDraining = await new Promise<number>((resolve) => {
       const ws = new WebSocket(`ws://127.0.0.1:${victim.port}/ws`, { headers: { origin } });
       ws.on('unexpected-response', (_req, res) => {
@@ -117,11 +117,11 @@ describe('SIGTERM on a gateway holding 300 clients', { timeout: 120_000 }, () =>
     exit = await exited;
     exitedAfterMs = Date.now() - signalledAt;
     // Everyone is back; publish a little more, then check every stream up to the last offset.
-    await poll('all clients resumed', () => tracked.every((t) => t.second && t.second.messages.some((m) => m.op === 'subscribed')), 20_000, 100);
+    await waitFor('all clients resumed', () => tracked.every((t) => t.second && t.second.messages.some((m) => m.op === 'subscribed')), { timeoutMs: 20_000, intervalMs: 100 });
     await new Promise((r) => setTimeout(r, 500));
     publishing = false;
     await publisher;
-    await poll('every client to reach the last offset', () => tracked.every((t) => offsetsOf(t.second).at(-1) === lastOffset), 20_000, 100);
+    await waitFor('every client to reach the last offset', () => tracked.every((t) => offsetsOf(t.second).at(-1) === lastOffset), { timeoutMs: 20_000, intervalMs: 100 });
   });
 
   after(async () => {

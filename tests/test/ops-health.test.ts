@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { freePort, getText, poll } from '../src/ops/net.js';
+import { freePort, getText, waitFor } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { OpsClient } from '../src/ops/ws-client.js';
 import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
@@ -49,10 +49,10 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
       GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_ADMIN_PORT: String(adminPort),
     });
     try {
-      const health = await poll('/healthz', async () => {
+      const health = await waitFor('/healthz', async () => {
         const r = await getText(`http://127.0.0.1:${adminPort}/healthz`);
         return r.status === 200 ? r : undefined;
-      }, 20_000);
+      }, { timeoutMs: 20_000 });
       assert.equal(health.status, 200);
       const ready = await getText(`http://127.0.0.1:${adminPort}/readyz`);
       assert.equal(ready.status, 503);
@@ -72,14 +72,14 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
     });
     const clients: OpsClient[] = [];
     try {
-      await poll('ready', async () => (await getText(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, 20_000);
+      await waitFor('ready', async () => (await getText(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, { timeoutMs: 20_000 });
       for (let i = 0; i < 20; i++) {
         const c = new OpsClient(`ws://127.0.0.1:${port}/ws`, { origin: `http://127.0.0.1:${port}` });
         clients.push(c);
         await c.opened;
       }
       gw.child.kill('SIGTERM');
-      await poll('draining', async () => (await getText(`http://127.0.0.1:${adminPort}/readyz`)).status === 503, 5000, 20);
+      await waitFor('draining', async () => (await getText(`http://127.0.0.1:${adminPort}/readyz`)).status === 503, { timeoutMs: 5000, intervalMs: 20 });
       const second = Date.now();
       gw.child.kill('SIGTERM');
       const exit = await gw.exited;
@@ -103,13 +103,13 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
     });
     let grandchild = 0;
     try {
-      await poll('the job to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().length > 0, 20_000);
+      await waitFor('the job to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().length > 0, { timeoutMs: 20_000 });
       grandchild = Number(readFileSync(pidFile, 'utf8').trim());
       assert.ok(alive(grandchild));
       producer.child.kill('SIGTERM');
       const exit = await producer.exited;
       assert.deepEqual(exit, { code: 0, signal: null });
-      await poll('the job\'s background process to be gone', () => !alive(grandchild), 5000, 50);
+      await waitFor('the job\'s background process to be gone', () => !alive(grandchild), { timeoutMs: 5000, intervalMs: 50 });
     } finally {
       await kill(producer);
       if (grandchild && alive(grandchild)) process.kill(grandchild, 'SIGKILL');
@@ -136,7 +136,7 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
     }, cmd.slice(1, -1));
     const clients: OpsClient[] = [];
     try {
-      await poll('ready', async () => (await getText(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, 20_000);
+      await waitFor('ready', async () => (await getText(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, { timeoutMs: 20_000 });
       // A burst of connections is what grows the young generation (to 2 × 16 MiB without the flag).
       for (let i = 0; i < 500; i++) clients.push(new OpsClient(`ws://127.0.0.1:${port}/ws`, { origin: `http://127.0.0.1:${port}` }));
       await Promise.all(clients.map((c) => c.opened));

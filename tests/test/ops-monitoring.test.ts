@@ -15,7 +15,7 @@ import { readGatewayConfig, startGateway, type GatewayHandle } from '@megaphone/
 import { readProducerConfig, startProducer, type ProducerHandle } from '@megaphone/producer';
 import { createLogger, historyPolicyFor, readCommonConfig, EnvReader } from '@megaphone/runtime';
 import { exposedNames, labelNamesOf } from '../src/ops/exposition.js';
-import { getText, poll } from '../src/ops/net.js';
+import { getText, waitFor } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { alertRules, dashboardExprs, metricNamesIn } from '../src/ops/promql.js';
 import { OpsClient } from '../src/ops/ws-client.js';
@@ -61,14 +61,14 @@ describe('metrics used by dashboards and alerts exist in the services', () => {
     await reader.read();
     const pub = await fetch(`http://127.0.0.1:${producer.port}/v1/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'events:test', data: { x: 1 } }) });
     assert.equal(pub.status, 200, await pub.text());
-    await poll('job runs to finish', async () => {
+    await waitFor('job runs to finish', async () => {
       const m = (await getText(`http://127.0.0.1:${producer.adminPort}/metrics`)).text;
       return m.includes('outcome="failure"') && m.includes('outcome="success"');
-    }, 15_000);
+    }, { timeoutMs: 15_000 });
     await ws.waitFor('more uptime', () => ws.messages.filter((m) => m.op === 'message').length >= 3);
     sse.abort();
     ws.close();
-    await poll('the closes to be counted', async () => (await getText(`http://127.0.0.1:${gateway.adminPort}/metrics`)).text.includes('megaphone_connections_closed_total{'), 5000);
+    await waitFor('the closes to be counted', async () => (await getText(`http://127.0.0.1:${gateway.adminPort}/metrics`)).text.includes('megaphone_connections_closed_total{'), { timeoutMs: 5000 });
     gatewayMetrics = (await getText(`http://127.0.0.1:${gateway.adminPort}/metrics`)).text;
     producerMetrics = (await getText(`http://127.0.0.1:${producer.adminPort}/metrics`)).text;
   });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startLocalCluster, type LocalCluster } from '../src/ops/cluster.js';
-import { getText, poll } from '../src/ops/net.js';
+import { getText, waitFor } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { alertRules, asPromQL, dashboardExprs, thresholdOperand } from '../src/ops/promql.js';
 import { startPrometheus, type RunningPrometheus } from '../src/ops/prometheus.js';
@@ -47,41 +47,41 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
   });
 
   test('a query for megaphone_deliveries_total returns data from the gateways', async () => {
-    const result = await poll('deliveries in Prometheus', async () => {
+    const result = await waitFor('deliveries in Prometheus', async () => {
       const r = await prom.query('sum by (node) (megaphone_deliveries_total{namespace=""}) > 0');
       return r.length > 0 ? r : undefined;
-    }, 60_000, 500);
+    }, { timeoutMs: 60_000, intervalMs: 500 });
     assert.ok(result.every((s) => /^gateway-\d$/.test(s.metric.node ?? '')));
     assert.ok(result.reduce((n, s) => n + Number(s.value[1]), 0) > 0);
   });
 
   test('every gateway and the producer are up, and the producer\'s job_name label arrives untouched', async () => {
-    const up = await poll('all targets up', async () => {
+    const up = await waitFor('all targets up', async () => {
       const r = await prom.query('up == 1');
       return r.length === 4 ? r : undefined;
-    }, 30_000, 500);
+    }, { timeoutMs: 30_000, intervalMs: 500 });
     assert.deepEqual(up.map((s) => s.metric.job).sort(), ['megaphone-gateway', 'megaphone-gateway', 'megaphone-gateway', 'megaphone-producer']);
-    const runs = await poll('finished job runs', async () => {
+    const runs = await waitFor('finished job runs', async () => {
       const r = await prom.query('megaphone_producer_runs_total > 0');
       return r.length > 0 ? r : undefined;
-    }, 30_000, 500);
+    }, { timeoutMs: 30_000, intervalMs: 500 });
     assert.equal(runs[0]!.metric.job, 'megaphone-producer');
     assert.ok(runs[0]!.metric.job_name, 'the jobs-file job name is in job_name (what the dashboards and alerts group by)');
     assert.equal(runs[0]!.metric.exported_job, undefined, 'no label of ours collides with the scrape job');
-    const lines = await poll('output lines', async () => {
+    const lines = await waitFor('output lines', async () => {
       const r = await prom.query('sum by (stream) (megaphone_producer_lines_total) > 0');
       return r.length > 0 ? r : undefined;
-    }, 30_000, 500);
+    }, { timeoutMs: 30_000, intervalMs: 500 });
     assert.ok(lines.some((s) => s.metric.stream === 'stdout'));
   });
 
   test('the delivery latency histograms (live, and from history) have observations for the p50/p99 panels', async () => {
-    const r = await poll('latency observations', async () => {
+    const r = await waitFor('latency observations', async () => {
       const q = await prom.query('sum(megaphone_delivery_latency_seconds_count) > 0');
       return q.length > 0 ? q : undefined;
-    }, 30_000, 500);
+    }, { timeoutMs: 30_000, intervalMs: 500 });
     assert.ok(Number(r[0]!.value[1]) > 0);
-    await poll('replay latency observations', async () => ((await prom.query('sum(megaphone_replay_latency_seconds_count) > 0')).length > 0 ? true : undefined), 30_000, 500);
+    await waitFor('replay latency observations', async () => ((await prom.query('sum(megaphone_replay_latency_seconds_count) > 0')).length > 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 500 });
     const page = await getText(`${cluster.url}/`);
     assert.equal(page.status, 200, 'the console is served through the balancer');
   });
@@ -99,7 +99,7 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
         broken.push(`${where}: ${error}`);
         continue;
       }
-      const data = await poll(`data for ${where}`, async () => ((await prom.query(promql)).length > 0 ? true : undefined), 30_000, 500).catch(() => false);
+      const data = await waitFor(`data for ${where}`, async () => ((await prom.query(promql)).length > 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 500 }).catch(() => false);
       if (!data) empty.push(`${where}: ${promql}`);
     }
     assert.deepEqual(broken, [], 'queries Prometheus refused');
@@ -108,15 +108,15 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
 
   test('every alert rule evaluates without error, and what it compares to its threshold returns data', async () => {
     const rules = alertRules();
-    const states = await poll('every rule evaluated', async () => {
+    const states = await waitFor('every rule evaluated', async () => {
       const r = await prom.rules();
       return r.length === rules.length && r.every((x) => !x.lastEvaluation.startsWith('0001')) ? r : undefined;
-    }, 30_000, 500);
+    }, { timeoutMs: 30_000, intervalMs: 500 });
     assert.deepEqual(states.filter((s) => s.health !== 'ok').map((s) => `${s.name}: ${s.health} ${s.lastError ?? ''}`), []);
     const empty: string[] = [];
     for (const rule of rules) {
       const operand = thresholdOperand(rule.expr);
-      const data = await poll(`data for ${rule.alert}`, async () => ((await prom.query(operand)).length > 0 ? true : undefined), 30_000, 500).catch(() => false);
+      const data = await waitFor(`data for ${rule.alert}`, async () => ((await prom.query(operand)).length > 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 500 }).catch(() => false);
       if (!data) empty.push(`${rule.alert}: ${operand}`);
     }
     assert.deepEqual(empty, [], 'alert operands that returned no series');

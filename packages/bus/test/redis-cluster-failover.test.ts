@@ -3,8 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import type { BusConfig } from '../src/config.js';
 import { channelKeys } from '../src/redis/keys.js';
 import type { RedisBus } from '../src/redis-bus.js';
-import { RedisCluster } from '../src/testing/index.js';
-import { Recorder, eventually, publishWhenUp, redisBus } from './redis-helpers.js';
+import { RedisCluster } from '@megaphone/testing';
+import { waitFor } from '@megaphone/testing';
+import { Recorder, publishWhenUp, redisBus } from './redis-helpers.js';
 
 describe('RedisBus on a Redis Cluster with replicas', () => {
   let cluster: RedisCluster;
@@ -33,7 +34,7 @@ describe('RedisBus on a Redis Cluster with replicas', () => {
     for (const ch of channels) if ((await cluster.nodeForKey(channelKeys('mp', ch).pubsub)) === victim) onVictim.push(ch);
     const before = new Map<string, { epoch: string; offset: number }>();
     for (const ch of channels) before.set(ch, await publisher.publish(ch, '"before"'));
-    await eventually('every publication before the failover', () => channels.every((c) => rec.on(c).length === 1));
+    await waitFor('every publication before the failover', () => channels.every((c) => rec.on(c).length === 1));
 
     const promoted = await cluster.failoverMaster(victim);
     assert.notEqual(promoted.port, victim.port);
@@ -48,13 +49,13 @@ describe('RedisBus on a Redis Cluster with replicas', () => {
         assert.equal(pos.offset, 1);
       } else assert.deepEqual(pos, { epoch: old.epoch, offset: 2 }, `${ch} stayed on its master`);
     }
-    await eventually('the subscriptions to follow the slots to the new master', () => rec.resubscribed.some((c) => onVictim.every((ch) => c.includes(ch))), 30_000);
-    await eventually('subscriber ready', () => subscriber.isReady(), 30_000);
+    await waitFor('the subscriptions to follow the slots to the new master', () => rec.resubscribed.some((c) => onVictim.every((ch) => c.includes(ch))), { timeoutMs: 30_000 });
+    await waitFor('subscriber ready', () => subscriber.isReady(), { timeoutMs: 30_000 });
     // Publications published between the failover and the resubscription may be missed live (the
     // node then reads them from history); publish once more and require live delivery on every channel.
     const last = new Map<string, number>();
     for (const ch of channels) last.set(ch, (await publisher.publish(ch, '"live"')).offset);
-    await eventually('live delivery on every channel after the failover', () => channels.every((c) => rec.on(c).some((p) => p.offset === last.get(c))), 15_000);
+    await waitFor('live delivery on every channel after the failover', () => channels.every((c) => rec.on(c).some((p) => p.offset === last.get(c))), { timeoutMs: 15_000 });
     const shard = await promoted.cli('PUBSUB', 'SHARDNUMSUB', ...onVictim.map((c) => channelKeys('mp', c).pubsub));
     const counts = shard.split('\n').filter((_, i) => i % 2 === 1).map(Number);
     assert.deepEqual(counts, onVictim.map(() => 1), 'one subscription per channel on the new master');

@@ -3,9 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import type { BusConfig } from '../src/config.js';
 import { channelKeys, controlPubsub } from '../src/redis/keys.js';
 import type { RedisBus } from '../src/redis-bus.js';
-import { RedisCluster, type RedisServer } from '../src/testing/index.js';
+import { RedisCluster, type RedisServer } from '@megaphone/testing';
 import { DEFAULT_TIMEOUTS } from '../src/redis/options.js';
-import { Recorder, eventually, publishWhenUp, redisBus } from './redis-helpers.js';
+import { waitFor } from '@megaphone/testing';
+import { Recorder, publishWhenUp, redisBus } from './redis-helpers.js';
 
 const HUNG_BOUND_MS = DEFAULT_TIMEOUTS.pingIntervalMs + DEFAULT_TIMEOUTS.pingTimeoutMs;
 
@@ -51,7 +52,7 @@ describe('RedisBus on a 3-master Redis Cluster', { timeout: 180_000 }, () => {
     }
     assert.ok(shardsUsed.size >= 2, `channels spread over ${shardsUsed.size} shards`);
     for (const ch of channels) await publisher.publish(ch, '1');
-    await eventually('one publication per channel', () => channels.every((c) => rec.on(c).length === 1));
+    await waitFor('one publication per channel', () => channels.every((c) => rec.on(c).length === 1));
   });
 
   it('after a master is killed and restarted empty: its channels get a new epoch, subscriptions come back, the others keep theirs', async () => {
@@ -62,8 +63,8 @@ describe('RedisBus on a 3-master Redis Cluster', { timeout: 180_000 }, () => {
     const epochs = new Map<string, string>();
     for (const ch of channels) epochs.set(ch, (await subscriber.history(ch)).epoch);
     await cluster.restartNode(victim, 'kill');
-    await eventually('the subscriber to be ready again', () => subscriber.isReady(), 30_000);
-    await eventually('resubscribed on the restarted shard', () => rec.resubscribed.some((c) => c.includes(onVictim[0]!)), 30_000);
+    await waitFor('the subscriber to be ready again', () => subscriber.isReady(), { timeoutMs: 30_000 });
+    await waitFor('resubscribed on the restarted shard', () => rec.resubscribed.some((c) => c.includes(onVictim[0]!)), { timeoutMs: 30_000 });
     for (const ch of channels) {
       const pos = await publishWhenUp(publisher, ch, '2', 30_000);
       if (onVictim.includes(ch)) {
@@ -71,7 +72,7 @@ describe('RedisBus on a 3-master Redis Cluster', { timeout: 180_000 }, () => {
         assert.equal(pos.offset, 1);
       } else assert.deepEqual(pos, { epoch: epochs.get(ch), offset: 2 });
     }
-    await eventually('a publication on every channel after the restart', () => channels.every((c) => rec.on(c).length === 2), 15_000);
+    await waitFor('a publication on every channel after the restart', () => channels.every((c) => rec.on(c).length === 2), { timeoutMs: 15_000 });
     for (const ch of onVictim) assert.equal((await shardSubscriptions(victim)).get(channelKeys('mp', ch).pubsub), 1);
   });
 
@@ -83,18 +84,18 @@ describe('RedisBus on a 3-master Redis Cluster', { timeout: 180_000 }, () => {
     const stoppedAt = Date.now();
     victim.pause();
     try {
-      await eventually('the subscriber to notice the hung master', () => !subscriber.isReady(), HUNG_BOUND_MS + 2000);
+      await waitFor('the subscriber to notice the hung master', () => !subscriber.isReady(), { timeoutMs: HUNG_BOUND_MS + 2000 });
       assert.ok(Date.now() - stoppedAt <= HUNG_BOUND_MS + 1000, `noticed after ${Date.now() - stoppedAt} ms`);
       await new Promise((r) => setTimeout(r, 500));
     } finally {
       victim.resume();
     }
     await cluster.waitHealthy();
-    await eventually('the subscriber to be ready again', () => subscriber.isReady(), 30_000);
-    await eventually('resubscribed', () => rec.resubscribed.length > resubscribedBefore, 30_000);
+    await waitFor('the subscriber to be ready again', () => subscriber.isReady(), { timeoutMs: 30_000 });
+    await waitFor('resubscribed', () => rec.resubscribed.length > resubscribedBefore, { timeoutMs: 30_000 });
     const pos = await publishWhenUp(publisher, ch, '"after pause"', 30_000);
     assert.deepEqual(pos, { epoch: before.epoch, offset: before.offset + 1 }, 'the master kept its data, so the channel keeps its epoch');
-    await eventually('the publication after SIGCONT', () => rec.on(ch).some((p) => p.offset === pos.offset && p.epoch === pos.epoch), 15_000);
+    await waitFor('the publication after SIGCONT', () => rec.on(ch).some((p) => p.offset === pos.offset && p.epoch === pos.epoch), { timeoutMs: 15_000 });
   });
 
   it('stays ready while only the control channel\'s master hangs, and hears control messages again after SIGCONT', async () => {

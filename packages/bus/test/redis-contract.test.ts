@@ -1,5 +1,5 @@
 import type { BusConfig } from '../src/config.js';
-import { RedisCluster, RedisSentinelGroup, RedisServer } from '../src/testing/index.js';
+import { RedisCluster, RedisSentinelGroup, RedisServer } from '@megaphone/testing';
 import { runBusContract } from '../src/testing/contract.js';
 import { redisNodes, standaloneConfig } from './redis-helpers.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RedisServer } from '../src/testing/index.js';
+import { RedisServer } from '@megaphone/testing';
 import type { RedisBus } from '../src/redis-bus.js';
 import { redisBus, standaloneConfig } from './redis-helpers.js';
 

@@ -4,8 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BusConfig } from '../src/config.js';
 import type { RedisBus } from '../src/redis-bus.js';
 import { DEFAULT_TIMEOUTS } from '../src/redis/options.js';
-import { RedisServer } from '../src/testing/index.js';
-import { Recorder, eventually, publishWhenUp, redisBus, standaloneConfig } from './redis-helpers.js';
+import { RedisServer } from '@megaphone/testing';
+import { waitFor } from '@megaphone/testing';
+import { Recorder, publishWhenUp, redisBus, standaloneConfig } from './redis-helpers.js';
 
 /** The documented bound for replacing a hung connection (docs/architecture.md). */
 const HUNG_BOUND_MS = DEFAULT_TIMEOUTS.pingIntervalMs + DEFAULT_TIMEOUTS.pingTimeoutMs;
@@ -53,9 +54,9 @@ describe('RedisBus on standalone Redis under faults', () => {
   it('resubscribes after CLIENT KILL TYPE pubsub, tells the node, and delivers what is published afterwards', async () => {
     const ch = await freshNodes();
     await publisher.publish(ch, '1');
-    await eventually('the first publication', () => rec.on(ch).length === 1);
+    await waitFor('the first publication', () => rec.on(ch).length === 1);
     assert.notEqual(await server.cli('CLIENT', 'KILL', 'TYPE', 'pubsub'), '0');
-    await eventually('resubscribed', () => rec.resubscribed.length === 1);
+    await waitFor('resubscribed', () => rec.resubscribed.length === 1);
     assert.deepEqual(rec.resubscribed[0], [ch]);
     assert.deepEqual(rec.readiness.map((r) => r.ready), [false, true]);
     assert.equal(subscriber.isReady(), true);
@@ -65,24 +66,24 @@ describe('RedisBus on standalone Redis under faults', () => {
     assert.equal(metrics.resubscribes[0]!.channels, 1);
     assert.ok(metrics.resubscribes[0]!.seconds >= 0 && metrics.resubscribes[0]!.seconds < 10);
     await publisher.publish(ch, '2');
-    await eventually('the publication after the kill', () => rec.on(ch).length === 2);
+    await waitFor('the publication after the kill', () => rec.on(ch).length === 2);
     assert.deepEqual(rec.on(ch).map((p) => p.offset), [1, 2]);
   });
 
   it('after kill -9 and an empty restart: readiness drops and returns, the epoch changes, publishing and delivery resume', async () => {
     const ch = await freshNodes();
     const before = await publisher.publish(ch, '1');
-    await eventually('the first publication', () => rec.on(ch).length === 1);
+    await waitFor('the first publication', () => rec.on(ch).length === 1);
     await server.kill();
-    await eventually('the subscriber to become not ready', () => !subscriber.isReady());
+    await waitFor('the subscriber to become not ready', () => !subscriber.isReady());
     await assert.rejects(publisher.publish(ch, '2'), { name: 'BusUnavailableError' });
     await server.restart();
-    await eventually('the subscriber to become ready again', () => subscriber.isReady());
-    await eventually('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
+    await waitFor('the subscriber to become ready again', () => subscriber.isReady());
+    await waitFor('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
     const afterRestart = await publishWhenUp(publisher, ch, '3');
     assert.notEqual(afterRestart.epoch, before.epoch, 'a Redis that lost its data gives the channel a new epoch');
     assert.equal(afterRestart.offset, 1);
-    await eventually('the publication after the restart', () => rec.on(ch).length === 2);
+    await waitFor('the publication after the restart', () => rec.on(ch).length === 2);
     assert.deepEqual(rec.on(ch).map((p) => [p.epoch, p.offset]), [[before.epoch, 1], [afterRestart.epoch, 1]]);
     assert.equal(rec.readiness[0]?.ready, false);
     assert.equal(rec.readiness.at(-1)?.ready, true);
@@ -93,22 +94,22 @@ describe('RedisBus on standalone Redis under faults', () => {
   it('replaces connections to a SIGSTOPped Redis within the detection bound and recovers after SIGCONT', async () => {
     const ch = await freshNodes();
     const first = await publisher.publish(ch, '1');
-    await eventually('the first publication', () => rec.on(ch).length === 1);
+    await waitFor('the first publication', () => rec.on(ch).length === 1);
     const stoppedAt = Date.now();
     server.pause();
     try {
-      await eventually('the subscriber to notice the hung server', () => !subscriber.isReady(), HUNG_BOUND_MS + 2000);
+      await waitFor('the subscriber to notice the hung server', () => !subscriber.isReady(), { timeoutMs: HUNG_BOUND_MS + 2000 });
       assert.ok(Date.now() - stoppedAt <= HUNG_BOUND_MS + 1000, `noticed after ${Date.now() - stoppedAt} ms`);
-      await eventually('the publisher to notice the hung server', () => !publisher.isReady(), 2000);
+      await waitFor('the publisher to notice the hung server', () => !publisher.isReady(), { timeoutMs: 2000 });
       await sleep(500);
     } finally {
       server.resume();
     }
-    await eventually('the subscriber to be ready again', () => subscriber.isReady());
-    await eventually('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
+    await waitFor('the subscriber to be ready again', () => subscriber.isReady());
+    await waitFor('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
     const pos = await publishWhenUp(publisher, ch, '2');
     assert.deepEqual(pos, { epoch: first.epoch, offset: 2 }, 'Redis kept its data, so the channel keeps its epoch');
-    await eventually('a publication after SIGCONT', () => rec.on(ch).some((p) => p.offset === pos.offset));
+    await waitFor('a publication after SIGCONT', () => rec.on(ch).some((p) => p.offset === pos.offset));
   });
 
   it('connects again when ioredis ends a connection for good (both the subscriber and the command connection)', async () => {
@@ -120,11 +121,11 @@ describe('RedisBus on standalone Redis under faults', () => {
     assert.ok(sub, 'RedisBus keeps its standalone subscriber under "main" (test reaches into it)');
     sub.conn.disconnect();
     internals.cmd.disconnect();
-    await eventually('not ready after the connections ended', () => !subscriber.isReady(), 2000);
-    await eventually('ready again', () => subscriber.isReady(), 10_000);
-    await eventually('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
+    await waitFor('not ready after the connections ended', () => !subscriber.isReady(), { timeoutMs: 2000 });
+    await waitFor('ready again', () => subscriber.isReady(), { timeoutMs: 10_000 });
+    await waitFor('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
     const pos = await publishWhenUp(subscriber, ch, '1');
-    await eventually('its own publication', () => rec.on(ch).some((p) => p.offset === pos.offset));
+    await waitFor('its own publication', () => rec.on(ch).some((p) => p.offset === pos.offset));
   });
 
   it('is cut by Redis at its pub/sub output-buffer limit while not reading, then reconnects and resubscribes', async () => {
@@ -148,12 +149,12 @@ describe('RedisBus on standalone Redis under faults', () => {
       }
       assert.ok(cuts() > before, `Redis cut the subscriber (after ${published} publications)`);
       stream.resume();
-      await eventually('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
-      await eventually('the subscriber to be ready again', () => subscriber.isReady());
+      await waitFor('resubscribed', () => rec.resubscribed.some((c) => c.includes(ch)));
+      await waitFor('the subscriber to be ready again', () => subscriber.isReady());
       const received = rec.on(ch).length;
       assert.ok(received < published, 'publications were lost to the cut (the node fills them from history)');
       const pos = await publisher.publish(ch, '"after"');
-      await eventually('a publication after the reconnect', () => rec.on(ch).some((p) => p.offset === pos.offset));
+      await waitFor('a publication after the reconnect', () => rec.on(ch).some((p) => p.offset === pos.offset));
       const h = await subscriber.history(ch, { since: { epoch: pos.epoch, offset: 0 } });
       assert.equal(h.recovered, true, 'history still covers everything the cut lost');
       assert.equal(h.publications.length, published + 1);

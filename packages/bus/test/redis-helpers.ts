@@ -54,15 +54,6 @@ export class Recorder {
   }
 }
 
-/** Polls until `check` holds (fails the test after `timeoutMs`). */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Publishes until one succeeds (the bus may still be reconnecting); returns its position. */
 export async function publishWhenUp(bus: Bus, channel: string, dataJson: string, timeoutMs = 15_000): Promise<{ epoch: string; offset: number }> {
   const deadline = Date.now() + timeoutMs;

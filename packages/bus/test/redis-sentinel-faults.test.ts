@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BusConfig } from '../src/config.js';
 import type { RedisBus } from '../src/redis-bus.js';
-import { RedisSentinelGroup } from '../src/testing/index.js';
-import { Recorder, eventually, publishWhenUp, redisBus } from './redis-helpers.js';
+import { RedisSentinelGroup } from '@megaphone/testing';
+import { waitFor } from '@megaphone/testing';
+import { Recorder, publishWhenUp, redisBus } from './redis-helpers.js';
 
 describe('RedisBus through Sentinel', () => {
   let group: RedisSentinelGroup;
@@ -30,13 +31,13 @@ describe('RedisBus through Sentinel', () => {
       const ch = `f:${how}`;
       await subscriber.subscribe(ch);
       const first = await publisher.publish(ch, '1');
-      await eventually('the first publication', () => rec.on(ch).length === 1);
+      await waitFor('the first publication', () => rec.on(ch).length === 1);
       const resubscribedBefore = rec.resubscribed.length;
       const { to } = await group.failover(how);
-      await eventually('the subscriber to resubscribe', () => rec.resubscribed.length > resubscribedBefore, 30_000);
-      await eventually('both nodes ready', () => subscriber.isReady() && publisher.isReady(), 30_000);
+      await waitFor('the subscriber to resubscribe', () => rec.resubscribed.length > resubscribedBefore, { timeoutMs: 30_000 });
+      await waitFor('both nodes ready', () => subscriber.isReady() && publisher.isReady(), { timeoutMs: 30_000 });
       const pos = await publishWhenUp(publisher, ch, '2', 30_000);
-      await eventually('the publication after the failover', () => rec.on(ch).some((p) => p.offset === pos.offset && p.epoch === pos.epoch), 15_000);
+      await waitFor('the publication after the failover', () => rec.on(ch).some((p) => p.offset === pos.offset && p.epoch === pos.epoch), { timeoutMs: 15_000 });
       // The publish went to the new master.
       assert.equal(await to.cli('HGET', '{mp:' + ch + '}:m', 'o'), String(pos.offset));
       // Replication is asynchronous, so the new master may lack the old one's last publications:

@@ -54,9 +54,9 @@ test('replays history then delivers live publications in order, and reports the 
     c.on('state', (s) => states.push(s));
     const r = recorder();
     c.subscribe('cmd:a', { history: 5, onMessage: r.onMessage, onGap: r.onGap });
-    await waitFor(() => r.offsets.length === 5, 'history');
+    await waitFor('history', () => r.offsets.length === 5);
     gw.publish('cmd:a', { i: 11 });
-    await waitFor(() => r.offsets.length === 6, 'live');
+    await waitFor('live', () => r.offsets.length === 6);
     assert.deepEqual(r.offsets, range(6, 11));
     assert.deepEqual(r.data.at(-1), { i: 11 });
     assert.equal(c.node, 'fake-1');
@@ -77,15 +77,15 @@ test('after a dropped connection it reconnects and resumes with since, without d
     c.on('state', (s) => states.push(s.state));
     const r = recorder();
     c.subscribe('cmd:a', { onMessage: r.onMessage, onGap: r.onGap });
-    await waitFor(() => c.state === 'open' && gw.sockets.size === 1 && gw.commands.length === 1, 'subscribed');
-    await waitFor(() => c.position('cmd:a'), 'position');
+    await waitFor('subscribed', () => c.state === 'open' && gw.sockets.size === 1 && gw.commands.length === 1);
+    await waitFor('position', () => c.position('cmd:a'));
     for (let i = 1; i <= 3; i++) gw.publish('cmd:a', i);
-    await waitFor(() => r.offsets.length === 3, 'first messages');
+    await waitFor('first messages', () => r.offsets.length === 3);
     gw.terminateAll();
     for (let i = 4; i <= 8; i++) gw.publish('cmd:a', i);
-    await waitFor(() => r.offsets.length === 8, 'resumed messages');
+    await waitFor('resumed messages', () => r.offsets.length === 8);
     gw.publish('cmd:a', 9);
-    await waitFor(() => r.offsets.length === 9, 'live after resume');
+    await waitFor('live after resume', () => r.offsets.length === 9);
     assert.deepEqual(r.offsets, range(1, 9));
     assert.deepEqual(r.gaps, []);
     const resume = gw.commands.filter((cmd) => cmd.op === 'subscribe').at(-1);
@@ -104,13 +104,13 @@ test('a resume that history cannot cover is reported as a reset, never silently'
   try {
     const r = recorder();
     c.subscribe('cmd:a', { onMessage: r.onMessage, onGap: r.onGap });
-    await waitFor(() => c.position('cmd:a'), 'subscribed');
+    await waitFor('subscribed', () => c.position('cmd:a'));
     gw.publish('cmd:a', 1);
-    await waitFor(() => r.offsets.length === 1, 'first');
+    await waitFor('first', () => r.offsets.length === 1);
     gw.terminateAll();
     for (let i = 2; i <= 5; i++) gw.publish('cmd:a', i);
     gw.trimHistory('cmd:a');
-    await waitFor(() => r.gaps.length === 1, 'reset');
+    await waitFor('reset', () => r.gaps.length === 1);
     assert.deepEqual(r.gaps[0], {
       channel: 'cmd:a',
       kind: 'reset',
@@ -120,7 +120,7 @@ test('a resume that history cannot cover is reported as a reset, never silently'
       reason: 'history_expired',
     });
     gw.publish('cmd:a', 6);
-    await waitFor(() => r.offsets.length === 2, 'live after reset');
+    await waitFor('live after reset', () => r.offsets.length === 2);
     assert.deepEqual(r.offsets, [1, 6]);
   } finally {
     c.close();
@@ -134,17 +134,17 @@ test('a channel whose epoch changed while away restarts from the new epoch with 
   try {
     const r = recorder();
     c.subscribe('cmd:a', { onMessage: r.onMessage, onGap: r.onGap });
-    await waitFor(() => c.position('cmd:a'), 'subscribed');
+    await waitFor('subscribed', () => c.position('cmd:a'));
     gw.publish('cmd:a', 1);
     gw.publish('cmd:a', 2);
-    await waitFor(() => r.offsets.length === 2, 'first');
+    await waitFor('first', () => r.offsets.length === 2);
     gw.terminateAll();
     gw.resetChannel('cmd:a', 'e2');
-    await waitFor(() => r.gaps.length === 1, 'reset');
+    await waitFor('reset', () => r.gaps.length === 1);
     assert.equal(r.gaps[0]?.reason, 'epoch_changed');
     assert.equal(r.gaps[0]?.epoch, 'e2');
     gw.publish('cmd:a', 'new');
-    await waitFor(() => r.offsets.length === 3, 'live in new epoch');
+    await waitFor('live in new epoch', () => r.offsets.length === 3);
     assert.deepEqual(c.position('cmd:a'), { epoch: 'e2', offset: 1 });
   } finally {
     c.close();
@@ -160,10 +160,10 @@ test('splits frames on newlines, drops duplicate offsets and reports skipped one
     c.on('anomaly', (a) => anomalies.push(a));
     const r = recorder();
     c.subscribe('x', { onMessage: r.onMessage, onGap: r.onGap });
-    await waitFor(() => c.position('x'), 'subscribed');
+    await waitFor('subscribed', () => c.position('x'));
     const m = (offset: number) => JSON.stringify({ op: 'message', channel: 'x', offset, ts: 1, data: offset });
     gw.sendRaw([m(1), m(2), m(2), m(1), m(5), m(6)].join('\n'));
-    await waitFor(() => r.offsets.length === 4, 'messages');
+    await waitFor('messages', () => r.offsets.length === 4);
     assert.deepEqual(r.offsets, [1, 2, 5, 6]);
     assert.deepEqual(anomalies.map((a) => a.kind), ['duplicate', 'duplicate', 'skipped']);
     assert.equal(r.gaps.length, 1);
@@ -180,10 +180,10 @@ test('a gap announced by the server moves the position and reaches the applicati
   try {
     const r = recorder();
     c.subscribe('x', { onMessage: r.onMessage, onGap: r.onGap });
-    await waitFor(() => c.position('x'), 'subscribed');
+    await waitFor('subscribed', () => c.position('x'));
     const m = (offset: number) => JSON.stringify({ op: 'message', channel: 'x', offset, ts: 1, data: offset });
     gw.sendRaw([m(1), JSON.stringify({ op: 'gap', channel: 'x', epoch: 'e1', offset: 7, reason: 'history_expired' }), m(8)].join('\n'));
-    await waitFor(() => r.offsets.length === 2, 'messages');
+    await waitFor('messages', () => r.offsets.length === 2);
     assert.deepEqual(r.offsets, [1, 8]);
     assert.equal(r.gaps.length, 1);
     assert.deepEqual(r.gaps[0], { channel: 'x', kind: 'lost', from: { epoch: 'e1', offset: 1 }, epoch: 'e1', to: 7, reason: 'history_expired' });
@@ -200,9 +200,9 @@ test('a policy close (1008) is not retried and is reported', async () => {
     const errors: ClientError[] = [];
     c.on('error', (e) => errors.push(e));
     c.connect();
-    await waitFor(() => c.state === 'open', 'open');
+    await waitFor('open', () => c.state === 'open');
     gw.closeAll(1008, 'origin not allowed');
-    await waitFor(() => c.state === 'closed', 'closed');
+    await waitFor('closed', () => c.state === 'closed');
     await new Promise((r) => setTimeout(r, 250));
     assert.equal(gw.connectionCount, 1);
     assert.equal(errors[0]?.kind, 'fatal');
@@ -220,14 +220,14 @@ test('4401 emits an auth error and waits for connect()', async () => {
     const errors: ClientError[] = [];
     c.on('error', (e) => errors.push(e));
     c.connect();
-    await waitFor(() => c.state === 'open', 'open');
+    await waitFor('open', () => c.state === 'open');
     gw.closeAll(4401, 'token expired');
-    await waitFor(() => c.state === 'closed', 'closed');
+    await waitFor('closed', () => c.state === 'closed');
     assert.equal(errors[0]?.kind, 'unauthorized');
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(gw.connectionCount, 1);
     c.connect();
-    await waitFor(() => c.state === 'open', 'reopened');
+    await waitFor('reopened', () => c.state === 'open');
     assert.equal(gw.connectionCount, 2);
   } finally {
     c.close();
@@ -242,10 +242,10 @@ test('a draining close (1001) waits at least the hinted delay before reconnectin
     const states: StateChange[] = [];
     c.on('state', (s) => states.push(s));
     c.connect();
-    await waitFor(() => c.state === 'open', 'open');
+    await waitFor('open', () => c.state === 'open');
     const closedAt = Date.now();
     gw.closeAll(1001, '{"retryAfterMs":300}');
-    await waitFor(() => gw.connectionCount === 2, 'reconnected');
+    await waitFor('reconnected', () => gw.connectionCount === 2);
     assert.ok(Date.now() - closedAt >= 300, 'reconnected before the hint');
     const reconnecting = states.find((s) => s.state === 'reconnecting');
     assert.ok(reconnecting?.delayMs !== undefined && reconnecting.delayMs >= 300);
@@ -263,16 +263,16 @@ test('keeps retrying while the gateway is down and resumes when it is back on th
   try {
     const r = recorder();
     c.subscribe('x', { onMessage: r.onMessage, onGap: r.onGap });
-    await waitFor(() => c.position('x'), 'subscribed');
+    await waitFor('subscribed', () => c.position('x'));
     gw.publish('x', 1);
-    await waitFor(() => r.offsets.length === 1, 'first');
+    await waitFor('first', () => r.offsets.length === 1);
     await gw.close();
-    await waitFor(() => c.state === 'reconnecting', 'reconnecting');
+    await waitFor('reconnecting', () => c.state === 'reconnecting');
     await new Promise((res) => setTimeout(res, 200));
     gw = await FakeGateway.start(port);
     // The new fake starts from scratch: same epoch name, offset 0 < 1, so the resume is refused.
-    await waitFor(() => c.state === 'open', 'open again', 5000);
-    await waitFor(() => r.gaps.length === 1, 'reset reported');
+    await waitFor('open again', () => c.state === 'open', { timeoutMs: 5000 });
+    await waitFor('reset reported', () => r.gaps.length === 1);
     assert.equal(r.gaps[0]?.kind, 'reset');
   } finally {
     c.close();
@@ -286,11 +286,11 @@ test('unsubscribing stops delivery and tells the server', async () => {
   try {
     const r = recorder();
     const unsubscribe = c.subscribe('x', { onMessage: r.onMessage });
-    await waitFor(() => c.position('x'), 'subscribed');
+    await waitFor('subscribed', () => c.position('x'));
     gw.publish('x', 1);
-    await waitFor(() => r.offsets.length === 1, 'first');
+    await waitFor('first', () => r.offsets.length === 1);
     unsubscribe();
-    await waitFor(() => gw.commands.some((cmd) => cmd.op === 'unsubscribe'), 'unsubscribe sent');
+    await waitFor('unsubscribe sent', () => gw.commands.some((cmd) => cmd.op === 'unsubscribe'));
     gw.publish('x', 2);
     await new Promise((res) => setTimeout(res, 50));
     assert.deepEqual(r.offsets, [1]);
@@ -314,7 +314,7 @@ test('a refused subscribe reaches onError and the subscription is dropped', asyn
     };
     let refused: { code: string } | undefined;
     c.subscribe('secret', { onMessage: () => {}, onError: (e) => (refused = e) });
-    await waitFor(() => refused, 'error');
+    await waitFor('error', () => refused);
     assert.equal(refused?.code, 'forbidden');
     assert.equal(c.position('secret'), undefined);
   } finally {
@@ -331,10 +331,10 @@ test('on a conflated channel an offset jump is expected and not reported', async
     c.on('anomaly', (a) => anomalies.push(a));
     const r = recorder();
     c.subscribe('uptime', { conflated: true, onMessage: r.onMessage, onGap: r.onGap });
-    await waitFor(() => c.position('uptime'), 'subscribed');
+    await waitFor('subscribed', () => c.position('uptime'));
     const m = (offset: number) => JSON.stringify({ op: 'message', channel: 'uptime', offset, ts: 1, data: offset });
     gw.sendRaw([m(1), m(4), m(4), m(9)].join('\n'));
-    await waitFor(() => r.offsets.length === 3, 'messages');
+    await waitFor('messages', () => r.offsets.length === 3);
     assert.deepEqual(r.offsets, [1, 4, 9]);
     assert.deepEqual(r.gaps, []);
     assert.deepEqual(anomalies.map((a) => a.kind), ['duplicate']);
@@ -349,13 +349,13 @@ test('a silent connection gets an application ping, then is dropped and replaced
   const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 }, idleTimeoutMs: 300 });
   try {
     c.connect();
-    await waitFor(() => c.state === 'open', 'open');
+    await waitFor('open', () => c.state === 'open');
     gw.muted = true;
-    await waitFor(() => gw.commands.some((cmd) => cmd.op === 'ping'), 'a ping');
+    await waitFor('a ping', () => gw.commands.some((cmd) => cmd.op === 'ping'));
     // The ping went unanswered: the connection is given up after twice the idle timeout.
     gw.muted = false;
-    await waitFor(() => gw.connectionCount === 2, 'a new connection');
-    await waitFor(() => c.state === 'open' && c.node === 'fake-2', 'open again');
+    await waitFor('a new connection', () => gw.connectionCount === 2);
+    await waitFor('open again', () => c.state === 'open' && c.node === 'fake-2');
     // While answered, pings keep the connection up.
     await new Promise((r) => setTimeout(r, 1200));
     assert.equal(gw.connectionCount, 2);
@@ -371,12 +371,12 @@ test('reconnectNow skips the backoff wait', async () => {
   const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 60_000, maxMs: 60_000, random: () => 0.99 } });
   try {
     c.connect();
-    await waitFor(() => c.state === 'open', 'open');
+    await waitFor('open', () => c.state === 'open');
     await gw.close();
-    await waitFor(() => c.state === 'reconnecting', 'reconnecting');
+    await waitFor('reconnecting', () => c.state === 'reconnecting');
     gw = await FakeGateway.start(port);
     c.reconnectNow();
-    await waitFor(() => c.state === 'open', 'open again', 2000);
+    await waitFor('open again', () => c.state === 'open', { timeoutMs: 2000 });
     c.reconnectNow(); // nothing scheduled: no effect
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(gw.connectionCount, 1);

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '@megaphone/testing';
 import { TestClient, httpGet } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -46,8 +47,8 @@ test('SIGTERM drains: readiness fails, clients get 1001, the process exits 0 wit
     const clients = await Promise.all(Array.from({ length: 5 }, () => TestClient.connect(`ws://127.0.0.1:${r.port}/ws`)));
     const start = Date.now();
     r.child.kill('SIGTERM');
-    await new Promise((res) => setTimeout(res, 50));
-    assert.equal((await httpGet(`http://127.0.0.1:${r.adminPort}/readyz`)).status, 503);
+    await waitFor('/readyz 503', async () => (await httpGet(`http://127.0.0.1:${r.adminPort}/readyz`)).status === 503);
+    assert.ok(Date.now() - start < 300, `readiness failed ${Date.now() - start} ms after SIGTERM`);
     for (const c of clients) assert.equal((await c.closed).code, 1001);
     const exit = await r.exited;
     assert.deepEqual(exit, { code: 0, signal: null });
@@ -67,7 +68,7 @@ test('a second signal exits at once', async () => {
     const clients = await Promise.all(Array.from({ length: 3 }, () => TestClient.connect(`ws://127.0.0.1:${r.port}/ws`)));
     const start = Date.now();
     r.child.kill('SIGTERM');
-    await new Promise((res) => setTimeout(res, 200));
+    await waitFor('the drain to start', () => r.logs.some((l) => l.msg === 'draining'));
     assert.equal(r.child.exitCode, null, 'still draining');
     r.child.kill('SIGTERM');
     const exit = await r.exited;

@@ -38,9 +38,9 @@ for (const failure of ['down', 'stalled', 'rejecting'] as const) {
 
       bus.rejecting = false;
       bus.up();
-      await waitFor('the command finished', () => existsSync(mark), 30_000);
-      await waitFor('the run ended', () => p.jobs.list()[0]!.lastRun?.state === 'exited', 30_000);
-      await waitFor('the outbox drained', () => p.outbox.messages === 0, 30_000);
+      await waitFor('the command finished', () => existsSync(mark), { timeoutMs: 30_000 });
+      await waitFor('the run ended', () => p.jobs.list()[0]!.lastRun?.state === 'exited', { timeoutMs: 30_000 });
+      await waitFor('the outbox drained', () => p.outbox.messages === 0, { timeoutMs: 30_000 });
       const lines = await outputLines(bus, 'flood');
       assert.equal(lines.length, LINES, 'nothing lost');
       for (let i = 0; i < LINES; i++) if (!lines[i]!.startsWith(`line ${i + 1} `)) assert.fail(`line ${i + 1} out of order: ${lines[i]}`);

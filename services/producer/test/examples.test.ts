@@ -12,7 +12,7 @@ test('the example jobs run on a plain Linux box: endless ticker, periodic, colou
     const ticker = specs.find((j) => j.restart === 'always' && j.everyMs === undefined)!;
     const t = jobs.startRun(ticker.name, 'api');
     assert.ok(t.ok);
-    await waitFor('two ticks', () => rec.lines(ticker.name).length >= 2, 5000);
+    await waitFor('two ticks', () => rec.lines(ticker.name).length >= 2, { timeoutMs: 5000 });
     assert.match(rec.lines(ticker.name)[0]!, /^tick 1 \d\d:\d\d:\d\d$/);
     assert.equal(t.run.stop(), true);
 

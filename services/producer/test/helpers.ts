@@ -51,15 +51,7 @@ export function job(name: string, command: string[], extra: Partial<JobSpec> = {
   return { name, command, restart: 'never', env: {}, maxLineBytes: 16_384, startOnBoot: false, ...extra };
 }
 
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+export { waitFor } from '@megaphone/testing';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -138,8 +130,10 @@ export class FlakyBus implements Bus {
   readonly inner = memoryBus();
   private mode: 'up' | 'down' | 'stalled' = 'up';
   private readonly stalled: (() => void)[] = [];
-  /** Publish calls that reached this bus (including rejected ones). */
+  /** Publish calls that reached this bus (including rejected ones)… */
   attempts = 0;
+  /** …and when (performance.now()). */
+  readonly attemptTimes: number[] = [];
 
   down(): void {
     this.mode = 'down';
@@ -159,6 +153,7 @@ export class FlakyBus implements Bus {
   }
   async publish(channel: string, dataJson: string): Promise<StreamPosition> {
     this.attempts++;
+    this.attemptTimes.push(performance.now());
     if (this.mode === 'down' || this.rejecting) throw new BusUnavailableError('bus is down (test)');
     if (this.mode === 'stalled') await new Promise<void>((r) => this.stalled.push(r));
     return this.inner.publish(channel, dataJson);
@@ -180,7 +175,10 @@ export class FlakyBus implements Bus {
     return this.inner.listenControl(listener);
   }
 
+  /** isReady() calls: the outbox asks before each attempt and, while down, retries by asking again. */
+  readyChecks = 0;
   isReady(): boolean {
+    this.readyChecks++;
     return this.mode !== 'down';
   }
   async close(): Promise<void> {

@@ -62,7 +62,7 @@ test('runs: POST starts one (202), a second POST is 409, GET shows it, DELETE ki
     assert.equal(del.status, 202);
     assert.deepEqual(del.body, { run: id, state: 'stopping' });
     await waitFor('run exited', async () => (await http(p.port, 'GET', `/v1/runs/${id}`)).body.state === 'exited');
-    await waitFor('group gone', () => pids.every((x) => !pidAlive(x)), 5000);
+    await waitFor('group gone', () => pids.every((x) => !pidAlive(x)), { timeoutMs: 5000 });
     const after = await http(p.port, 'GET', `/v1/runs/${id}`);
     assert.equal(after.body.outcome, 'killed');
     assert.equal(after.body.stopped, true);
@@ -293,7 +293,7 @@ test('close() stops running commands (process groups) and flushes their exited e
   const pid = Number(await waitFor('pid', async () => ((await published(bus, 'cmd:forever')).find((d) => d.stream === 'stdout')?.lines as string[] | undefined)?.[0]));
   await p.close();
   await p.close();
-  await waitFor('group gone', () => !pidAlive(pid), 5000);
+  await waitFor('group gone', () => !pidAlive(pid), { timeoutMs: 5000 });
   const events = (await published(bus, 'jobs')).map((d) => d.event);
   assert.deepEqual(events, ['started', 'exited']);
   await bus.close();

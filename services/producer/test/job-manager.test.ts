@@ -127,7 +127,7 @@ test('every: runs on schedule, skipping ticks while the previous run is still go
   jobs.start();
   try {
     await waitFor('4 scheduled runs', () => starts(rec, 'tick').length >= 4);
-    await waitFor('2 slow runs', () => starts(rec, 'slow').length >= 2, 5000);
+    await waitFor('2 slow runs', () => starts(rec, 'slow').length >= 2, { timeoutMs: 5000 });
   } finally {
     await jobs.close(1000);
   }
@@ -156,7 +156,7 @@ test('close() stops schedules and terminates every running process group', async
   const pid = Number(await waitFor('grandchild pid', () => rec.lines('a')[0]));
   const leader = jobs.list()[0]!.lastRun!.pid!;
   await jobs.close(2000);
-  await waitFor('processes gone', () => !pidAlive(pid) && !pidAlive(leader), 5000);
+  await waitFor('processes gone', () => !pidAlive(pid) && !pidAlive(leader), { timeoutMs: 5000 });
   assert.deepEqual(jobs.startRun('a', 'api'), { ok: false, reason: 'closed' });
   await sleep(200);
   assert.equal(starts(rec, 'a').length, 1, 'no restart after close');

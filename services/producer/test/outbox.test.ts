@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Outbox } from '../src/outbox.js';
-import { FlakyBus, published, silentLogger, sleep, waitFor } from './helpers.js';
+import { FlakyBus, published, silentLogger, waitFor } from './helpers.js';
 
-function outbox(bus: FlakyBus, maxBytes = 1_000_000, stuckAfterMs = 5000): { box: Outbox; failures: () => number; latencies: number[] } {
+function outbox(bus: FlakyBus, maxBytes = 1_000_000, stuckAfterMs = 5000, now: () => number = Date.now): { box: Outbox; failures: () => number; latencies: number[] } {
   let failures = 0;
   const latencies: number[] = [];
   const box = new Outbox({
@@ -14,6 +14,7 @@ function outbox(bus: FlakyBus, maxBytes = 1_000_000, stuckAfterMs = 5000): { box
     retryInitialMs: 10,
     retryMaxMs: 50,
     stuckAfterMs,
+    now,
     metrics: { published: (s) => latencies.push(s), failed: () => failures++ },
   });
   return { box, failures: () => failures, latencies };
@@ -40,7 +41,7 @@ test('while the bus is down nothing is lost: publications wait, then go out in o
   const { box } = outbox(bus);
   bus.down();
   const tickets = Array.from({ length: 20 }, (_, i) => box.enqueue('c', JSON.stringify(i)));
-  await sleep(150);
+  await waitFor('three retries while the bus is down', () => bus.readyChecks >= 3);
   assert.equal(box.messages, 20);
   assert.deepEqual(await published(bus, 'c'), []);
   bus.up();
@@ -54,10 +55,11 @@ test('publishes that reject are retried with backoff, keeping order, and counted
   const { box, failures } = outbox(bus);
   bus.rejecting = true;
   const tickets = Array.from({ length: 10 }, (_, i) => box.enqueue('d', JSON.stringify(i)));
-  await waitFor('a few failed attempts', () => failures() >= 3);
-  const attempts = bus.attempts;
-  await sleep(100);
-  assert.ok(bus.attempts - attempts < 20, 'retries back off instead of spinning');
+  await waitFor('five failed attempts', () => failures() >= 5);
+  // Equal jitter: retry n waits at least half its window (10 ms doubling to the 50 ms cap); the
+  // timer may round its delay down by under a millisecond.
+  const gaps = bus.attemptTimes.slice(1, 5).map((t, i) => t - bus.attemptTimes[i]!);
+  gaps.forEach((gap, n) => assert.ok(gap >= Math.min(50, 10 * 2 ** n) / 2 - 1, `retry ${n + 1} came ${gap.toFixed(1)} ms after the attempt before it`));
   bus.rejecting = false;
   await Promise.all(tickets.map((t) => t.done));
   assert.deepEqual(await published(bus, 'd'), Array.from({ length: 10 }, (_, i) => i));
@@ -66,7 +68,8 @@ test('publishes that reject are retried with backoff, keeping order, and counted
 
 test('full past maxBytes, drain fires once below half, and stuck is reported while nothing moves', async () => {
   const bus = new FlakyBus();
-  const { box } = outbox(bus, 2000, 100);
+  let clock = 0;
+  const { box } = outbox(bus, 2000, 100, () => clock);
   let drains = 0;
   box.onDrain(() => drains++);
   bus.stall();
@@ -74,8 +77,9 @@ test('full past maxBytes, drain fires once below half, and stuck is reported whi
   const tickets = [];
   while (!box.isFull()) tickets.push(box.enqueue('e', payload));
   assert.ok(box.bytes >= 2000);
-  assert.equal(box.isStuck(), false);
-  await sleep(150);
+  clock = 100;
+  assert.equal(box.isStuck(), false, 'no progress for exactly stuckAfterMs');
+  clock = 101;
   assert.equal(box.isStuck(), true, 'no progress for longer than stuckAfterMs');
   bus.up();
   await Promise.all(tickets.map((t) => t.done));
@@ -107,7 +111,7 @@ test('cancel withdraws a queued publication but not one already with the bus', a
   bus.stall();
   const inFlight = box.enqueue('f', '1');
   const queued = box.enqueue('f', '2');
-  await sleep(10);
+  await waitFor('the first publication to reach the bus', () => bus.attempts === 1);
   assert.equal(inFlight.cancel(), false);
   assert.equal(queued.cancel(), true);
   assert.deepEqual(await queued.done, { ok: false, reason: 'cancelled' });
@@ -146,7 +150,8 @@ test('property: whatever the bus does (reject, go down, recover), each channel g
           }
           sent[step.channel]!.push(i);
           tickets.push(box.enqueue(step.channel, String(i)));
-          if (i % 7 === 0) await sleep(1);
+          // Let retries and completions interleave with the enqueues.
+          if (i % 7 === 0) await new Promise((r) => setImmediate(r));
         }
         bus.rejecting = false;
         bus.up();

@@ -3,7 +3,7 @@
 // fast, and everything must arrive in order once Redis is back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisServer } from '@megaphone/bus/testing';
+import { RedisServer } from '@megaphone/testing';
 import { startProducer } from '../src/producer.js';
 import { http, job, outputLines, sleep, testConfig, waitFor } from './helpers.js';
 
@@ -28,7 +28,7 @@ test('Redis down: the command blocks, /readyz and publish answer 503, then every
     assert.equal(before.status, 200);
 
     await redis.stop();
-    await waitFor('bus not ready', () => !p.bus.isReady(), 15_000);
+    await waitFor('bus not ready', () => !p.bus.isReady(), { timeoutMs: 15_000 });
     const ready = await http(p.adminPort, 'GET', '/readyz');
     assert.equal(ready.status, 503);
     assert.ok(ready.body.reasons.includes('bus not ready'));
@@ -39,16 +39,16 @@ test('Redis down: the command blocks, /readyz and publish answer 503, then every
     assert.ok(Date.now() - t0 < 5000, 'answered instead of hanging');
 
     assert.equal((await http(p.port, 'POST', '/v1/jobs/flood/runs')).status, 202);
-    await waitFor('the outbox to fill', () => p.outbox.isFull(), 15_000);
+    await waitFor('the outbox to fill', () => p.outbox.isFull(), { timeoutMs: 15_000 });
     await sleep(300);
     assert.equal(p.jobs.list()[0]!.state, 'running', 'the command blocks on its pipe');
     const metrics = (await http(p.adminPort, 'GET', '/metrics')).body as string;
     assert.match(metrics, /megaphone_bus_connected\{[^}]*\} 0/);
 
     await redis.restart();
-    await waitFor('the run ended', () => p.jobs.list()[0]!.lastRun?.state === 'exited', 60_000);
-    await waitFor('the outbox drained', () => p.outbox.messages === 0, 30_000);
-    await waitFor('ready again', async () => (await http(p.adminPort, 'GET', '/readyz')).status === 200, 15_000);
+    await waitFor('the run ended', () => p.jobs.list()[0]!.lastRun?.state === 'exited', { timeoutMs: 60_000 });
+    await waitFor('the outbox drained', () => p.outbox.messages === 0, { timeoutMs: 30_000 });
+    await waitFor('ready again', async () => (await http(p.adminPort, 'GET', '/readyz')).status === 200, { timeoutMs: 15_000 });
     const lines = await outputLines(p.bus, 'flood');
     assert.equal(lines.length, LINES, 'nothing lost');
     for (let i = 0; i < LINES; i++) if (!lines[i]!.startsWith(`line ${i + 1} `)) assert.fail(`line ${i + 1} out of order: ${lines[i]}`);

@@ -55,7 +55,7 @@ test('a timeout kills the whole process group, grandchildren included', async ()
   assert.equal(summary.timedOut, true);
   assert.equal(summary.outcome, 'timeout');
   assert.equal(summary.signal, 'SIGTERM');
-  await waitFor('every process of the group gone', () => pids.every((p) => !pidAlive(p)), 5000);
+  await waitFor('every process of the group gone', () => pids.every((p) => !pidAlive(p)), { timeoutMs: 5000 });
   const exited = rec.on('cmd:slow').find((d) => d.event === 'exited');
   assert.deepEqual({ ...exited, durationMs: 0 }, { run: summary.run, event: 'exited', code: null, signal: 'SIGTERM', durationMs: 0, timedOut: true, outcome: 'timeout' });
 });
@@ -75,7 +75,7 @@ test('stop() sends SIGTERM to the group, then SIGKILL after the grace when it is
   assert.equal(summary.outcome, 'killed');
   assert.equal(summary.stopped, true);
   assert.equal(summary.signal, 'SIGKILL');
-  await waitFor('every process of the group gone', () => pids.every((p) => !pidAlive(p)), 5000);
+  await waitFor('every process of the group gone', () => pids.every((p) => !pidAlive(p)), { timeoutMs: 5000 });
 });
 
 test('processes left behind when the leader exits are terminated, and the run ends', async () => {
@@ -85,7 +85,7 @@ test('processes left behind when the leader exits are terminated, and the run en
   assert.ok(leftover > 0);
   assert.equal(summary.code, 0);
   assert.equal(summary.outcome, 'success');
-  await waitFor('the leftover sleep gone', () => !pidAlive(leftover), 5000);
+  await waitFor('the leftover sleep gone', () => !pidAlive(leftover), { timeoutMs: 5000 });
 });
 
 test('lifecycle events go to cmd:<job> and, with the job name, to jobs; output comes before exited', async () => {

@@ -1,4 +1,4 @@
-import type { RedisServer } from '@megaphone/bus/testing';
+import type { RedisServer } from '@megaphone/testing';
 
 export interface ChannelSubscriptions {
   /** The Redis pub/sub channel(s) that carry this Megaphone channel. */

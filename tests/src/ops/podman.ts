@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { poll } from './net.js';
+import { waitFor } from './net.js';
 import { ROOT } from './paths.js';
 
 const execFileP = promisify(execFile);
@@ -32,12 +32,12 @@ export async function startPodmanService(): Promise<PodmanService> {
     rmSync(socket, { force: true });
   };
   try {
-    await poll('the podman API socket', async () => {
+    await waitFor('the podman API socket', async () => {
       if (child.exitCode !== null) throw new Error(`podman system service exited with ${child.exitCode}`);
       if (!existsSync(socket)) return false;
       await execFileP('docker', ['version'], { env: { ...process.env, DOCKER_HOST: dockerHost }, timeout: 10_000 });
       return true;
-    }, 30_000, 250);
+    }, { timeoutMs: 30_000, intervalMs: 250 });
   } catch (err) {
     await stop();
     throw err;

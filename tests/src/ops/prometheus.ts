@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, getText, poll } from './net.js';
+import { freePort, getText, waitFor } from './net.js';
 
 export interface ScrapeJob {
   job: string;
@@ -60,10 +60,10 @@ export async function startPrometheus(jobs: ScrapeJob[], opts: { scrapeInterval?
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await poll('prometheus to be ready', async () => {
+    await waitFor('prometheus to be ready', async () => {
       if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr}`);
       return (await getText(`${url}/-/ready`)).status === 200;
-    }, 30_000);
+    }, { timeoutMs: 30_000 });
   } catch (err) {
     await stop();
     throw err;

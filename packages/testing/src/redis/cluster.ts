@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { RedisServer, HOST, parseInfo, waitFor } from './redis-process.js';
+import { HOST } from '../ports.js';
+import { waitFor } from '../wait.js';
+import { RedisServer, parseInfo } from './process.js';
 
 export interface RedisClusterOptions {
   /** Masters; at least 3. */
@@ -68,8 +70,7 @@ export class RedisCluster {
         }
         return true;
       },
-      timeoutMs,
-      100,
+      { timeoutMs, intervalMs: 100 },
     );
   }
 
@@ -112,8 +113,7 @@ export class RedisCluster {
         promoted = owner;
         return true;
       },
-      timeoutMs,
-      100,
+      { timeoutMs, intervalMs: 100 },
     );
     await master.restart();
     await this.waitHealthy(timeoutMs);

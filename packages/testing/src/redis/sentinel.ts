@@ -1,4 +1,6 @@
-import { RedisServer, HOST, parseInfo, waitFor } from './redis-process.js';
+import { HOST } from '../ports.js';
+import { waitFor } from '../wait.js';
+import { RedisServer, parseInfo } from './process.js';
 
 export interface RedisSentinelOptions {
   /** The monitored master's name (`REDIS_SENTINEL_NAME`). */
@@ -88,8 +90,7 @@ export class RedisSentinelGroup {
         }
         return true;
       },
-      timeoutMs,
-      200,
+      { timeoutMs, intervalMs: 200 },
     );
   }
 
@@ -110,8 +111,7 @@ export class RedisSentinelGroup {
         const to = this.servers.find((x) => x.port === ports[0]);
         return to !== undefined && (await to.info('replication')).role === 'master';
       },
-      timeoutMs,
-      100,
+      { timeoutMs, intervalMs: 100 },
     );
     const to = await this.currentMaster();
     if (how === 'kill' && restartOld) await from.restart();

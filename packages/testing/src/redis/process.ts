@@ -1,9 +1,10 @@
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, HOST } from '../ports.js';
+import { waitFor } from '../wait.js';
 
 /**
  * Test harness: real `redis-server` processes (from PATH) on free ports, each in its own temp dir,
@@ -57,41 +58,6 @@ function recordPids(): void {
   }
 }
 
-export const HOST = '127.0.0.1';
-
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
-  });
-}
-
-/**
- * A port that is free now (never 6379). With `clusterBus`, port + 10000 is free too (Redis Cluster's
- * bus port), so the result stays at or below 55535.
- */
-export async function freePort(opts: { clusterBus?: boolean } = {}): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => {
-        const addr = srv.address();
-        const p = typeof addr === 'object' && addr !== null ? addr.port : 0;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (port === 6379 || port === 0) continue;
-    if (opts.clusterBus) {
-      if (port > 55535 || port === 6379 - 10000) continue;
-      if (!(await canBind(port + 10000))) continue;
-    }
-    return port;
-  }
-  throw new Error('no free port found');
-}
-
 /** Runs `redis-cli -p <port> <args…>` and returns its raw stdout (trimmed). `caFile`: connect with TLS. */
 export function redisCli(port: number, args: readonly string[], timeoutMs = 5000, caFile?: string): Promise<string> {
   const tls = caFile !== undefined ? ['--tls', '--cacert', caFile] : [];
@@ -111,24 +77,6 @@ export function parseInfo(text: string): Record<string, string> {
     if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
   }
   return out;
-}
-
-/** Polls `check` until it returns true, or throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await sleep(everyMs);
-  }
 }
 
 export interface RedisServerOptions {
@@ -272,8 +220,7 @@ export class RedisServer {
         if (exitedEarly) throw new Error(`redis-server on port ${this.port} exited at start: ${this.logTail(5)}`);
         return (await redisCli(this.port, ['PING'], 1000, this.certificates?.caFile)) === 'PONG';
       },
-      10_000,
-      30,
+      { timeoutMs: 10_000, intervalMs: 30 },
     ).catch((err: unknown) => {
       if (exitedEarly) throw new Error(`redis-server on port ${this.port} exited at start:\n${this.logTail(10)}`);
       throw err;
