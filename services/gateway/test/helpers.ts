@@ -156,6 +156,12 @@ export function upgradeStatus(url: string, options: ClientOptions = {}): Promise
   });
 }
 
+/** The gateway's `megaphone_subscriptions` gauge: client subscriptions this node holds. */
+export async function subscriptionCount(t: TestGateway): Promise<number> {
+  const m = /^megaphone_subscriptions(?:\{[^}]*\})? (\d+)$/m.exec((await httpGet(`${t.admin}/metrics`)).body);
+  return Number(m?.[1] ?? 0);
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

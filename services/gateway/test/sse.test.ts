@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import { request } from 'node:http';
 import assert from 'node:assert/strict';
-import { httpGet, sleep, startTestGateway } from './helpers.js';
+import { waitFor } from '@megaphone/testing';
+import { httpGet, sleep, startTestGateway, subscriptionCount } from './helpers.js';
 import { SseStream } from './sse-helpers.js';
 
 test('SSE streams publications as event: message with the same JSON as the WebSocket', async () => {
@@ -14,7 +15,7 @@ test('SSE streams publications as event: message with the same JSON as the WebSo
     assert.equal(s.res.headers['cache-control'], 'no-cache');
     assert.equal(s.res.headers['x-accel-buffering'], 'no');
     await s.until(() => s.publications('a').length === 1);
-    await sleep(50);
+    await waitFor('both subscriptions', async () => (await subscriptionCount(t)) === 2);
     await t.bus.publish('a', '{"n":2}');
     await t.bus.publish('b', '{"n":1}');
     await s.until(() => s.publications('a').length === 2 && s.publications('b').length === 1);
@@ -32,7 +33,7 @@ test('SSE resumes from Last-Event-ID without loss, on every channel', async () =
   const t = await startTestGateway();
   try {
     const s = await SseStream.open(`${t.base}/sse?channel=x&channel=y`);
-    await sleep(50);
+    await waitFor('both subscriptions', async () => (await subscriptionCount(t)) === 2);
     for (let i = 1; i <= 5; i++) {
       await t.bus.publish('x', JSON.stringify({ i }));
       await t.bus.publish('y', JSON.stringify({ i }));

@@ -4,6 +4,7 @@ import type { ServerMessage } from '@megaphone/protocol';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { waitFor } from '@megaphone/testing';
 import { TestClient, httpGet, isOp, sleep, startTestGateway, upgradeStatus } from './helpers.js';
 
 test('welcome is the first message: node, session, heartbeat', async () => {
@@ -174,9 +175,13 @@ test('a client that does not answer pings is closed with 4001', async () => {
   try {
     const silent = await TestClient.connect(t.ws, { autoPong: false });
     const healthy = await TestClient.connect(t.ws);
+    let pings = 0;
+    healthy.ws.on('ping', () => pings++);
     const closed = await silent.closed;
     assert.equal(closed.code, 4001);
-    await sleep(250);
+    // Two more heartbeat rounds: a client answering pings is never the one closed.
+    const after = pings;
+    await waitFor('two more heartbeats', () => pings >= after + 2);
     assert.equal(healthy.ws.readyState, healthy.ws.OPEN, 'a client answering pings stays');
     const metrics = (await httpGet(`${t.admin}/metrics`)).body;
     assert.match(metrics, /^megaphone_connections_closed_total\{transport="ws",code="4001"[^}]*\} 1$/m);
@@ -212,8 +217,8 @@ test('GATEWAY_MAX_CONNECTIONS: clients past the limit get 503 until one leaves',
     const b = await TestClient.connect(t.ws);
     assert.equal(await upgradeStatus(t.ws), 503);
     await a.close();
-    await sleep(50);
-    const c = await TestClient.connect(t.ws);
+    // Refused with 503 until the gateway has seen the first one leave.
+    const c = await waitFor('a free connection slot', () => TestClient.connect(t.ws));
     await b.close();
     await c.close();
   } finally {
@@ -298,9 +303,15 @@ for (const [why, code, trigger] of [
           await sleep(1);
         }
       })();
-      await sleep(50);
+      await waitFor('publications flowing', () => c.frames.some((f) => f.opcode === 1 && f.payload.includes('"op":"message"')));
       trigger(c);
-      await sleep(300);
+      await waitFor('the close frame', () => c.frames.some((f) => f.opcode === 8), { timeoutMs: 5000 });
+      // Publications go on after the close: another subscriber sees 20 more delivered, so anything
+      // the gateway wrongly wrote to the closed connection in those turns would be here by now.
+      const witness = await TestClient.connect(t.ws);
+      witness.send({ op: 'subscribe', id: 1, channel: 'news' });
+      await witness.until((ms) => ms.filter((m) => m.op === 'message').length >= 20);
+      await witness.close();
       publishing = false;
       await publisher;
       const closeAt = c.frames.findIndex((f) => f.opcode === 8);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JobManager, restartDelayMs, type RestartBackoff } from '../src/job-manager.js';
 import type { JobSpec } from '../src/jobs-file.js';
-import { job, pidAlive, Recorder, silentLogger, sleep, waitFor } from './helpers.js';
+import { job, pidAlive, Recorder, silentLogger, waitFor } from './helpers.js';
 
 const FAST: RestartBackoff = { initialMs: 50, maxMs: 200, healthyAfterMs: 60_000 };
 
@@ -44,11 +44,9 @@ test('restart: the backoff delays the next run (no restart before the delay)', a
   const { jobs, rec } = manager([job('fail', ['false'], { restart: 'on-failure' })], { initialMs: 60_000, maxMs: 60_000, healthyAfterMs: 60_000 });
   try {
     jobs.startRun('fail', 'api');
-    await waitFor('exited', () => rec.on('jobs').some((d) => d.event === 'exited'));
-    await sleep(300);
+    // The restart is scheduled when the run ends: its state says when, and nothing runs before.
+    const status = await waitFor('the restart to be scheduled', () => jobs.list().find((j) => j.state === 'restarting'));
     assert.equal(starts(rec, 'fail').length, 1);
-    const status = jobs.list()[0]!;
-    assert.equal(status.state, 'restarting');
     const wait = Date.parse(status.nextRunAt!) - Date.now();
     assert.ok(wait > 30_000 && wait <= 72_000, `next run in ${wait} ms`);
     // A manual run cancels the pending restart.
@@ -64,7 +62,8 @@ test('restart: on-failure does not restart a successful run; never does not rest
     jobs.startRun('ok', 'api');
     jobs.startRun('once', 'api');
     await waitFor('both ended', () => rec.on('jobs').filter((d) => d.event === 'exited').length === 2);
-    await sleep(300);
+    // Whether to restart is decided when a run ends: both are idle, so no restart is pending.
+    await waitFor('both idle', () => jobs.list().every((j) => j.state === 'idle'));
     assert.equal(starts(rec, 'ok').length, 1);
     assert.equal(starts(rec, 'once').length, 1);
     assert.deepEqual(jobs.list().map((j) => [j.name, j.state, j.lastRun?.outcome]), [
@@ -98,7 +97,8 @@ test('a stopped run is not restarted, whatever the policy', async () => {
     assert.equal(jobs.stopRun(r.run.id), 'stopping');
     const summary = await r.run.ended;
     assert.equal(summary.outcome, 'killed');
-    await sleep(300);
+    // A stopped run is not restarted: no restart is pending once it has ended.
+    await waitFor('the job to be idle', () => jobs.list()[0]!.state === 'idle');
     assert.equal(starts(rec, 'endless').length, 1);
     assert.equal(jobs.stopRun(r.run.id), 'finished');
     assert.equal(jobs.stopRun('nope'), 'not_found');
@@ -143,8 +143,9 @@ test('startOnBoot runs a job when the manager starts', async () => {
   try {
     await waitFor('boot run', () => starts(rec, 'boot').length === 1);
     assert.equal(starts(rec, 'boot')[0]!.trigger, 'boot');
-    await sleep(100);
+    // start() starts the boot jobs synchronously; the manual one has neither run nor a schedule.
     assert.equal(starts(rec, 'manual').length, 0);
+    assert.deepEqual(jobs.list().filter((j) => j.name === 'manual').map((j) => [j.state, j.lastRun, j.nextRunAt]), [['idle', null, null]]);
   } finally {
     await jobs.close(1000);
   }
@@ -158,6 +159,6 @@ test('close() stops schedules and terminates every running process group', async
   await jobs.close(2000);
   await waitFor('processes gone', () => !pidAlive(pid) && !pidAlive(leader), { timeoutMs: 5000 });
   assert.deepEqual(jobs.startRun('a', 'api'), { ok: false, reason: 'closed' });
-  await sleep(200);
   assert.equal(starts(rec, 'a').length, 1, 'no restart after close');
+  assert.equal(jobs.list()[0]!.state, 'idle', 'no restart pending after close');
 });
