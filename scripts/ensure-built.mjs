@@ -33,7 +33,7 @@ function run(args) {
 }
 
 if (existsSync(tsc)) {
-  run([tsc, '-b', 'services/standalone']);
+  run([tsc, '-b', 'services/standalone', 'packages/testing']);
   // The console bundle is rebuilt when any of its sources (or the client SDK's) is newer than it.
   const bundle = join(root, 'services/gateway/dist/public/app.js');
   const sources = Math.max(newest(join(root, 'services/gateway/console')), newest(join(root, 'packages/client/src')));

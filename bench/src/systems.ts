@@ -7,6 +7,7 @@ import type { ClientProtocol } from './loadgen/ws-client.js';
 import type { PublishVia } from './loadgen/messages.js';
 import { captureOutput, freePort, LOAD_CORE, SERVER_CORE, spawnPinned, stopChild, waitForHttpOk, waitForOutput } from './processes.js';
 import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
+import { startTopology, type Topology } from '@megaphone/testing';
 import { PRODUCER_BIN } from '@megaphone/producer';
 
 export type SystemName = 'megaphone' | 'socketio' | 'naive' | 'floor' | 'batched-ws';
@@ -77,7 +78,6 @@ async function startPeer(name: Exclude<SystemName, 'megaphone'>, opts: StartOpti
 }
 
 async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
-  const [port, adminPort, producerPort, producerAdminPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const dir = mkdtempSync(join(tmpdir(), 'megaphone-bench-'));
   const burst = opts.burst ?? { lines: 5000, durationMs: 1000 };
   const jobsFile = join(dir, 'jobs.yaml');
@@ -92,63 +92,44 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
       '',
     ].join('\n'),
   );
-  const common = {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    REDIS_URL: `redis://127.0.0.1:${opts.redisPort}`,
-    LOG_LEVEL: 'warn',
-  };
-  // Megaphone's gateway as it ships: with its V8 flags (services/gateway/src/node-flags.ts).
-  const gateway = spawnPinned(SERVER_CORE, process.execPath, [...GATEWAY_NODE_FLAGS, ...(opts.nodeFlags ?? []), GATEWAY_BIN], {
-    cwd: dir,
-    env: {
-      ...common,
-      NODE_NAME: 'bench-gw',
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: String(port),
-      GATEWAY_ADMIN_HOST: '127.0.0.1',
-      GATEWAY_ADMIN_PORT: String(adminPort),
-      GATEWAY_ALLOWED_ORIGINS: '*',
-      GATEWAY_DRAIN_MS: '500',
-    },
-  });
-  const producer = spawnPinned(LOAD_CORE, process.execPath, [...(opts.producerNodeFlags ?? []), PRODUCER_BIN], {
-    cwd: dir,
-    env: {
-      ...common,
-      NODE_NAME: 'bench-producer',
-      PRODUCER_HOST: '127.0.0.1',
-      PRODUCER_PORT: String(producerPort),
-      PRODUCER_ADMIN_HOST: '127.0.0.1',
-      PRODUCER_ADMIN_PORT: String(producerAdminPort),
-      PRODUCER_JOBS_FILE: jobsFile,
-    },
-  });
-  const gwOut = captureOutput(gateway);
-  const prOut = captureOutput(producer);
-  const stop = async (): Promise<void> => {
-    await Promise.all([stopChild(gateway), stopChild(producer)]);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  // The launcher of @megaphone/testing (the tests' and `npm run cluster`'s): one gateway as it ships
+  // (its bin with GATEWAY_NODE_FLAGS) pinned to the server core, the producer on the load core.
+  let topology: Topology;
   try {
-    await Promise.all([
-      waitForHttpOk(`http://127.0.0.1:${adminPort}/readyz`, 20_000, 'gateway', gateway),
-      waitForHttpOk(`http://127.0.0.1:${producerAdminPort}/readyz`, 20_000, 'producer', producer),
-    ]);
+    topology = await startTopology({
+      bins: { gatewayBin: GATEWAY_BIN, gatewayNodeFlags: GATEWAY_NODE_FLAGS, producerBin: PRODUCER_BIN },
+      redis: { REDIS_URL: `redis://127.0.0.1:${opts.redisPort}` },
+      gateways: 1,
+      producers: 1,
+      gatewayName: () => 'bench-gw',
+      producerName: () => 'bench-producer',
+      env: { LOG_LEVEL: 'warn' },
+      gatewayEnv: { GATEWAY_ALLOWED_ORIGINS: '*', GATEWAY_DRAIN_MS: '500' },
+      producerEnv: { PRODUCER_JOBS_FILE: jobsFile },
+      nodeFlags: { gateway: opts.nodeFlags ?? [], producer: opts.producerNodeFlags ?? [] },
+      spawn: (role) => (command, args, spawnOpts) => spawnPinned(role === 'gateway' ? SERVER_CORE : LOAD_CORE, command, args, spawnOpts),
+      cwd: dir,
+    });
   } catch (err) {
-    await stop();
-    throw new Error(`${(err as Error).message}\ngateway: ${gwOut()}\nproducer: ${prOut()}`);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
+  const gateway = topology.gateways[0]!;
+  const producer = topology.producers[0]!;
   return {
     name: 'megaphone',
-    pid: gateway.pid!,
+    pid: gateway.pid,
     protocol: 'megaphone',
-    port,
+    port: gateway.port,
     pathTemplate: '/ws',
-    publishVia: { kind: 'producer', port: producerPort },
+    publishVia: { kind: 'producer', port: producer.port },
     busVia: { kind: 'bus', redisPort: opts.redisPort },
-    jobVia: (lines) => ({ kind: 'job', port: producerPort, job: 'burst', lines }),
-    sidePids: [producer.pid!],
-    stop,
+    jobVia: (lines) => ({ kind: 'job', port: producer.port, job: 'burst', lines }),
+    sidePids: [producer.pid],
+    stop: async () => {
+      await topology.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { MegaphoneClient, type Anomaly, type GapEvent, type StateChange, type WebSocketConstructor } from '@megaphone/client';
 import { ConsoleStack } from '../src/console/stack.js';
-import { until } from '../src/console/wait.js';
+import { waitFor } from '@megaphone/testing';
 
 // The client SDK against the real gateway (in-process, MemoryBus): the resume and close-code
 // behaviour the web console relies on, checked exactly from Node.
@@ -38,7 +38,7 @@ async function setup(env: Record<string, string> = {}): Promise<{ stack: Console
     onMessage: (data, meta) => probe.received.push({ offset: meta.offset, n: (data as { n: number }).n }),
     onGap: (g) => probe.gaps.push(g),
   });
-  await until(() => client.state === 'open' && client.position('cmd:e2e'), 'subscribed');
+  await waitFor('subscribed', () => client.state === 'open' && client.position('cmd:e2e'));
   return { stack, probe };
 }
 
@@ -78,16 +78,16 @@ function assertContiguous(received: Probe['received'], total: number): void {
 test('the SDK resumes after its gateway restarts: every publication made meanwhile arrives once, in order', async () => {
   const { stack, probe } = await setup();
   const pub = publisher(stack);
-  await until(() => probe.received.length >= 20, 'first publications');
+  await waitFor('first publications', () => probe.received.length >= 20);
   await stack.stopGateway();
-  await until(() => probe.client.state === 'reconnecting', 'reconnecting');
+  await waitFor('reconnecting', () => probe.client.state === 'reconnecting');
   const atStop = pub.count();
   await new Promise((r) => setTimeout(r, 300));
   await stack.startGateway();
-  await until(() => probe.client.state === 'open' && probe.client.node === stack.node, 'reconnected to the new gateway');
-  await until(() => probe.received.length >= atStop + 20, 'publications after the restart');
+  await waitFor('reconnected to the new gateway', () => probe.client.state === 'open' && probe.client.node === stack.node);
+  await waitFor('publications after the restart', () => probe.received.length >= atStop + 20);
   const total = await pub.stop();
-  await until(() => probe.received.length >= total, 'every publication');
+  await waitFor('every publication', () => probe.received.length >= total);
   assertContiguous(probe.received, total);
   assert.deepEqual(probe.gaps, []);
   assert.deepEqual(probe.anomalies, []);
@@ -96,17 +96,17 @@ test('the SDK resumes after its gateway restarts: every publication made meanwhi
 test("a draining gateway's 1001 retry hint is honoured and the stream resumes without loss", async () => {
   const { stack, probe } = await setup({ GATEWAY_DRAIN_MS: '50' });
   const pub = publisher(stack);
-  await until(() => probe.received.length >= 10, 'first publications');
+  await waitFor('first publications', () => probe.received.length >= 10);
   await stack.drainGateway();
   await stack.startGateway();
-  const reconnecting = await until(() => probe.states.find((s) => s.state === 'reconnecting'), 'reconnecting');
+  const reconnecting = await waitFor('reconnecting', () => probe.states.find((s) => s.state === 'reconnecting'));
   assert.equal(reconnecting.closeCode, 1001);
   const hint = JSON.parse(reconnecting.closeReason ?? '{}') as { retryAfterMs?: number };
   assert.equal(typeof hint.retryAfterMs, 'number');
   assert.ok((reconnecting.delayMs ?? 0) >= hint.retryAfterMs!, `waited ${reconnecting.delayMs} ms, hint was ${hint.retryAfterMs} ms`);
-  await until(() => probe.client.state === 'open' && probe.client.node === stack.node, 'reconnected');
+  await waitFor('reconnected', () => probe.client.state === 'open' && probe.client.node === stack.node);
   const total = await pub.stop();
-  await until(() => probe.received.length >= total, 'every publication');
+  await waitFor('every publication', () => probe.received.length >= total);
   assertContiguous(probe.received, total);
   assert.deepEqual(probe.gaps, []);
 });
@@ -114,15 +114,15 @@ test("a draining gateway's 1001 retry hint is honoured and the stream resumes wi
 test('a resume that history no longer covers is reported as a reset naming what was lost', async () => {
   const { stack, probe } = await setup({ HISTORY_SIZE: '10' });
   for (let n = 1; n <= 5; n++) await stack.bus.publish('cmd:e2e', JSON.stringify({ n }));
-  await until(() => probe.received.length === 5, 'first five');
+  await waitFor('first five', () => probe.received.length === 5);
   await stack.stopGateway();
   for (let n = 6; n <= 35; n++) await stack.bus.publish('cmd:e2e', JSON.stringify({ n }));
   await stack.startGateway();
-  const gap = await until(() => probe.gaps[0], 'the reset');
+  const gap = await waitFor('the reset', () => probe.gaps[0]);
   const epoch = probe.client.position('cmd:e2e')!.epoch;
   assert.deepEqual(gap, { channel: 'cmd:e2e', kind: 'reset', from: { epoch, offset: 5 }, epoch, to: 35, reason: 'history_expired' });
   await stack.bus.publish('cmd:e2e', JSON.stringify({ n: 36 }));
-  await until(() => probe.received.length === 6, 'live after the reset');
+  await waitFor('live after the reset', () => probe.received.length === 6);
   assert.deepEqual(probe.received.map((r) => r.offset), [1, 2, 3, 4, 5, 36]);
   assert.deepEqual(probe.anomalies, []);
 });

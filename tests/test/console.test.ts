@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../src/console/browser.js';
 import { ensureConsoleBuilt } from '../src/console/console-build.js';
 import { ConsoleStack } from '../src/console/stack.js';
-import { until } from '../src/console/wait.js';
+import { waitFor } from '@megaphone/testing';
 
 // The jobs the console shows. JSON is YAML, and keeps the shell escapes readable here.
 const JOBS = {
@@ -96,16 +96,16 @@ function attr(page: Page, testId: string, name: string): Promise<string | null> 
 test('the page loads cleanly, the uptime counter ticks and the connection shows the gateway node', async () => {
   const page = await open();
   try {
-    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'connection open');
+    await waitFor('connection open', async () => (await attr(page, 'connection', 'data-state')) === 'open');
     assert.equal(await attr(page, 'connection', 'data-node'), stack.node);
     assert.match((await page.textContent('[data-testid="connection"]')) ?? '', new RegExp(stack.node));
-    const first = Number(await until(() => attr(page, 'uptime', 'data-seconds'), 'first uptime'));
+    const first = Number(await waitFor('first uptime', () => attr(page, 'uptime', 'data-seconds')));
     const shown = (await page.textContent('[data-testid="uptime-value"]')) ?? '';
     assert.match(shown, /^\d\d:\d\d:\d\d$/);
-    const later = await until(async () => {
+    const later = await waitFor('uptime to advance', async () => {
       const s = Number(await attr(page, 'uptime', 'data-seconds'));
       return s > first ? s : undefined;
-    }, 'uptime to advance', 5000);
+    }, { timeoutMs: 5000 });
     assert.ok(later > first);
     assert.notEqual(await page.textContent('[data-testid="uptime-value"]'), shown);
     assert.deepEqual(pageErrors(page), []);
@@ -117,15 +117,15 @@ test('the page loads cleanly, the uptime counter ticks and the connection shows 
 test('the jobs list shows each job with its state, folded from the jobs channel', async () => {
   const page = await open();
   try {
-    const jobs = await until(async () => {
+    const jobs = await waitFor('four jobs, colors finished', async () => {
       const all = await page.$$eval('[data-testid="job"]', (els) => els.map((el) => `${(el as HTMLElement).dataset['job']}:${(el as HTMLElement).dataset['status']}`));
       return all.length === 4 && all.includes('colors:success') ? all : undefined;
-    }, 'four jobs, colors finished');
+    });
     assert.deepEqual(jobs, ['burst:running', 'colors:success', 'flood:running', 'ticker:running']);
     // The first running job is shown when nothing was chosen.
-    await until(async () => (await page.textContent('[data-testid="output-title"]'))?.includes('burst'), 'burst selected');
+    await waitFor('burst selected', async () => (await page.textContent('[data-testid="output-title"]'))?.includes('burst'));
     await page.click('[data-job="colors"]');
-    await until(async () => (await page.textContent('[data-testid="output-title"]'))?.includes('colors'), 'colors selected');
+    await waitFor('colors selected', async () => (await page.textContent('[data-testid="output-title"]'))?.includes('colors'));
     assert.equal(new URL(page.url()).hash, '#job=colors');
   } finally {
     await page.close();
@@ -135,10 +135,10 @@ test('the jobs list shows each job with its state, folded from the jobs channel'
 test("a job's lines appear with stderr distinguished and ANSI colours rendered, never as markup", async () => {
   const page = await open('#job=colors');
   try {
-    const all = await until(async () => {
+    const all = await waitFor('colors output', async () => {
       const l = await lines(page);
       return l.some((x) => x.stream === 'stderr') && l.some((x) => x.text.includes('red plain')) ? l : undefined;
-    }, 'colors output');
+    });
     const stdout = all.filter((l) => l.stream === 'stdout').map((l) => l.text);
     assert.deepEqual(stdout, ['red plain bold green orange', '<b>not bold</b> <img src=x onerror="document.title=1">', 'progress 100%']);
     assert.deepEqual(all.filter((l) => l.stream === 'stderr').map((l) => l.text), ['oops on stderr']);
@@ -168,25 +168,25 @@ test('autoscroll follows the output, stops when the reader scrolls up and resume
   const page = await open('#job=flood');
   try {
     const screen = '[data-testid="terminal-lines"]';
-    await until(async () => (await lines(page)).some((l) => /^more \d+$/.test(l.text)), 'flood output');
+    await waitFor('flood output', async () => (await lines(page)).some((l) => /^more \d+$/.test(l.text)));
     const gapToBottom = () => page.$eval(screen, (el) => el.scrollHeight - el.scrollTop - el.clientHeight);
-    await until(async () => (await gapToBottom()) <= 8, 'at the bottom');
+    await waitFor('at the bottom', async () => (await gapToBottom()) <= 8);
     assert.equal(await attr(page, 'terminal', 'data-follow'), 'true');
 
     await page.$eval(screen, (el) => {
       el.scrollTop = 100;
     });
-    await until(async () => (await attr(page, 'terminal', 'data-follow')) === 'false', 'following stops');
+    await waitFor('following stops', async () => (await attr(page, 'terminal', 'data-follow')) === 'false');
     const count = (await lines(page)).length;
-    await until(async () => (await lines(page)).length >= count + 3, 'more lines while scrolled up');
+    await waitFor('more lines while scrolled up', async () => (await lines(page)).length >= count + 3);
     assert.equal(await page.$eval(screen, (el) => el.scrollTop), 100, 'the view did not move');
     assert.ok(await page.isVisible('[data-testid="jump-bottom"]'));
 
     await page.click('[data-testid="jump-bottom"]');
-    await until(async () => (await attr(page, 'terminal', 'data-follow')) === 'true', 'following again');
+    await waitFor('following again', async () => (await attr(page, 'terminal', 'data-follow')) === 'true');
     const now = (await lines(page)).length;
-    await until(async () => (await lines(page)).length >= now + 2, 'more lines');
-    await until(async () => (await gapToBottom()) <= 8, 'kept at the bottom');
+    await waitFor('more lines', async () => (await lines(page)).length >= now + 2);
+    await waitFor('kept at the bottom', async () => (await gapToBottom()) <= 8);
     assert.equal(await page.isVisible('[data-testid="jump-bottom"]'), false);
   } finally {
     await page.close();
@@ -200,7 +200,7 @@ test('keeps at most 5000 lines in the page, and a reader scrolled up keeps their
     const count = () => page.$eval(screen, (el) => el.childElementCount);
     const lastText = () => page.$eval(screen, (el) => el.lastElementChild?.textContent ?? '');
     const number = (text: string) => Number(/^n (\d+)$/.exec(text)?.[1] ?? NaN);
-    await until(async () => number(await lastText()) > 5200, 'the burst and live lines', 30_000);
+    await waitFor('the burst and live lines', async () => number(await lastText()) > 5200, { timeoutMs: 30_000 });
     assert.equal(await count(), 5000);
 
     // Scroll to the middle and remember which line is at the top of the view.
@@ -212,10 +212,10 @@ test('keeps at most 5000 lines in the page, and a reader scrolled up keeps their
     await page.$eval(screen, (el) => {
       el.scrollTop = el.scrollHeight / 2;
     });
-    await until(async () => (await attr(page, 'terminal', 'data-follow')) === 'false', 'following stops');
+    await waitFor('following stops', async () => (await attr(page, 'terminal', 'data-follow')) === 'false');
     const seen = await topLine();
     const last = number(await lastText());
-    await until(async () => number(await lastText()) >= last + 20, 'twenty more lines, each trimming the top');
+    await waitFor('twenty more lines, each trimming the top', async () => number(await lastText()) >= last + 20);
     assert.equal(await count(), 5000);
     assert.equal(await topLine(), seen, 'the line at the top of the view did not move');
     const texts = await page.$$eval(`${screen} .line.stdout`, (els) => els.map((e) => e.textContent ?? ''));
@@ -229,7 +229,7 @@ test('keeps at most 5000 lines in the page, and a reader scrolled up keeps their
 test('fits a phone-width screen without horizontal scrolling', async () => {
   const page = await open('#job=ticker', { width: 390, height: 844 });
   try {
-    await until(async () => ticks(await lines(page)).length >= 2, 'ticker output');
+    await waitFor('ticker output', async () => ticks(await lines(page)).length >= 2);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
     await page.screenshot({ path: '/tmp/console-phone.png' });
@@ -241,12 +241,12 @@ test('fits a phone-width screen without horizontal scrolling', async () => {
 test('after the gateway restarts on the same port the console reconnects and resumes with no duplicate and no gap', async () => {
   const page = await open('#job=ticker');
   try {
-    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'open');
+    await waitFor('open', async () => (await attr(page, 'connection', 'data-state')) === 'open');
     const firstNode = stack.node;
-    await until(async () => ticks(await lines(page)).length >= 5, 'ticks before the restart');
+    await waitFor('ticks before the restart', async () => ticks(await lines(page)).length >= 5);
 
     await stack.stopGateway();
-    await until(async () => (await attr(page, 'connection', 'data-state')) === 'reconnecting', 'reconnecting shown', 5000);
+    await waitFor('reconnecting shown', async () => (await attr(page, 'connection', 'data-state')) === 'reconnecting', { timeoutMs: 5000 });
     assert.match((await page.textContent('[data-testid="connection"]')) ?? '', /reconnecting/);
     const beforeRestart = ticks(await lines(page));
     // The producer keeps publishing while no gateway is up; history must cover it on resume.
@@ -254,13 +254,13 @@ test('after the gateway restarts on the same port the console reconnects and res
     await stack.startGateway();
     assert.notEqual(stack.node, firstNode);
 
-    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open' && (await attr(page, 'connection', 'data-node')) === stack.node, 'reconnected to the new gateway', 20_000);
+    await waitFor('reconnected to the new gateway', async () => (await attr(page, 'connection', 'data-state')) === 'open' && (await attr(page, 'connection', 'data-node')) === stack.node, { timeoutMs: 20_000 });
     const last = beforeRestart.at(-1)!;
     // At least 1.5 s of ticks (5 a second) were published while the browser was away.
-    const after = await until(async () => {
+    const after = await waitFor('ticks after the restart', async () => {
       const t = ticks(await lines(page));
       return t.at(-1)! >= last + 10 ? t : undefined;
-    }, 'ticks after the restart', 10_000);
+    }, { timeoutMs: 10_000 });
 
     assert.deepEqual(after.slice(0, beforeRestart.length), beforeRestart);
     const first = after[0]!;
@@ -285,23 +285,23 @@ test('output missed beyond the history is announced in the terminal, never silen
   try {
     const say = (text: string) => small.bus.publish('cmd:demo', JSON.stringify({ run: 'r1', stream: 'stdout', lines: [text] }));
     await page.goto(`${small.url}#job=demo`);
-    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'open');
-    await until(async () => (await attr(page, 'terminal', 'data-epoch')) !== null, 'subscribed to cmd:demo');
+    await waitFor('open', async () => (await attr(page, 'connection', 'data-state')) === 'open');
+    await waitFor('subscribed to cmd:demo', async () => (await attr(page, 'terminal', 'data-epoch')) !== null);
     await say('before 1');
     await say('before 2');
-    await until(async () => (await lines(page)).length === 2, 'first lines');
+    await waitFor('first lines', async () => (await lines(page)).length === 2);
 
     await small.stopGateway();
-    await until(async () => (await attr(page, 'connection', 'data-state')) === 'reconnecting', 'reconnecting');
+    await waitFor('reconnecting', async () => (await attr(page, 'connection', 'data-state')) === 'reconnecting');
     for (let i = 1; i <= 20; i++) await say(`away ${i}`);
     await small.startGateway();
-    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'open again', 20_000);
+    await waitFor('open again', async () => (await attr(page, 'connection', 'data-state')) === 'open', { timeoutMs: 20_000 });
     await say('after');
 
-    const all = await until(async () => {
+    const all = await waitFor('the line published after the reconnect', async () => {
       const l = await lines(page);
       return l.some((x) => x.text === 'after') ? l : undefined;
-    }, 'the line published after the reconnect');
+    });
     assert.deepEqual(
       all.map((l) => `${l.stream}:${l.text.startsWith('⚠') ? 'notice' : l.text}`),
       ['stdout:before 1', 'stdout:before 2', 'gap:notice', 'stdout:after'],

@@ -5,7 +5,8 @@ import { ProducerApi } from './producer-api.js';
 import { RecordingClient } from './recording-client.js';
 import { SseRecorder } from './sse-recorder.js';
 import { waitFor } from './wait.js';
-import { gatewayProcess, producerProcess, startAll, stopAll } from './services.js';
+import { startTopology, type Topology } from '@megaphone/testing';
+import { API_TOKEN, BINS } from './services.js';
 import type { RedisEnv, ServiceProcess } from './services.js';
 
 /**
@@ -37,31 +38,38 @@ export class Cluster {
   readonly clients: RecordingClient[] = [];
   readonly readers: SseRecorder[] = [];
 
+  readonly producer: ServiceProcess;
+  readonly gateways: readonly ServiceProcess[];
+
   private constructor(
-    readonly producer: ServiceProcess,
-    readonly gateways: ServiceProcess[],
+    private readonly topology: Topology,
     readonly api: ProducerApi,
     private readonly dir: string,
-  ) {}
+  ) {
+    this.producer = topology.producers[0]!;
+    this.gateways = topology.gateways;
+  }
 
   static async start(redis: RedisEnv, opts: ClusterOptions = {}): Promise<Cluster> {
     const dir = mkdtempSync(join(tmpdir(), 'mp-cluster-'));
     const jobsFile = join(dir, 'jobs.yaml');
     writeFileSync(jobsFile, opts.jobs ?? TEST_JOBS);
-    const producer = await producerProcess('producer-1', redis, jobsFile, opts.producerEnv);
-    const gateways: ServiceProcess[] = [];
-    for (let i = 0; i < (opts.gateways ?? 3); i++) {
-      gateways.push(await gatewayProcess(`gw-${i + 1}`, opts.gatewayRedis?.(i) ?? redis, opts.gatewayEnv));
-    }
-    const all = [producer, ...gateways];
     try {
-      await startAll(all);
+      const topology = await startTopology({
+        bins: BINS,
+        redis,
+        ...(opts.gatewayRedis !== undefined ? { gatewayRedis: opts.gatewayRedis } : {}),
+        gateways: opts.gateways ?? 3,
+        gatewayName: (i) => `gw-${i + 1}`,
+        env: { LOG_LEVEL: 'warn' },
+        gatewayEnv: { GATEWAY_ALLOWED_ORIGINS: '*', GATEWAY_DRAIN_MS: '500', ...opts.gatewayEnv },
+        producerEnv: { PRODUCER_JOBS_FILE: jobsFile, PRODUCER_API_TOKEN: API_TOKEN, ...opts.producerEnv },
+      });
+      return new Cluster(topology, new ProducerApi(topology.producers[0]!.httpUrl), dir);
     } catch (err) {
-      await stopAll(all);
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
-    return new Cluster(producer, gateways, new ProducerApi(producer.httpUrl), dir);
   }
 
   get wsUrls(): string[] {
@@ -103,12 +111,12 @@ export class Cluster {
 
   /** Every process's recent output, for a failing assertion's message. */
   tails(n = 15): string {
-    return [this.producer, ...this.gateways].map((s) => s.tail(n)).join('\n');
+    return this.topology.tails(n);
   }
 
   async stop(): Promise<void> {
     await Promise.all([...this.clients, ...this.readers].map((c) => c.close().catch(() => undefined)));
-    await stopAll([this.producer, ...this.gateways]);
+    await this.topology.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,6 @@
-import { pathToFileURL } from 'node:url';
-import { repoPath } from './paths.js';
+import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
+import { PRODUCER_BIN } from '@megaphone/producer';
+import { startTopology, type BalancerInfo } from '@megaphone/testing';
 
 export interface ClusterGateway {
   name: string;
@@ -11,10 +12,11 @@ export interface ClusterGateway {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** What `npm run cluster` starts (the same launcher, @megaphone/testing's startTopology), as the ops tests see it. */
 export interface LocalCluster {
   url: string;
   wsUrl: string;
-  balancer: { kind: 'haproxy' | 'node'; port: number; statsUrl?: string };
+  balancer: BalancerInfo;
   redis: { port: number; url: string; pid: number };
   producer: { port: number; adminPort: number; pid: number; url: string; metricsUrl: string };
   gateways: ClusterGateway[];
@@ -27,22 +29,35 @@ export interface ClusterOptions {
   gateways?: number;
   balancer?: 'auto' | 'haproxy' | 'node';
   env?: Record<string, string>;
-  output?: 'prefix' | 'inherit' | 'ignore';
-  log?: (line: string) => void;
   startTimeoutMs?: number;
 }
 
-interface ClusterModule {
-  startCluster(opts: ClusterOptions): Promise<LocalCluster>;
-  haproxyConfig(opts: { port: number; statsPort: number; gateways: { name: string; port: number; adminPort: number }[] }): string;
-}
-
-/** `scripts/cluster.mjs` (what `npm run cluster` runs), typed. */
-export async function loadClusterScript(): Promise<ClusterModule> {
-  return (await import(pathToFileURL(repoPath('scripts/cluster.mjs')).href)) as ClusterModule;
-}
-
 export async function startLocalCluster(opts: ClusterOptions = {}): Promise<LocalCluster> {
-  const { startCluster } = await loadClusterScript();
-  return startCluster({ port: 0, output: 'ignore', log: () => {}, ...opts });
+  const t = await startTopology({
+    bins: { gatewayBin: GATEWAY_BIN, gatewayNodeFlags: GATEWAY_NODE_FLAGS, producerBin: PRODUCER_BIN },
+    gateways: opts.gateways ?? 3,
+    balancer: opts.balancer ?? 'auto',
+    port: opts.port ?? 0,
+    env: { LOG_LEVEL: 'warn', ...opts.env },
+    gatewayEnv: { GATEWAY_DRAIN_MS: '2000', ...opts.env },
+    ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
+  });
+  const server = t.redis.server!;
+  const producer = t.producers[0]!;
+  const balancer = t.balancer!;
+  return {
+    url: balancer.url,
+    wsUrl: balancer.wsUrl,
+    balancer,
+    redis: { port: server.port, url: server.url, pid: server.pid! },
+    producer: { port: producer.port, adminPort: producer.adminPort, pid: producer.pid, url: producer.httpUrl, metricsUrl: `${producer.adminUrl}/metrics` },
+    gateways: t.gateways.map((g) => ({ name: g.name, port: g.port, adminPort: g.adminPort, pid: g.pid, url: g.httpUrl, metricsUrl: `${g.adminUrl}/metrics`, exited: g.exited! })),
+    signalGateway: (index, signal = 'SIGTERM') => {
+      const g = t.gateways[index];
+      if (g === undefined) throw new Error(`no gateway ${index}`);
+      g.signal(signal);
+      return g.exited!;
+    },
+    stop: () => t.stop(),
+  };
 }
