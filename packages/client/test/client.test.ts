@@ -266,9 +266,13 @@ test('keeps retrying while the gateway is down and resumes when it is back on th
     await waitFor('subscribed', () => c.position('x'));
     gw.publish('x', 1);
     await waitFor('first', () => r.offsets.length === 1);
+    const attempts: number[] = [];
+    c.on('state', (s) => {
+      if (s.state === 'reconnecting') attempts.push(s.attempt ?? 0);
+    });
     await gw.close();
-    await waitFor('reconnecting', () => c.state === 'reconnecting');
-    await new Promise((res) => setTimeout(res, 200));
+    // Retrying while nothing listens: at least two failed attempts before the gateway is back.
+    await waitFor('two failed reconnects', () => attempts.length >= 2);
     gw = await FakeGateway.start(port);
     // The new fake starts from scratch: same epoch name, offset 0 < 1, so the resume is refused.
     await waitFor('open again', () => c.state === 'open', { timeoutMs: 5000 });
@@ -291,8 +295,13 @@ test('unsubscribing stops delivery and tells the server', async () => {
     await waitFor('first', () => r.offsets.length === 1);
     unsubscribe();
     await waitFor('unsubscribe sent', () => gw.commands.some((cmd) => cmd.op === 'unsubscribe'));
+    const other = recorder();
+    c.subscribe('z', { onMessage: other.onMessage });
+    await waitFor('subscribed to z', () => c.position('z'));
     gw.publish('x', 2);
-    await new Promise((res) => setTimeout(res, 50));
+    gw.publish('z', 1);
+    // One connection delivers in order: once z's publication is in, x's would have been too.
+    await waitFor('the publication on z', () => other.offsets.length === 1);
     assert.deepEqual(r.offsets, [1]);
     assert.throws(() => {
       c.subscribe('y', { onMessage: () => {} });
@@ -356,8 +365,9 @@ test('a silent connection gets an application ping, then is dropped and replaced
     gw.muted = false;
     await waitFor('a new connection', () => gw.connectionCount === 2);
     await waitFor('open again', () => c.state === 'open' && c.node === 'fake-2');
-    // While answered, pings keep the connection up.
-    await new Promise((r) => setTimeout(r, 1200));
+    // While answered, pings keep the connection up: four more pings, over twice the idle timeout.
+    const pings = gw.commands.filter((cmd) => cmd.op === 'ping').length;
+    await waitFor('four more answered pings', () => gw.commands.filter((cmd) => cmd.op === 'ping').length >= pings + 4, { timeoutMs: 5000 });
     assert.equal(gw.connectionCount, 2);
   } finally {
     c.close();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProducer } from '../src/producer.js';
-import { FlakyBus, http, job, outputLines, sleep, tempDir, testConfig, waitFor } from './helpers.js';
+import { blockedWriting, FlakyBus, http, job, outputLines, sleep, tempDir, testConfig, waitFor } from './helpers.js';
 
 const LINES = 20_000;
 // ~100 bytes a line: 2 MB of output against a 64 KiB outbox, so the command must block on its pipe.
@@ -26,7 +26,7 @@ for (const failure of ['down', 'stalled', 'rejecting'] as const) {
       const start = await http(p.port, 'POST', '/v1/jobs/flood/runs');
       assert.equal(start.status, 202);
       await waitFor('the outbox to fill', () => p.outbox.isFull());
-      await sleep(500);
+      await waitFor('the command to block writing its pipe', () => blockedWriting(p.jobs.list()[0]!.lastRun?.pid ?? undefined));
       assert.equal(existsSync(mark), false, 'the command is blocked, not finished');
       assert.equal(p.jobs.list()[0]!.state, 'running');
       assert.ok(p.outbox.bytes < 65_536 * 2, `the outbox stays bounded (${p.outbox.bytes} bytes)`);

@@ -57,6 +57,20 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * True while `pid` sleeps in a write to its full stdout: the command is blocked by back-pressure,
+ * not finished and not busy. Linux names where it sleeps in /proc/<pid>/wchan: node gives a child
+ * a socket pair for stdio (sock_alloc_send_pskb, unix_stream_sendmsg); a pipe shows pipe_write.
+ */
+export function blockedWriting(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    return /^(sock_alloc_send_pskb|unix_stream_sendmsg|(anon_)?pipe_write)$/.test(readFileSync(`/proc/${pid}/wchan`, 'utf8').trim());
+  } catch {
+    return false;
+  }
+}
+
 /** Alive = exists and is not a zombie (an orphan may wait a while for a busy or absent reaper). */
 export function pidAlive(pid: number): boolean {
   try {

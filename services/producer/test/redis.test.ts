@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisServer } from '@megaphone/testing';
 import { startProducer } from '../src/producer.js';
-import { http, job, outputLines, sleep, testConfig, waitFor } from './helpers.js';
+import { blockedWriting, http, job, outputLines, sleep, testConfig, waitFor } from './helpers.js';
 
 const LINES = 3000;
 const FLOOD = `i=0; while [ $i -lt ${LINES} ]; do i=$((i+1)); echo "line $i ......................................................................................."; done`;
@@ -40,7 +40,7 @@ test('Redis down: the command blocks, /readyz and publish answer 503, then every
 
     assert.equal((await http(p.port, 'POST', '/v1/jobs/flood/runs')).status, 202);
     await waitFor('the outbox to fill', () => p.outbox.isFull(), { timeoutMs: 15_000 });
-    await sleep(300);
+    await waitFor('the command to block writing its pipe', () => blockedWriting(p.jobs.list()[0]!.lastRun?.pid ?? undefined));
     assert.equal(p.jobs.list()[0]!.state, 'running', 'the command blocks on its pipe');
     const metrics = (await http(p.adminPort, 'GET', '/metrics')).body as string;
     assert.match(metrics, /megaphone_bus_connected\{[^}]*\} 0/);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { JobManager } from '../src/job-manager.js';
 import type { JobSpec } from '../src/jobs-file.js';
 import type { Run, RunSummary } from '../src/run.js';
-import { job, pidAlive, Recorder, silentLogger, waitFor } from './helpers.js';
+import { blockedWriting, job, pidAlive, Recorder, silentLogger, waitFor } from './helpers.js';
 
 /** Runs one job once and returns its summary and what it published. */
 async function runOnce(spec: JobSpec, during?: (run: Run, rec: Recorder) => Promise<void>): Promise<{ summary: RunSummary; rec: Recorder; run: Run }> {
@@ -163,7 +163,7 @@ test('while the outbox is full the run stops reading: the command blocks on its 
     const r = jobs.startRun('flood', 'api');
     assert.ok(r.ok);
     await waitFor('first output', () => rec.lines('flood').length > 0);
-    await new Promise((res) => setTimeout(res, 500));
+    await waitFor('the command to block writing its pipe', () => blockedWriting(r.run.pid));
     const seen = rec.lines('flood').length;
     assert.ok(seen < 5000, `reading paused after the first batch (saw ${seen})`);
     assert.equal(r.run.running, true, 'the command is blocked, not finished');
