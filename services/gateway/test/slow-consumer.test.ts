@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, type Socket } from 'node:net';
+import { waitFor } from '@megaphone/testing';
 import { TestClient, httpGet, isOp, sleep, startTestGateway, type TestGateway } from './helpers.js';
 import { SseStream } from './sse-helpers.js';
 
@@ -83,7 +84,8 @@ test('a slow client whose missed publications left history is told: closed with 
     await slow.client.next(isOp('subscribed', 1));
     slow.socket().pause();
     await publishMany(t, 'big', () => {});
-    await sleep(100);
+    // The gateway has acted on the backlog (a slow-consumer event) before the client reads again.
+    await waitFor('a slow-consumer event', async () => /^megaphone_slow_consumer_events_total\{[^}]*\} [1-9]/m.test((await httpGet(`${t.admin}/metrics`)).body));
     slow.socket().resume();
     const outcome = await Promise.race([
       slow.client.closed.then((c) => c.code),
