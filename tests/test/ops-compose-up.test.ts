@@ -18,7 +18,7 @@ const BASE_IMAGES = ['docker.io/library/node:20-bookworm-slim', 'docker.io/libra
 const SERVICES = ['redis', 'producer', 'gateway-1', 'gateway-2', 'gateway-3', 'haproxy', 'prometheus'];
 const PROJECT = 'megaphone-ops-test';
 
-const httpPort = (await portIsFree(8080)) ? 8080 : await freePort();
+const httpPort = (await portIsFree(8080, '0.0.0.0')) ? 8080 : await freePort();
 const promPort = await freePort();
 const base = `http://127.0.0.1:${httpPort}`;
 const wsUrl = `ws://127.0.0.1:${httpPort}/ws`;
