@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { RedisServer } from '@megaphone/bus/testing';
+import { RedisServer } from '@megaphone/testing';
 import { waitFor } from '../src/cluster/wait.js';
 import { CommandClient } from '../src/abuse/clients.js';
 import { Stack } from '../src/abuse/stack.js';

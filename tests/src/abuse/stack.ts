@@ -2,11 +2,12 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Child } from '../cluster/child.js';
+import { Child } from '@megaphone/testing';
 import { freePort, waitFor } from '../cluster/wait.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const STANDALONE_MAIN = `${root}services/standalone/dist/src/main.js`;
+// The standalone service's bin (its package.json `bin`), as `npm start` runs it.
+const STANDALONE_MAIN = `${root}services/standalone/bin/megaphone-standalone.js`;
 export const ABUSE_TOKEN = 'abuse-test-token';
 
 export interface StackOptions {
