@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { launchChromium } from '../src/console/browser.js';
 import { ensureConsoleBuilt } from '../src/console/console-build.js';
 import { ConsoleStack } from '../src/console/stack.js';
-import { until } from '../src/console/wait.js';
+import { waitFor } from '@megaphone/testing';
 
 // The console's side of SPEC §11: "N watching" for the selected job, and a 4403 shown as final.
 
@@ -45,9 +45,9 @@ test('the console shows how many watch the selected job, and says so when an ope
   const others = await Promise.all([watcher('cmd:build'), watcher('cmd:build')]);
   const page = await browser.newPage();
   await page.goto(`${stack.url}#job=build`);
-  await until(async () => (await page.textContent('[data-testid="watching"]')) === '3 watching', '"3 watching"');
+  await waitFor('"3 watching"', async () => (await page.textContent('[data-testid="watching"]')) === '3 watching');
   others[0]!.terminate();
-  await until(async () => (await page.textContent('[data-testid="watching"]')) === '2 watching', '"2 watching" after one leaves');
+  await waitFor('"2 watching" after one leaves', async () => (await page.textContent('[data-testid="watching"]')) === '2 watching');
 
   const admin = `http://127.0.0.1:${stack.adminPort}`;
   const rows = (await (await fetch(`${admin}/v1/connections?sort=age`)).json()) as Row[];
@@ -55,7 +55,7 @@ test('the console shows how many watch the selected job, and says so when an ope
   assert.ok(browserConn !== undefined, 'the console is listed with its channels');
   const del = await fetch(`${admin}/v1/connections/${encodeURIComponent(browserConn.id)}`, { method: 'DELETE' });
   assert.equal(del.status, 200);
-  await until(async () => (await page.getAttribute('[data-testid="connection"]', 'data-state')) === 'closed', 'the console closed');
+  await waitFor('the console closed', async () => (await page.getAttribute('[data-testid="connection"]', 'data-state')) === 'closed');
   assert.equal(await page.textContent('[data-testid="connection"] .status-text'), 'disconnected by an operator');
   assert.equal(await page.getAttribute('[data-testid="connection"]', 'data-close-code'), '4403');
   // It must not come back on its own: the SDK's first retry would come within its 500 ms backoff.

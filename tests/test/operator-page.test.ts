@@ -11,7 +11,7 @@ import { readGatewayConfig, startGateway, type GatewayHandle } from '@megaphone/
 import { CloseCode } from '@megaphone/protocol';
 import { createLogger, historyPolicyFor } from '@megaphone/runtime';
 import { launchChromium } from '../src/console/browser.js';
-import { until } from '../src/console/wait.js';
+import { waitFor } from '@megaphone/testing';
 
 const TOKEN = 'operator-page-token-0123456789';
 
@@ -64,7 +64,7 @@ async function connect(channel: string): Promise<Client> {
   });
   await once(ws, 'open');
   ws.send(JSON.stringify({ op: 'subscribe', id: 1, channel }));
-  await until(() => subscribed && session !== '', 'subscribed');
+  await waitFor('subscribed', () => subscribed && session !== '');
   return { ws, session, closed, socket: () => socket! };
 }
 
@@ -87,26 +87,26 @@ test('the operator page asks for the token, lists the stalled connection first, 
   await page.fill('[data-testid="token"]', TOKEN);
   await page.click('[data-testid="login-submit"]');
 
-  const firstId = await until(async () => {
+  const firstId = await waitFor('three connections listed', async () => {
     const ids = await page.$$eval('[data-testid="connections"] tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.id ?? ''));
     return ids.length === 3 ? ids[0] : undefined;
-  }, 'three connections listed');
+  });
   assert.equal(firstId, stalled.session, 'the stalled connection is first by queue');
   const stalledRow = await page.$eval(`tr[data-id="${stalled.session}"]`, (tr) => tr.textContent ?? '');
   assert.match(stalledRow, /paused/);
   assert.match(stalledRow, /cmd:build @\d+ \(−\d+\)/, 'its lag is shown');
 
-  const channels = await until(async () => {
+  const channels = await waitFor('two channels listed', async () => {
     const rows = await page.$$eval('[data-testid="channels"] tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
     return rows.length === 2 ? rows : undefined;
-  }, 'two channels listed');
+  });
   assert.match(channels[0]!, /^cmd:build2gw-page: 2$/);
 
   assert.equal(await page.evaluate(() => sessionStorage.getItem('megaphone.adminToken')), TOKEN, 'kept for this tab');
   await page.click(`tr[data-id="${stalled.session}"] [data-testid="disconnect"]`);
   stalled.socket().resume();
   assert.equal(await stalled.closed, CloseCode.OperatorDisconnect);
-  await until(async () => (await page.$$('[data-testid="connections"] tbody tr')).length === 2, 'the closed connection leaves the table');
+  await waitFor('the closed connection leaves the table', async () => (await page.$$('[data-testid="connections"] tbody tr')).length === 2);
 
   await page.reload();
   await page.waitForSelector('[data-testid="connections"] tbody tr[data-id]');
@@ -122,6 +122,6 @@ test('a wrong token brings the prompt back with the reason', async () => {
   await page.fill('[data-testid="token"]', 'not-the-token-at-all');
   await page.click('[data-testid="login-submit"]');
   await page.waitForSelector('[data-testid="login"]:not([hidden])');
-  await until(async () => /bearer token is not valid/.test((await page.textContent('[data-testid="status"]')) ?? ''), 'the reason is shown');
+  await waitFor('the reason is shown', async () => /bearer token is not valid/.test((await page.textContent('[data-testid="status"]')) ?? ''));
   await page.close();
 });

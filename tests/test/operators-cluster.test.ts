@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { RedisBus } from '@megaphone/bus';
-import { RedisServer } from '@megaphone/bus/testing';
+import { RedisServer } from '@megaphone/testing';
 import { readGatewayConfig, startGateway, type GatewayHandle } from '@megaphone/gateway';
 import { CloseCode } from '@megaphone/protocol';
 import { createLogger, historyPolicyFor } from '@megaphone/runtime';

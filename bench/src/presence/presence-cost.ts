@@ -8,7 +8,7 @@
 //
 //   npx tsc -b bench && node bench/dist/src/presence/presence-cost.js [gateways=10] [channels=10000]
 import { RedisBus } from '@megaphone/bus';
-import { RedisServer } from '@megaphone/bus/testing';
+import { RedisServer } from '@megaphone/testing';
 import { ClusterPresence, decodeControl } from '@megaphone/gateway';
 import { createLogger } from '@megaphone/runtime';
 
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       // Ten gateways share this one process, so a full round blocks its event loop for a while;
       // the bus watchdog must not take that for a hung Redis (each real gateway is its own process).
       const timeouts = { pingIntervalMs: 10_000, pingTimeoutMs: 60_000 };
-      const bus = await RedisBus.create({ kind: 'redis', mode: 'standalone', url: redis.url, keyPrefix: 'mp' }, { history: () => ({ size: 0, ttlMs: 1000 }), logger, clientName: name, timeouts });
+      const bus = await RedisBus.create({ kind: 'redis', mode: 'standalone', host: '127.0.0.1', port: redis.port, keyPrefix: 'mp' }, { history: () => ({ size: 0, ttlMs: 1000 }), logger, clientName: name, timeouts });
       const local = new Map<string, number>();
       const sim: Sim = { name, bus, local, applied: 0, sent: 0, presence: undefined as unknown as ClusterPresence };
       const metrics = { reportSent: () => void sim.sent++, resync: () => console.log(`${name}: resync (a report was lost)`) };

@@ -118,10 +118,10 @@ describe('RedisBus on a 3-master Redis Cluster', { timeout: 180_000 }, () => {
         victim.resume();
       }
       await cluster.waitHealthy();
-      await eventually('a control message heard after SIGCONT', async () => {
+      await waitFor('a control message heard after SIGCONT', async () => {
         await publisher.publishControl('after').catch(() => undefined);
         return heard.includes('after');
-      }, 30_000);
+      }, { timeoutMs: 30_000 });
       await gateway.unsubscribe(ch);
     } finally {
       await gateway.close();

@@ -22,9 +22,9 @@ test('4403 (disconnected by an operator) is final: an error that says why, no re
     c.on('error', (e) => errors.push(e));
     c.on('state', (s) => states.push(s.state));
     c.connect();
-    await waitFor(() => c.state === 'open', 'open');
+    await waitFor('open', () => c.state === 'open');
     gw.closeAll(4403, '{"reason":"operator"}');
-    await waitFor(() => c.state === 'closed', 'closed');
+    await waitFor('closed', () => c.state === 'closed');
     assert.equal(errors[0]?.kind, 'disconnected');
     assert.equal(errors[0]?.code, 4403);
     assert.match(errors[0]!.message, /disconnected by an operator/);
@@ -32,7 +32,7 @@ test('4403 (disconnected by an operator) is final: an error that says why, no re
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(gw.connectionCount, 1, 'no reconnect on its own');
     c.connect();
-    await waitFor(() => c.state === 'open', 'reopened');
+    await waitFor('reopened', () => c.state === 'open');
   } finally {
     c.close();
     await gw.close();
@@ -45,7 +45,7 @@ test('presence() resolves with the reply to its command, and rejects on a refusa
   try {
     await assert.rejects(c.presence('cmd:build'), /not connected/);
     c.connect();
-    await waitFor(() => c.state === 'open', 'open');
+    await waitFor('open', () => c.state === 'open');
     const [a, b] = await Promise.all([c.presence('cmd:build'), c.presence('uptime')]);
     assert.deepEqual([a, b], ['cmd:build'.length, 'uptime'.length]);
     await assert.rejects(c.presence('secret:x'), /forbidden/);

@@ -1,25 +1,7 @@
 import { CATCHING_UP, JOINING, type Stream, type Subscription } from './subscription.js';
+import type { ChannelPosition, ConnectionState } from './types.js';
 
-/**
- * What the operator API shows of one connection (SPEC §11): `paused` while it is over its queue
- * cap and waits for its transport to drain, `catching_up` while a subscription joins or reads
- * history, `live` otherwise.
- */
-export type ConnectionState = 'live' | 'catching_up' | 'paused';
-
-export interface ChannelPosition {
-  channel: string;
-  /** Offset of the last publication queued for this connection. */
-  offset: number;
-  /** Publications this node has accepted on the channel that the connection has not been given. */
-  lag: number;
-}
-
-export interface ConnectionInspection {
-  queueBytes: number;
-  state: ConnectionState;
-  channels: ChannelPosition[];
-}
+export type { ChannelPosition, ConnectionInspection, ConnectionState } from './types.js';
 
 /**
  * How far a subscription is behind its channel on this node. Read only when an operator asks:

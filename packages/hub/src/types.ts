@@ -1,7 +1,6 @@
 import type { Bus, Publication } from '@megaphone/bus';
 import type { ServerMessage, StreamPosition, SubscribeCommand, UnsubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
-import type { ConnectionInspection, ConnectionState } from './inspect.js';
 import type { HubMetrics } from './metrics.js';
 
 /** A connection's positions, channel by channel in subscription order (what an SSE id lists). */
@@ -106,4 +105,25 @@ export interface HubConnection {
   state(): ConnectionState;
   /** Queue, state and per-channel position, computed when asked (operator API). */
   inspect(): ConnectionInspection;
+}
+
+/**
+ * What the operator API shows of one connection (SPEC §11): `paused` while it is over its queue
+ * cap and waits for its transport to drain, `catching_up` while a subscription joins or reads
+ * history, `live` otherwise.
+ */
+export type ConnectionState = 'live' | 'catching_up' | 'paused';
+
+export interface ChannelPosition {
+  channel: string;
+  /** Offset of the last publication queued for this connection. */
+  offset: number;
+  /** Publications this node has accepted on the channel that the connection has not been given. */
+  lag: number;
+}
+
+export interface ConnectionInspection {
+  queueBytes: number;
+  state: ConnectionState;
+  channels: ChannelPosition[];
 }
