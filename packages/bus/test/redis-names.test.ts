@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodePublicationFrame } from '@megaphone/protocol';
+import { backoffDelay, encodePublicationFrame } from '@megaphone/protocol';
 import { channelKeys, channelOfPubsub, keySlot } from '../src/redis/keys.js';
+import { RECONNECT_BACKOFF } from '../src/redis/options.js';
 import { decodePayload } from '../src/redis/payload.js';
 
 describe('Redis names of a channel', () => {
@@ -43,4 +44,12 @@ describe('live payload', () => {
   it('rejects payloads without a valid header', () => {
     for (const bad of ['{"op":"message"}', 'e 0 1\n{}', 'e x 1\n{}', 'e 1\n{}', '\n{}']) assert.equal(decodePayload(Buffer.from(bad)), undefined, bad);
   });
+});
+
+it('reconnect delays: 50 ms doubling to 2 s, ±25 %', () => {
+  const range = (n: number): [number, number] => [backoffDelay(RECONNECT_BACKOFF, n, () => 0), backoffDelay(RECONNECT_BACKOFF, n, () => 0.999999)];
+  assert.deepEqual(range(1), [75, 124]);
+  assert.deepEqual(range(5), [1200, 1999]);
+  assert.deepEqual(range(6), [1500, 2499]);
+  assert.deepEqual(range(30), [1500, 2499]);
 });

@@ -1,5 +1,5 @@
 import type { ClusterOptions, RedisOptions } from 'ioredis';
-import { backoffDelay, EQUAL_JITTER, type BackoffPolicy } from '@megaphone/protocol';
+import { backoffDelay, type BackoffPolicy } from '@megaphone/protocol';
 import type { RedisBusConfig } from '../config.js';
 
 /** Timeouts of every Redis connection the bus opens (see docs/architecture.md, "Hung connections"). */
@@ -19,8 +19,11 @@ export const DEFAULT_TIMEOUTS: RedisTimeouts = {
   pingTimeoutMs: 1500,
 };
 
-/** Reconnects: from 100 ms doubling to 2 s, equal jitter so that nodes do not stampede. */
-export const RECONNECT_BACKOFF: BackoffPolicy = { initialMs: 50, maxMs: 2000, jitter: EQUAL_JITTER };
+/**
+ * Reconnects: 50 ms doubling to 2 s, ±25 % so that nodes do not stampede. As a window with 40 %
+ * jitter: [0.6, 1] × 1.25 × (50 ms · 2ⁿ, at most 2 s) is that range exactly.
+ */
+export const RECONNECT_BACKOFF: BackoffPolicy = { initialMs: 62.5, maxMs: 2500, jitter: 0.4 };
 
 /** Reconnect delay for ioredis' retry strategies (`attempt` counts from 1). */
 export function retryDelay(attempt: number): number {
