@@ -16,17 +16,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createBus } from '@megaphone/bus';
+import { PRODUCER_BIN } from '@megaphone/producer';
 import { createLogger } from '@megaphone/runtime';
 import { captureOutput, freePort, LOAD_CORE, SERVER_CORE, spawnPinned, stopChild, waitForHttpOk } from './processes.js';
 import { processCpuUs } from './proc-stats.js';
 import { startRedis } from './redis-server.js';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const PRODUCER_MAIN = join(here, '..', '..', '..', 'services', 'producer', 'dist', 'src', 'main.js');
+// The producer's command (its package's bin), as npm run producer starts it.
+const PRODUCER_MAIN = PRODUCER_BIN;
 const CHANNEL = 'lat';
 
 interface Samples {
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });
     let seq = 0;
     const bus = await createBus(
-      { kind: 'redis', keyPrefix: 'mp', mode: 'standalone', url: `redis://127.0.0.1:${redis.port}` },
+      { kind: 'redis', keyPrefix: 'mp', mode: 'standalone', host: '127.0.0.1', port: redis.port },
       { history: () => ({ size: 100, ttlMs: 60_000 }), logger: createLogger({ level: 'warn', service: 'bench', node: 'publat' }) },
     );
     let via = vias[0]!;
