@@ -10,6 +10,8 @@ export interface CliOptions {
   hubMicro: boolean;
   /** Autogroup niceness for every process the bench starts (see setSchedulingBoost). */
   boost: number | undefined;
+  /** Megaphone with token authentication on: a key configured, every client authenticates. */
+  auth: boolean;
   help: boolean;
 }
 
@@ -23,11 +25,13 @@ export const USAGE = `npm run bench -- [options]
   --out DIR               results directory (default bench/results)
   --no-docs               do not rewrite the results section of docs/benchmarks.md
   --no-hub                skip the hub micro-benchmark (bench/src/hub/)
+  --auth                  Megaphone with tokens on (AUTH_JWT_SECRET set, no public channel; every
+                          client sends {"op":"auth"} before subscribing), to compare with a run without
   --boost N               on a shared machine: run every process the bench starts in its own session
                           (own autogroup) at autogroup niceness N, e.g. -10 (root); recorded in results`;
 
 export function parseCli(argv: readonly string[]): CliOptions {
-  const opts: CliOptions = { quick: false, scenarios: undefined, systems: [...SYSTEM_NAMES], profile: false, outDir: undefined, writeDocs: true, hubMicro: true, boost: undefined, help: false };
+  const opts: CliOptions = { quick: false, scenarios: undefined, systems: [...SYSTEM_NAMES], profile: false, outDir: undefined, writeDocs: true, hubMicro: true, boost: undefined, auth: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -45,6 +49,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     else if (a === '--out') opts.outDir = value();
     else if (a === '--no-docs') opts.writeDocs = false;
     else if (a === '--no-hub') opts.hubMicro = false;
+    else if (a === '--auth') opts.auth = true;
     else if (a === '--boost') {
       const n = Number(value());
       if (!Number.isInteger(n) || n < -20 || n > 19) throw new Error('--boost takes a niceness from -20 to 19');

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClientProtocol } from './loadgen/ws-client.js';
 import type { PublishVia } from './loadgen/messages.js';
 import { captureOutput, freePort, LOAD_CORE, SERVER_CORE, spawnPinned, stopChild, waitForHttpOk, waitForOutput } from './processes.js';
+import { SignJWT } from 'jose';
 import { GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
 
 export type SystemName = 'megaphone' | 'socketio' | 'naive' | 'floor' | 'batched-ws';
@@ -35,6 +36,8 @@ export interface RunningSystem {
   jobVia?: (lines: number) => PublishVia;
   /** Extra CPU consumers on the load core (the producer) whose usage the report notes. */
   sidePids: number[];
+  /** Megaphone with tokens on: the token every client and the publisher present. */
+  token?: string;
   stop(): Promise<void>;
 }
 
@@ -52,6 +55,18 @@ export interface StartOptions {
   producerNodeFlags?: string[];
   /** Lines per burst for the command-output job and how long the command takes to print them. */
   burst?: { lines: number; durationMs: number };
+  /** Megaphone: tokens on (a key configured, no public channel). */
+  auth?: boolean;
+}
+
+/** The bench's own HS256 key: a run with `--auth` verifies every client's token with it. */
+const BENCH_SECRET = 'megaphone-bench-secret-0123456789abcdefghijkl';
+
+function benchToken(): Promise<string> {
+  return new SignJWT({ sub: 'bench', channels: ['*'], publish: ['*'], run: ['*'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('24h')
+    .sign(new TextEncoder().encode(BENCH_SECRET));
 }
 
 /** A profiled gateway needs time to exit cleanly so that node writes its `.cpuprofile`. */
@@ -97,7 +112,9 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     REDIS_URL: `redis://127.0.0.1:${opts.redisPort}`,
     LOG_LEVEL: 'warn',
+    ...(opts.auth === true ? { AUTH_JWT_SECRET: BENCH_SECRET } : {}),
   };
+  const token = opts.auth === true ? await benchToken() : undefined;
   // Megaphone's gateway as it ships: with its V8 flags (services/gateway/src/node-flags.ts).
   const gateway = spawnPinned(SERVER_CORE, process.execPath, [...GATEWAY_NODE_FLAGS, ...(opts.nodeFlags ?? []), GATEWAY_MAIN], {
     cwd: dir,
@@ -110,6 +127,9 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
       GATEWAY_ADMIN_PORT: String(adminPort),
       GATEWAY_ALLOWED_ORIGINS: '*',
       GATEWAY_DRAIN_MS: '500',
+      // Every bench client connects from loopback, thousands in a burst.
+      GATEWAY_MAX_CONNECTIONS_PER_IP: '10000000',
+      GATEWAY_CONNECTS_PER_IP_PER_SECOND: '100000',
     },
   });
   const producer = spawnPinned(LOAD_CORE, process.execPath, [...(opts.producerNodeFlags ?? []), PRODUCER_MAIN], {
@@ -145,9 +165,10 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
     protocol: 'megaphone',
     port,
     pathTemplate: '/ws',
-    publishVia: { kind: 'producer', port: producerPort },
+    publishVia: { kind: 'producer', port: producerPort, ...(token !== undefined ? { token } : {}) },
     busVia: { kind: 'bus', redisPort: opts.redisPort },
-    jobVia: (lines) => ({ kind: 'job', port: producerPort, job: 'burst', lines }),
+    jobVia: (lines) => ({ kind: 'job', port: producerPort, job: 'burst', lines, ...(token !== undefined ? { token } : {}) }),
+    ...(token !== undefined ? { token } : {}),
     sidePids: [producer.pid!],
     stop,
   };

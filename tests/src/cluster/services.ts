@@ -131,6 +131,9 @@ export async function gatewayProcess(name: string, redis: RedisEnv, extra: Recor
     GATEWAY_ADMIN_PORT: String(adminPort),
     GATEWAY_ALLOWED_ORIGINS: '*',
     GATEWAY_DRAIN_MS: '500',
+    // Every test client connects from loopback, and reconnects all at once after a fault.
+    GATEWAY_MAX_CONNECTIONS_PER_IP: '1000000',
+    GATEWAY_CONNECTS_PER_IP_PER_SECOND: '100000',
     ...extra,
   }));
 }
