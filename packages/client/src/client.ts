@@ -114,7 +114,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     if (socket === undefined || !this.isOpen() || !this.tokens.enabled) return;
     this.tokens.fetch().then(
       (token) => {
-        if (socket === this.socket) this.sendAuth(token);
+        if (socket === this.socket && token !== undefined) this.sendAuth(token);
       },
       (err: unknown) => this.emit('error', { kind: 'unauthorized', message: `getToken failed: ${String(err)}` }),
     );
@@ -205,7 +205,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
       this.tokens.fetch().then(
         (token) => {
           if (socket !== this.socket) return;
-          this.sendAuth(token);
+          if (token !== undefined) this.sendAuth(token);
           for (const sub of this.subs.values()) this.sendSubscribe(sub);
         },
         (err: unknown) => {

@@ -4,9 +4,10 @@ export interface TokenOptions {
   token?: string;
   /**
    * Asked for a token on every (re)connect, before the token expires, and once after a 4401:
-   * return a fresh one (from your login session, an API, …).
+   * return a fresh one (from your login session, an API, …), or undefined to connect without one
+   * (public channels only).
    */
-  getToken?: () => string | Promise<string>;
+  getToken?: () => string | undefined | Promise<string | undefined>;
 }
 
 /** Refresh at most this long before `expiresAt`, and no sooner than `MIN_REFRESH_MS` from now. */
@@ -31,10 +32,10 @@ export class TokenKeeper {
     return this.opts.token !== undefined || this.opts.getToken !== undefined;
   }
 
-  async fetch(): Promise<string> {
+  /** The token to send now; undefined: connect without one. */
+  async fetch(): Promise<string | undefined> {
     if (this.opts.getToken !== undefined) return await this.opts.getToken();
-    if (this.opts.token !== undefined) return this.opts.token;
-    throw new Error('no token configured');
+    return this.opts.token;
   }
 
   /** The gateway accepted a token valid until `expiresAt` (ms): schedule the refresh. */
