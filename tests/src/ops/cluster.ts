@@ -44,5 +44,7 @@ export async function loadClusterScript(): Promise<ClusterModule> {
 
 export async function startLocalCluster(opts: ClusterOptions = {}): Promise<LocalCluster> {
   const { startCluster } = await loadClusterScript();
-  return startCluster({ port: 0, output: 'ignore', log: () => {}, ...opts });
+  // Every test client connects from loopback, hundreds at once (ops-drain): lift the per-address limits.
+  const env = { GATEWAY_MAX_CONNECTIONS_PER_IP: '100000', GATEWAY_CONNECTS_PER_IP_PER_SECOND: '100000', ...opts.env };
+  return startCluster({ port: 0, output: 'ignore', log: () => {}, ...opts, env });
 }
