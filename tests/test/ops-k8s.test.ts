@@ -203,7 +203,9 @@ describe('overlay differences', () => {
     assert.deepEqual(prodCfg.auth.publicChannels, ['uptime']);
     assert.ok(prodCfg.auth.secret !== undefined);
     assert.deepEqual(prodCfg.trustedProxies, ['10.0.0.0/8']);
-    assert.deepEqual(prodCfg.allowedHosts, { kind: 'list', names: ['megaphone.example.com'] });
+    assert.deepEqual(prodCfg.allowedHosts, { kind: 'list', names: ['megaphone.example.com', 'megaphone-gateway', '*.svc', '*.svc.cluster.local'] });
+    const ingressHost = String(at(named(prod, 'Ingress', 'megaphone'), 'spec', 'rules', 0, 'host'));
+    assert.ok(prodCfg.allowedHosts.names.includes(ingressHost), 'the gateways answer the Ingress host');
     assert.equal(prodCfg.adminHost, '0.0.0.0');
     const [dgw] = containersOf(named(dev, 'Deployment', 'megaphone-gateway')) as [Container];
     const devCfg = readGatewayConfig(envValues(dgw, dev));
