@@ -86,6 +86,20 @@ test('a #token= link reads the private job it covers, keeps the token out of eve
   }
 });
 
+test('a refused token is forgotten and the console goes on with the public channels', async () => {
+  const expired = await mintHs256({ sub: 'late', channels: ['*'] }, { expiresIn: -3600 });
+  const { page } = await open(`#token=${expired}`);
+  try {
+    await until(async () => (await page.textContent('[data-testid="token-status"]')) === 'token refused', 'the token is refused');
+    await until(async () => (await page.evaluate(() => sessionStorage.getItem('megaphone.token'))) === null, 'the token is forgotten');
+    await until(async () => (await attr(page, 'connection', 'data-state')) === 'open', 'connected again, without a token');
+    const first = Number(await until(() => attr(page, 'uptime', 'data-seconds'), 'uptime'));
+    await until(async () => Number(await attr(page, 'uptime', 'data-seconds')) > first, 'uptime ticking');
+  } finally {
+    await page.close();
+  }
+});
+
 test('a token pasted into the box takes effect without a reload', async () => {
   const { page } = await open('#job=beta');
   try {

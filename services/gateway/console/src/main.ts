@@ -5,7 +5,7 @@ import { JobOutput } from './job-output.js';
 import { JobsModel } from './jobs.js';
 import { JobsView } from './jobs-view.js';
 import { StatusView } from './status-view.js';
-import { TokenView, storedToken, takeTokenFromHash } from './token.js';
+import { TokenView, forgetToken, storedToken, takeTokenFromHash } from './token.js';
 import { UptimeView } from './uptime-view.js';
 
 /** The lifecycle events the jobs list is folded from (SPEC §5: the `jobs` channel). */
@@ -52,6 +52,13 @@ function start(root: HTMLElement): void {
 
   client.on('state', (change: StateChange) => {
     status.update(change);
+    // The token was refused twice (the SDK asked once more): forget it and keep showing what is
+    // public; a pasted token reconnects with it.
+    if (change.state === 'closed' && change.closeCode === 4401 && storedToken() !== undefined) {
+      forgetToken();
+      client.connect();
+      return;
+    }
     // Values on screen stop being live while disconnected; the stylesheet dims them.
     root.dataset['connection'] = change.state;
     if (change.state === 'open') bump('opens');

@@ -26,6 +26,14 @@ export function storedToken(): string | undefined {
   }
 }
 
+export function forgetToken(): void {
+  try {
+    sessionStorage.removeItem(KEY);
+  } catch {
+    // storage disabled: nothing kept
+  }
+}
+
 export function saveToken(token: string): void {
   try {
     sessionStorage.setItem(KEY, token);
