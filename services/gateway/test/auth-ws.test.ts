@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TEST_SECRET, mintHs256 } from '@megaphone/auth/testing';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TEST_SECRET, jwksOf, mintHs256, mintWith, testKeyPair } from '@megaphone/auth/testing';
 import type { ErrorMessage, UnsubscribedMessage } from '@megaphone/protocol';
 import { TestClient, isOp, startTestGateway, upgradeStatus } from './helpers.js';
 
@@ -142,6 +145,25 @@ test('with no key configured every channel is public, and auth is refused withou
     c.send({ op: 'ping', id: 3 });
     await c.next(isOp('pong', 3));
     await c.close();
+  } finally {
+    await t.close();
+  }
+});
+
+test('tokens signed by an issuer whose public keys are in AUTH_JWKS_FILE work; an HS256 token is then refused', async () => {
+  const pair = await testKeyPair('ES256', 'issuer-1');
+  const file = join(mkdtempSync(join(tmpdir(), 'gw-jwks-')), 'jwks.json');
+  writeFileSync(file, jwksOf(pair));
+  const t = await startTestGateway({ AUTH_JWKS_FILE: file });
+  try {
+    const c = await TestClient.connect(t.ws);
+    c.send({ op: 'auth', id: 1, token: await mintWith(pair, { sub: 'svc', channels: ['cmd:a'] }) });
+    c.send({ op: 'subscribe', id: 2, channel: 'cmd:a' });
+    await c.next(isOp('subscribed', 2));
+    await c.close();
+    const d = await TestClient.connect(t.ws);
+    d.send({ op: 'auth', id: 1, token: await mintHs256({ sub: 'mallory', channels: ['*'] }) });
+    assert.equal((await d.closed).code, 4401);
   } finally {
     await t.close();
   }
