@@ -63,8 +63,14 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(cfg.trustedProxies, ['172.30.42.10/32']);
       assert.ok(cfg.allowedHosts.kind === 'list' && cfg.allowedHosts.names.includes('localhost'));
     }
-    const compose = parse(readFileSync(repoPath('docker-compose.yml'), 'utf8')) as { services: Record<string, { networks?: { default?: { ipv4_address?: string } } }> };
+    const compose = parse(readFileSync(repoPath('docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { networks?: { default?: { ipv4_address?: string } } }>;
+      networks: { default: { ipam: { config: { subnet: string; ip_range: string }[] } } };
+    };
     assert.equal(compose.services['haproxy']?.networks?.default?.ipv4_address, '172.30.42.10');
+    // Other containers get addresses from ip_range, which must not hold haproxy's (podman hands
+    // out addresses sequentially across runs, so a fixed one inside the range is taken sooner or later).
+    assert.deepEqual(compose.networks.default.ipam.config, [{ subnet: '172.30.42.0/24', ip_range: '172.30.42.128/25' }]);
     assert.match(readFileSync(repoPath('deploy/haproxy/haproxy.cfg'), 'utf8'), /option forwardfor/);
     const p = readProducerConfig({ ...services.producer!.environment!, PRODUCER_JOBS_FILE: repoPath('deploy/jobs.yaml') });
     assert.equal(p.auth.secret, SECRETS.AUTH_JWT_SECRET);
