@@ -59,8 +59,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
   /** `presence` commands waiting for their reply, by command id. */
   private readonly presenceWaits = new Map<number, { resolve(n: number): void; reject(err: Error): void }>();
   private readonly tokens: TokenKeeper;
-  /** The id of the last `auth` command sent. */
-  private authId = -1;
+  private authId = -1; // of the last `auth` sent
 
   constructor(options: MegaphoneClientOptions) {
     super();
@@ -105,19 +104,9 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.open('reconnecting');
   }
 
-  /**
-   * Sends a fresh token (from `getToken`) on the open connection now, e.g. after the user logged in
-   * again; the client does this by itself before the token expires.
-   */
+  /** Sends a fresh token from `getToken` now (done by itself before the token expires). */
   refreshToken(): void {
-    const socket = this.socket;
-    if (socket === undefined || !this.isOpen() || !this.tokens.enabled) return;
-    this.tokens.fetch().then(
-      (token) => {
-        if (socket === this.socket && token !== undefined) this.sendAuth(token);
-      },
-      (err: unknown) => this.emit('error', { kind: 'unauthorized', message: `getToken failed: ${String(err)}` }),
-    );
+    if (this.socket !== undefined && this.isOpen() && this.tokens.enabled) this.authenticate(this.socket, false);
   }
 
   /** Closes the connection for good; subscriptions are kept and renewed by a later `connect()`. */
@@ -197,23 +186,8 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.socket = socket;
     this.setState({ state, attempt: this.backoff.attempts });
     socket.onopen = () => {
-      if (!this.tokens.enabled) {
-        for (const sub of this.subs.values()) this.sendSubscribe(sub);
-        return;
-      }
-      // `auth` first: the gateway runs the subscribes after it, so they need not wait for `authed`.
-      this.tokens.fetch().then(
-        (token) => {
-          if (socket !== this.socket) return;
-          if (token !== undefined) this.sendAuth(token);
-          for (const sub of this.subs.values()) this.sendSubscribe(sub);
-        },
-        (err: unknown) => {
-          if (socket !== this.socket) return;
-          this.emit('error', { kind: 'unauthorized', message: `getToken failed: ${String(err)}` });
-          this.dropSocket(socket, 1000, 'no token');
-        },
-      );
+      if (this.tokens.enabled) this.authenticate(socket, true);
+      else for (const sub of this.subs.values()) this.sendSubscribe(sub);
     };
     socket.onmessage = (ev) => {
       this.idle.received();
@@ -282,7 +256,6 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
       }
       case 'error': {
         if (msg.id !== undefined && msg.id === this.authId) {
-          // The gateway closes with 4401 right after; onClosed decides whether to try again.
           this.emit('error', { kind: 'unauthorized', code: msg.code, message: msg.message });
           return;
         }
@@ -325,6 +298,22 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.send(cmd);
   }
 
+  /** `auth`, then (opening) the subscribes at once: the gateway runs them after verifying the token. */
+  private authenticate(socket: WebSocketLike, opening: boolean): void {
+    this.tokens.fetch().then(
+      (token) => {
+        if (socket !== this.socket) return;
+        if (token !== undefined) this.sendAuth(token);
+        if (opening) for (const sub of this.subs.values()) this.sendSubscribe(sub);
+      },
+      (err: unknown) => {
+        if (socket !== this.socket) return;
+        this.emit('error', { kind: 'unauthorized', message: `getToken failed: ${String(err)}` });
+        if (opening) this.dropSocket(socket, 1000, 'no token');
+      },
+    );
+  }
+
   private sendAuth(token: string): void {
     this.authId = this.nextId++;
     this.send({ op: 'auth', id: this.authId, token });
@@ -357,20 +346,15 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
       this.setState({ state: 'closed', closeCode: code, closeReason: reason });
       return;
     }
-    if (action.kind === 'unauthorized' && this.tokens.retryAfterUnauthorized()) {
-      // Once more with a fresh token from getToken before giving up.
-      const delayMs = this.backoff.next();
-      this.reconnectTimer = setTimeout(() => this.open('reconnecting'), delayMs);
-      this.setState({ state: 'reconnecting', delayMs, attempt: this.backoff.attempts, closeCode: code, closeReason: reason });
-      return;
-    }
-    if (action.kind === 'unauthorized') {
+    // After a 4401, once more with a fresh token from getToken (below) before giving up.
+    if (action.kind === 'unauthorized' && !this.tokens.retryAfterUnauthorized()) {
       this.wanted = false;
       this.emit('error', { kind: 'unauthorized', code, message: 'unauthorized: get a new token, then connect()' });
       this.setState({ state: 'closed', closeCode: code, closeReason: reason });
       return;
     }
-    const delayMs = action.retryAfterMs === undefined ? this.backoff.next() : this.backoff.afterHint(action.retryAfterMs);
+    const hint = action.kind === 'reconnect' ? action.retryAfterMs : undefined;
+    const delayMs = hint === undefined ? this.backoff.next() : this.backoff.afterHint(hint);
     this.reconnectTimer = setTimeout(() => this.open('reconnecting'), delayMs);
     this.setState({ state: 'reconnecting', delayMs, attempt: this.backoff.attempts, closeCode: code, closeReason: reason });
   }
