@@ -76,7 +76,7 @@ test('every problem is listed at once', () => {
 });
 
 test('ADMIN_TOKEN and PRESENCE_INTERVAL_MS are validated', () => {
-  const c = readGatewayConfig({ ADMIN_TOKEN: 'an-admin-token-of-some-length', PRESENCE_INTERVAL_MS: '500' });
+  const c = readGatewayConfig({ ADMIN_TOKEN: 'an-admin-token-of-some-length', PRESENCE_INTERVAL_MS: '500', AUTH_JWT_SECRET: 'x'.repeat(32) });
   assert.deepEqual([c.adminToken, c.presenceIntervalMs, c.warnings], ['an-admin-token-of-some-length', 500, []]);
   try {
     readGatewayConfig({ ADMIN_TOKEN: 'short', PRESENCE_INTERVAL_MS: '10' });
@@ -121,7 +121,7 @@ test('GATEWAY_MAX_CONNECTIONS defaults to the open-file limit minus the reserve,
   const set = readGatewayConfig({ GATEWAY_MAX_CONNECTIONS: '50000' }, { fileLimit: 20_000 });
   assert.equal(set.maxConnections, 50_000);
   assert.match(set.warnings.join('\n'), /GATEWAY_MAX_CONNECTIONS \(50000\) is above the open-file limit \(20000\)/);
-  assert.deepEqual(readGatewayConfig({ GATEWAY_MAX_CONNECTIONS: '1000', ADMIN_TOKEN: 'a'.repeat(32) }, { fileLimit: 20_000 }).warnings, []);
+  assert.deepEqual(readGatewayConfig({ GATEWAY_MAX_CONNECTIONS: '1000', ADMIN_TOKEN: 'a'.repeat(32), AUTH_JWT_SECRET: 'x'.repeat(32) }, { fileLimit: 20_000 }).warnings, []);
 });
 
 test('the open-file limit is read from /proc (the soft limit)', () => {
