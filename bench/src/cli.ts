@@ -11,6 +11,8 @@ export interface CliOptions {
   hubMicro: boolean;
   /** Autogroup niceness for every process the bench starts (see setSchedulingBoost). */
   boost: number | undefined;
+  /** Megaphone with token authentication on: a key configured, every client authenticates. */
+  auth: boolean;
   help: boolean;
 }
 
@@ -24,6 +26,8 @@ export const USAGE = `npm run bench -- [options]
   --out DIR               results directory (default bench/results)
   --no-docs               do not rewrite the results section of docs/benchmarks.md
   --no-hub                skip the hub micro-benchmark (bench/src/hub/)
+  --auth                  Megaphone with tokens on (AUTH_JWT_SECRET set, no public channel; every
+                          client sends {"op":"auth"} before subscribing), to compare with a run without
   --boost N               on a shared machine: run every process the bench starts in its own session
                           (own autogroup) at autogroup niceness N, e.g. -10 (root); recorded in results`;
 
@@ -47,6 +51,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         out: { type: 'string' },
         'no-docs': { type: 'boolean' },
         'no-hub': { type: 'boolean' },
+        auth: { type: 'boolean' },
         boost: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -63,6 +68,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     writeDocs: !(values['no-docs'] ?? false),
     hubMicro: !(values['no-hub'] ?? false),
     boost: undefined,
+    auth: values.auth ?? false,
     help: values.help ?? false,
   };
   const systems = values.systems ?? values.system;

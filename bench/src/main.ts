@@ -87,8 +87,9 @@ async function main(): Promise<void> {
     for (const spec of specs) {
       log(`\n-- ${spec.title}`);
       const sc: ScenarioResult = { id: spec.id, title: spec.title, systems: [] };
-      if (spec.alternateRounds !== undefined) sc.systems.push(...(await runAlternating(opts.systems, spec, spec.alternateRounds, { redisPort: redis.port, redisPid: redis.pid, log })));
-      else for (const name of opts.systems) sc.systems.push(await runScenarioOn(name, spec, { redisPort: redis.port, redisPid: redis.pid, log }));
+      const runOpts = { redisPort: redis.port, redisPid: redis.pid, log, auth: opts.auth };
+      if (spec.alternateRounds !== undefined) sc.systems.push(...(await runAlternating(opts.systems, spec, spec.alternateRounds, runOpts)));
+      else for (const name of opts.systems) sc.systems.push(await runScenarioOn(name, spec, runOpts));
       results.push(sc);
     }
     if (opts.profile && opts.systems.includes('megaphone')) {

@@ -18,6 +18,8 @@ export interface RunOptions {
   /** Node flags for Megaphone's producer and for the load generator (profiling them). */
   producerFlags?: string[];
   loadgenFlags?: string[];
+  /** Megaphone with tokens on (`--auth`). */
+  auth?: boolean;
   log: (line: string) => void;
 }
 
@@ -74,6 +76,7 @@ export async function runScenarioOn(name: SystemName, spec: ScenarioSpec, opts: 
   const burst = spec.steps.find((s) => s.jobLines !== undefined);
   const startOpts: StartOptions = {
     redisPort: opts.redisPort,
+    ...(opts.auth === true ? { auth: true } : {}),
     ...(opts.nodeFlags ? { nodeFlags: opts.nodeFlags } : {}),
     ...(opts.producerFlags ? { producerNodeFlags: opts.producerFlags } : {}),
   };
@@ -90,6 +93,7 @@ export async function runScenarioOn(name: SystemName, spec: ScenarioSpec, opts: 
       protocol: system.protocol,
       port: system.port,
       pathTemplate: system.pathTemplate,
+      ...(system.token !== undefined ? { token: system.token } : {}),
       clients: spec.clients,
       channels: channelsFor(spec),
       sampleEvery: spec.sampleEvery,
@@ -163,12 +167,13 @@ export async function runAlternating(names: readonly SystemName[], spec: Scenari
   const started: { name: SystemName; system: Awaited<ReturnType<typeof startSystem>>; loadgen: Loadgen; result: SystemResult; runs: StepResult[] }[] = [];
   try {
     for (const name of names) {
-      const system = await startSystem(name, { redisPort: opts.redisPort });
+      const system = await startSystem(name, { redisPort: opts.redisPort, ...(opts.auth === true ? { auth: true } : {}) });
       const loadgen = new Loadgen(opts.loadgenFlags);
       const result: SystemResult = { system: name, clients: 0, connectFailed: 0, connectMs: 0, idleKiBPerConnection: 0, rssBeforeMiB: 0, rssConnectedMiB: 0, steps: [] };
       started.push({ name, system, loadgen, result, runs: [] });
       const conn = await loadgen.connect({
         protocol: system.protocol, port: system.port, pathTemplate: system.pathTemplate, clients: spec.clients,
+        ...(system.token !== undefined ? { token: system.token } : {}),
         channels: channelsFor(spec), sampleEvery: spec.sampleEvery, concurrency: 50,
       });
       result.clients = conn.clients;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClientProtocol } from './loadgen/ws-client.js';
 import type { PublishVia } from './loadgen/messages.js';
 import { captureOutput, freePort, LOAD_CORE, SERVER_CORE, spawnPinned, stopChild, waitForHttpOk, waitForOutput } from './processes.js';
+import { SignJWT } from 'jose';
 import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
 import { startTopology, type Topology } from '@megaphone/testing';
 import { PRODUCER_BIN } from '@megaphone/producer';
@@ -37,6 +38,8 @@ export interface RunningSystem {
   jobVia?: (lines: number) => PublishVia;
   /** Extra CPU consumers on the load core (the producer) whose usage the report notes. */
   sidePids: number[];
+  /** Megaphone with tokens on: the token every client and the publisher present. */
+  token?: string;
   stop(): Promise<void>;
 }
 
@@ -52,6 +55,18 @@ export interface StartOptions {
   producerNodeFlags?: string[];
   /** Lines per burst for the command-output job and how long the command takes to print them. */
   burst?: { lines: number; durationMs: number };
+  /** Megaphone: tokens on (a key configured, no public channel). */
+  auth?: boolean;
+}
+
+/** The bench's own HS256 key: a run with `--auth` verifies every client's token with it. */
+const BENCH_SECRET = 'megaphone-bench-secret-0123456789abcdefghijkl';
+
+function benchToken(): Promise<string> {
+  return new SignJWT({ sub: 'bench', channels: ['*'], publish: ['*'], run: ['*'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('24h')
+    .sign(new TextEncoder().encode(BENCH_SECRET));
 }
 
 /** A profiled gateway needs time to exit cleanly so that node writes its `.cpuprofile`. */
@@ -92,6 +107,7 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
       '',
     ].join('\n'),
   );
+  const token = opts.auth === true ? await benchToken() : undefined;
   // The launcher of @megaphone/testing (the tests' and `npm run cluster`'s): one gateway as it ships
   // (its bin with GATEWAY_NODE_FLAGS) pinned to the server core, the producer on the load core.
   let topology: Topology;
@@ -103,8 +119,14 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
       producers: 1,
       gatewayName: () => 'bench-gw',
       producerName: () => 'bench-producer',
-      env: { LOG_LEVEL: 'warn' },
-      gatewayEnv: { GATEWAY_ALLOWED_ORIGINS: '*', GATEWAY_DRAIN_MS: '500' },
+      env: { LOG_LEVEL: 'warn', ...(opts.auth === true ? { AUTH_JWT_SECRET: BENCH_SECRET } : {}) },
+      gatewayEnv: {
+        GATEWAY_ALLOWED_ORIGINS: '*',
+        GATEWAY_DRAIN_MS: '500',
+        // Every bench client connects from loopback, thousands in a burst.
+        GATEWAY_MAX_CONNECTIONS_PER_IP: '10000000',
+        GATEWAY_CONNECTS_PER_IP_PER_SECOND: '100000',
+      },
       producerEnv: { PRODUCER_JOBS_FILE: jobsFile },
       nodeFlags: { gateway: opts.nodeFlags ?? [], producer: opts.producerNodeFlags ?? [] },
       spawn: (role) => (command, args, spawnOpts) => spawnPinned(role === 'gateway' ? SERVER_CORE : LOAD_CORE, command, args, spawnOpts),
@@ -122,9 +144,10 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
     protocol: 'megaphone',
     port: gateway.port,
     pathTemplate: '/ws',
-    publishVia: { kind: 'producer', port: producer.port },
+    publishVia: { kind: 'producer', port: producer.port, ...(token !== undefined ? { token } : {}) },
     busVia: { kind: 'bus', redisPort: opts.redisPort },
-    jobVia: (lines) => ({ kind: 'job', port: producer.port, job: 'burst', lines }),
+    jobVia: (lines) => ({ kind: 'job', port: producer.port, job: 'burst', lines, ...(token !== undefined ? { token } : {}) }),
+    ...(token !== undefined ? { token } : {}),
     sidePids: [producer.pid],
     stop: async () => {
       await topology.stop();

@@ -39,6 +39,16 @@ for (const name of SYSTEM_NAMES) {
   });
 }
 
+test('megaphone --auth: clients authenticate before subscribing and the publisher presents its token', async () => {
+  const r = await runScenarioOn('megaphone', tiny(20, 2, { ratePerChannel: 10 }), { redisPort: redis.port, redisPid: redis.pid, log: () => undefined, auth: true });
+  assert.equal(r.error, undefined);
+  assert.equal(r.clients, 20);
+  const s = r.steps[0]!;
+  assert.deepEqual({ errors: s.publishErrors, first: s.firstPublishError }, { errors: 0, first: undefined });
+  assert.equal(s.delivered, s.expected);
+  assert.equal(s.disorder, 0);
+});
+
 for (const name of ['megaphone', 'socketio'] as const) {
   test(`${name}: 40 clients over 8 channels receive only their own channel's messages`, async () => {
     const r = await runScenarioOn(name, tiny(40, 8, { ratePerChannel: 10 }), { redisPort: redis.port, redisPid: redis.pid, log: () => undefined });

@@ -74,7 +74,7 @@ it(`with ${FILE_LIMIT} open files: ${MAX_CONNECTIONS} clients, then 503, sockets
     assert.ok(files < FILE_LIMIT, `open files ${files} < ${FILE_LIMIT}`);
 
     assert.equal(await stack.status(`${stack.admin}/metrics`), 200, 'the admin port answers at the limit');
-    const run = await fetch(`${stack.api}/v1/jobs/echo/runs`, { method: 'POST', headers: { authorization: `Bearer ${ABUSE_TOKEN}` } });
+    const run = await fetch(`${stack.api}/v1/jobs/echo/runs`, { method: 'POST', headers: { authorization: `Bearer ${ABUSE_TOKEN}`, 'content-type': 'application/json' } });
     assert.equal(run.status, 202, 'a job run starts at the limit');
     const { run: id } = (await run.json()) as { run: string };
     const exited = await waitFor('the run to exit', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { mintHs256 } from '@megaphone/auth/testing';
 import { freePort, getText, waitFor, portIsFree } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { composeRunner, startPodmanService, type ComposeRunner, type PodmanService } from '../src/ops/podman.js';
@@ -23,6 +24,9 @@ const promPort = await freePort();
 const base = `http://127.0.0.1:${httpPort}`;
 const wsUrl = `ws://127.0.0.1:${httpPort}/ws`;
 const timings: string[] = [];
+// Compose refuses to start without these (no well-known fallback).
+const AUTH_JWT_SECRET = 'compose-up-test-secret-0123456789abcdefghij';
+const PRODUCER_API_TOKEN = 'compose-up-test-api-token';
 
 async function imageMissing(name: string): Promise<boolean> {
   return execFileP('podman', ['image', 'exists', name]).then(() => false, () => true);
@@ -67,6 +71,8 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
       MEGAPHONE_PRODUCER_PORT: String(await freePort()),
       MEGAPHONE_HAPROXY_STATS_PORT: String(await freePort()),
       MEGAPHONE_GRAFANA_PORT: String(await freePort()),
+      AUTH_JWT_SECRET,
+      PRODUCER_API_TOKEN,
     }, (line) => timings.push(line));
     // A stack left behind by an interrupted run would hold the ports.
     await compose.run(['down', '-v', '--remove-orphans'], 120_000).catch(() => undefined);
@@ -105,10 +111,14 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
     for (const a of assets) assert.equal((await getText(`${base}/${a}`)).status, 200, a);
   });
 
-  test('a client through haproxy gets uptime and the output of a job', async () => {
+  test('a client through haproxy gets uptime and, with a token, the output of a job', async () => {
     const { client } = await connectAvoiding(undefined);
     clients.push(client);
     client.send({ op: 'subscribe', id: 1, channel: 'uptime' });
+    client.send({ op: 'subscribe', id: 3, channel: 'cmd:clock' });
+    const refused = await client.waitFor('cmd:clock refused without a token', (m) => m.op === 'error' && m.id === 3, 10_000);
+    assert.equal(refused.code, 'unauthorized');
+    client.send({ op: 'auth', id: 4, token: await mintHs256({ sub: 'ops-test', channels: ['cmd:*'] }, { secret: AUTH_JWT_SECRET }) });
     client.send({ op: 'subscribe', id: 2, channel: 'cmd:clock', history: 20 });
     const uptime = await client.waitFor('an uptime message', (m) => m.op === 'message' && m.channel === 'uptime', 30_000);
     assert.equal(typeof (uptime.data as { uptimeSeconds?: unknown }).uptimeSeconds, 'number');

@@ -28,15 +28,54 @@ interface ComposeService {
 
 /** The compose file as docker-compose resolves it (anchors, merges, defaults for ${VAR:-x}). */
 async function resolvedCompose(): Promise<{ services: Record<string, ComposeService> }> {
-  const { stdout } = await execFileP('docker-compose', ['config'], { cwd: repoPath(), env: { ...process.env, PRODUCER_API_TOKEN: 'test-token' } });
+  const { stdout } = await execFileP('docker-compose', ['config'], { cwd: repoPath(), env: { ...process.env, ...SECRETS } });
   return parse(stdout) as { services: Record<string, ComposeService> };
 }
 
 const GATEWAYS = ['gateway-1', 'gateway-2', 'gateway-3'];
+const SECRETS = { PRODUCER_API_TOKEN: 'test-token', AUTH_JWT_SECRET: 'compose-test-secret-0123456789abcdefghijkl' };
 
 describe('docker-compose.yml', () => {
-  test('docker-compose config -q accepts it', async () => {
-    await execFileP('docker-compose', ['config', '-q'], { cwd: repoPath() });
+  test('docker-compose config -q accepts it with the secrets set', async () => {
+    await execFileP('docker-compose', ['config', '-q'], { cwd: repoPath(), env: { ...process.env, ...SECRETS } });
+  });
+
+  test('without PRODUCER_API_TOKEN or AUTH_JWT_SECRET it refuses to start, saying how to set them', async () => {
+    const env = { ...process.env };
+    delete env['PRODUCER_API_TOKEN'];
+    delete env['AUTH_JWT_SECRET'];
+    for (const [name, value] of [['PRODUCER_API_TOKEN', undefined], ['AUTH_JWT_SECRET', undefined]] as const) {
+      const withOne = { ...env, ...SECRETS, [name]: value ?? '' };
+      const err = await execFileP('docker-compose', ['config', '-q'], { cwd: repoPath(), env: withOne }).then(() => undefined, (e: { stderr: string }) => e);
+      assert.ok(err !== undefined, `compose starts without ${name}`);
+      assert.match(err.stderr, new RegExp(`set ${name} to a random .*openssl rand`), err.stderr);
+    }
+    assert.doesNotMatch(readFileSync(repoPath('docker-compose.yml'), 'utf8'), /change-me/);
+  });
+
+  test('tokens are on: a key on every service, only uptime public, admin ports open to the network, haproxy the one trusted proxy', async () => {
+    const { services } = await resolvedCompose();
+    for (const g of GATEWAYS) {
+      const cfg = readGatewayConfig(services[g]!.environment!);
+      assert.equal(cfg.auth.secret, SECRETS.AUTH_JWT_SECRET, g);
+      assert.deepEqual(cfg.auth.publicChannels, ['uptime']);
+      assert.equal(cfg.adminHost, '0.0.0.0');
+      assert.deepEqual(cfg.trustedProxies, ['172.30.42.10/32']);
+      assert.ok(cfg.allowedHosts.kind === 'list' && cfg.allowedHosts.names.includes('localhost'));
+    }
+    const compose = parse(readFileSync(repoPath('docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { networks?: { default?: { ipv4_address?: string } } }>;
+      networks: { default: { ipam: { config: { subnet: string; ip_range: string }[] } } };
+    };
+    assert.equal(compose.services['haproxy']?.networks?.default?.ipv4_address, '172.30.42.10');
+    // Other containers get addresses from ip_range, which must not hold haproxy's (podman hands
+    // out addresses sequentially across runs, so a fixed one inside the range is taken sooner or later).
+    assert.deepEqual(compose.networks.default.ipam.config, [{ subnet: '172.30.42.0/24', ip_range: '172.30.42.128/25' }]);
+    assert.match(readFileSync(repoPath('deploy/haproxy/haproxy.cfg'), 'utf8'), /option forwardfor/);
+    const p = readProducerConfig({ ...services.producer!.environment!, PRODUCER_JOBS_FILE: repoPath('deploy/jobs.yaml') });
+    assert.equal(p.auth.secret, SECRETS.AUTH_JWT_SECRET);
+    assert.equal(p.adminHost, '0.0.0.0');
+    assert.ok(p.allowedHosts.kind === 'list' && p.allowedHosts.names.includes('producer'));
   });
 
   test('has redis, one producer, three gateways, haproxy, prometheus and grafana', async () => {

@@ -134,6 +134,8 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
     const gw = run(repoPath(cmd.at(-1)!), {
       GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port),
       GATEWAY_ADMIN_HOST: '127.0.0.1', GATEWAY_ADMIN_PORT: String(adminPort),
+      // 500 connections from one address in a burst, which the default per-address limits would refuse.
+      GATEWAY_MAX_CONNECTIONS_PER_IP: '1000', GATEWAY_CONNECTS_PER_IP_PER_SECOND: '1000',
     }, cmd.slice(1, -1));
     const clients: OpsClient[] = [];
     try {

@@ -17,7 +17,7 @@ import { at, type Obj } from '../src/ops/yaml-docs.js';
 /** Env values a container would see; secret and downward-API values become plausible stand-ins. */
 function envValues(c: Container, objects: Obj[], extra: Record<string, string> = {}): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of envOf(c, objects)) out[k] = v ?? (k === 'REDIS_URL' ? 'redis://redis.example:6379' : `${k.toLowerCase()}-value`);
+  for (const [k, v] of envOf(c, objects)) out[k] = v ?? (k === 'REDIS_URL' ? 'redis://redis.example:6379' : k === 'AUTH_JWT_SECRET' ? 'a-stand-in-secret-of-at-least-32-bytes' : `${k.toLowerCase()}-value`);
   return { ...out, ...extra };
 }
 
@@ -186,6 +186,32 @@ describe('overlay differences', () => {
       assert.equal(data[file], readFileSync(repoPath('monitoring/grafana/dashboards', file), 'utf8'), file);
     }
     assert.equal(kustomize('k8s/overlays/dev').some((o) => o.kind === 'PodMonitor'), false, 'dev works without the operator CRDs');
+  });
+
+  test('prod runs with tokens on (key from a Secret, only uptime public); dev stays anonymous; admin ports open only where set', () => {
+    const prod = kustomize('k8s/overlays/prod');
+    const dev = kustomize('k8s/overlays/dev');
+    for (const name of ['megaphone-gateway', 'megaphone-producer']) {
+      const [c] = containersOf(named(prod, 'Deployment', name)) as [Container];
+      const ref = (c as unknown as { env: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }).env.find((e) => e.name === 'AUTH_JWT_SECRET');
+      assert.deepEqual(ref?.valueFrom?.secretKeyRef, { name: 'megaphone-auth', key: 'AUTH_JWT_SECRET' }, name);
+      const [d] = containersOf(named(dev, 'Deployment', name)) as [Container];
+      assert.equal(envOf(d, dev).has('AUTH_JWT_SECRET'), false, `${name} in dev has no key`);
+    }
+    const [pgw] = containersOf(named(prod, 'Deployment', 'megaphone-gateway')) as [Container];
+    const prodCfg = readGatewayConfig(envValues(pgw, prod));
+    assert.deepEqual(prodCfg.auth.publicChannels, ['uptime']);
+    assert.ok(prodCfg.auth.secret !== undefined);
+    assert.deepEqual(prodCfg.trustedProxies, ['10.0.0.0/8']);
+    assert.deepEqual(prodCfg.allowedHosts, { kind: 'list', names: ['megaphone.example.com', 'megaphone-gateway', '*.svc', '*.svc.cluster.local'] });
+    const ingressHost = String(at(named(prod, 'Ingress', 'megaphone'), 'spec', 'rules', 0, 'host'));
+    assert.ok(prodCfg.allowedHosts.names.includes(ingressHost), 'the gateways answer the Ingress host');
+    assert.equal(prodCfg.adminHost, '0.0.0.0');
+    const [dgw] = containersOf(named(dev, 'Deployment', 'megaphone-gateway')) as [Container];
+    const devCfg = readGatewayConfig(envValues(dgw, dev));
+    assert.equal(devCfg.auth.secret, undefined);
+    assert.ok(devCfg.warnings.some((w) => /every channel is readable/.test(w)));
+    assert.ok(devCfg.allowedHosts.kind === 'list' && devCfg.allowedHosts.names.includes('megaphone.localtest.me'));
   });
 
   test('shared settings come from generated ConfigMaps the overlays can merge into', () => {

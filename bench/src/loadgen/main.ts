@@ -41,7 +41,7 @@ async function connectAll(req: ConnectRequest): Promise<ConnectReply> {
       const i = next++;
       const channel = req.channels[i % req.channels.length]!;
       const client = new BenchClient(
-        { protocol: req.protocol, port: req.port, path: req.pathTemplate.replace('{channel}', encodeURIComponent(channel)), channel },
+        { protocol: req.protocol, port: req.port, path: req.pathTemplate.replace('{channel}', encodeURIComponent(channel)), channel, ...(req.token !== undefined ? { token: req.token } : {}) },
         tally,
         i % req.sampleEvery === 0,
       );

@@ -3,9 +3,9 @@ import type { ClientProtocol } from './ws-client.js';
 /** How the load generator publishes during a step. */
 export type PublishVia =
   /** Megaphone: `POST /v1/publish` on the producer, one request per tick holding that tick's messages. */
-  | { kind: 'producer'; port: number }
+  | { kind: 'producer'; port: number; token?: string }
   /** Megaphone: start a producer job whose command prints timestamped lines. */
-  | { kind: 'job'; port: number; job: string; lines: number }
+  | { kind: 'job'; port: number; job: string; lines: number; token?: string }
   /**
    * Megaphone: `Bus.publish` from `@megaphone/bus` (the Redis Lua publish the producer runs after
    * its HTTP layer), to keep the producer's CPU off the load core when measuring the gateway.
@@ -22,6 +22,8 @@ export interface ConnectRequest {
   port: number;
   /** Path with `{channel}` replaced by each client's channel. */
   pathTemplate: string;
+  /** Megaphone with tokens on: every client authenticates with it before subscribing. */
+  token?: string;
   clients: number;
   /** Client i subscribes to `channels[i % channels.length]`. */
   channels: string[];

@@ -17,10 +17,10 @@ export interface PublishStats {
 const TICK_MS = 5;
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
-function post(port: number, path: string, body: string): Promise<number> {
+function post(port: number, path: string, body: string, token: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) } },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -57,7 +57,7 @@ export async function publish(
   const inflight: Promise<unknown>[] = [];
   if (via.kind === 'job') {
     const channel = `cmd:${via.job}`;
-    const status = await post(via.port, `/v1/jobs/${via.job}/runs`, '{}').catch((err: unknown) => (fail(err), 0));
+    const status = await post(via.port, `/v1/jobs/${via.job}/runs`, '{}', via.token).catch((err: unknown) => (fail(err), 0));
     if (status !== 202) fail(new Error(`job start answered ${status}`));
     else {
       stats.published = via.lines;
@@ -101,7 +101,7 @@ async function send(
       const sends: Promise<number>[] = [];
       for (let i = 0; i < batch.length; i += 500) {
         const body = JSON.stringify(batch.slice(i, i + 500).map((b) => ({ channel: b.channel, data: { m: b.text } })));
-        sends.push(post(via.port, '/v1/publish', body));
+        sends.push(post(via.port, '/v1/publish', body, via.token));
       }
       for (const status of await Promise.all(sends)) {
         if (status < 200 || status > 299) throw new Error(`POST /v1/publish answered ${status}`);

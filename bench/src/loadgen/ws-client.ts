@@ -13,6 +13,8 @@ export interface ClientTarget {
   path: string;
   /** The channel to subscribe to (Megaphone sends a subscribe command; the peers read it from the path). */
   channel: string;
+  /** Megaphone with tokens on: sent in an `auth` command right before the subscribe. */
+  token?: string;
 }
 
 /** What every client adds to; one object for the whole load generator keeps per-client state small. */
@@ -139,6 +141,8 @@ export class BenchClient {
       this.open = true;
       pos = end + 4;
       if (this.target.protocol === 'megaphone') {
+        // The gateway runs the subscribe once the token is verified: no need to wait for `authed`.
+        if (this.target.token !== undefined) this.send(`{"op":"auth","id":0,"token":"${this.target.token}"}`);
         this.send(`{"op":"subscribe","id":1,"channel":"${this.target.channel}"}`);
       }
     }

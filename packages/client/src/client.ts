@@ -5,9 +5,10 @@ import { Emitter } from './emitter.js';
 import { IdleWatch } from './idle-watch.js';
 import type { Anomaly, ClientError, ConnectionState, GapEvent, StateChange } from './events.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
+import { TokenKeeper, type TokenOptions } from './token-keeper.js';
 import { OPEN, frameText, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
 
-export interface MegaphoneClientOptions {
+export interface MegaphoneClientOptions extends TokenOptions {
   /** `ws(s)://host/ws`. */
   url: string;
   /** Defaults to `globalThis.WebSocket` (browsers, Node ≥ 22); pass `ws`'s class in older Node. */
@@ -24,6 +25,8 @@ export interface MegaphoneClientOptions {
 export interface ClientEvents extends Record<string, unknown[]> {
   state: [StateChange];
   welcome: [{ node: string; session: string; heartbeatMs: number }];
+  /** The gateway accepted the token (on connect and on every refresh). */
+  authed: [{ sub: string; expiresAt: number }];
   gap: [GapEvent];
   anomaly: [Anomaly];
   error: [ClientError];
@@ -55,6 +58,8 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
   private wanted = false;
   /** `presence` commands waiting for their reply, by command id. */
   private readonly presenceWaits = new Map<number, { resolve(n: number): void; reject(err: Error): void }>();
+  private readonly tokens: TokenKeeper;
+  private authId = -1; // of the last `auth` sent
 
   constructor(options: MegaphoneClientOptions) {
     super();
@@ -64,6 +69,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.WebSocketCtor = ctor;
     this.backoff = new Backoff(options.backoff);
     this.idleTimeoutOverride = options.idleTimeoutMs;
+    this.tokens = new TokenKeeper(options, () => this.refreshToken());
   }
 
   get state(): ConnectionState {
@@ -96,6 +102,11 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     if (this.reconnectTimer === undefined) return;
     this.clearReconnect();
     this.open('reconnecting');
+  }
+
+  /** Sends a fresh token from `getToken` now (done by itself before the token expires). */
+  refreshToken(): void {
+    if (this.socket !== undefined && this.isOpen() && this.tokens.enabled) this.authenticate(this.socket, false);
   }
 
   /** Closes the connection for good; subscriptions are kept and renewed by a later `connect()`. */
@@ -175,7 +186,8 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.socket = socket;
     this.setState({ state, attempt: this.backoff.attempts });
     socket.onopen = () => {
-      for (const sub of this.subs.values()) this.sendSubscribe(sub);
+      if (this.tokens.enabled) this.authenticate(socket, true);
+      else for (const sub of this.subs.values()) this.sendSubscribe(sub);
     };
     socket.onmessage = (ev) => {
       this.idle.received();
@@ -210,6 +222,11 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
         this.emit('welcome', { node: msg.node, session: msg.session, heartbeatMs: msg.heartbeatMs });
         this.setState({ state: 'open', node: msg.node });
         return;
+      case 'authed':
+        if (msg.id !== this.authId) return;
+        this.tokens.authed(msg.expiresAt);
+        this.emit('authed', { sub: msg.sub, expiresAt: msg.expiresAt });
+        return;
       case 'subscribed': {
         const sub = this.byId.get(msg.id);
         if (sub !== undefined && sub.commandId === msg.id && this.subs.get(sub.channel) === sub) sub.onSubscribed(msg);
@@ -238,6 +255,10 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
         return;
       }
       case 'error': {
+        if (msg.id !== undefined && msg.id === this.authId) {
+          this.emit('error', { kind: 'unauthorized', code: msg.code, message: msg.message });
+          return;
+        }
         const waiting = msg.id === undefined ? undefined : this.presenceWaits.get(msg.id);
         if (waiting !== undefined) {
           this.presenceWaits.delete(msg.id!);
@@ -277,6 +298,27 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.send(cmd);
   }
 
+  /** `auth`, then (opening) the subscribes at once: the gateway runs them after verifying the token. */
+  private authenticate(socket: WebSocketLike, opening: boolean): void {
+    this.tokens.fetch().then(
+      (token) => {
+        if (socket !== this.socket) return;
+        if (token !== undefined) this.sendAuth(token);
+        if (opening) for (const sub of this.subs.values()) this.sendSubscribe(sub);
+      },
+      (err: unknown) => {
+        if (socket !== this.socket) return;
+        this.emit('error', { kind: 'unauthorized', message: `getToken failed: ${String(err)}` });
+        if (opening) this.dropSocket(socket, 1000, 'no token');
+      },
+    );
+  }
+
+  private sendAuth(token: string): void {
+    this.authId = this.nextId++;
+    this.send({ op: 'auth', id: this.authId, token });
+  }
+
   private send(cmd: ClientCommand): void {
     this.socket?.send(JSON.stringify(cmd));
   }
@@ -304,13 +346,15 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
       this.setState({ state: 'closed', closeCode: code, closeReason: reason });
       return;
     }
-    if (action.kind === 'unauthorized') {
+    // After a 4401, once more with a fresh token from getToken (below) before giving up.
+    if (action.kind === 'unauthorized' && !this.tokens.retryAfterUnauthorized()) {
       this.wanted = false;
       this.emit('error', { kind: 'unauthorized', code, message: 'unauthorized: get a new token, then connect()' });
       this.setState({ state: 'closed', closeCode: code, closeReason: reason });
       return;
     }
-    const delayMs = action.retryAfterMs === undefined ? this.backoff.next() : this.backoff.afterHint(action.retryAfterMs);
+    const hint = action.kind === 'reconnect' ? action.retryAfterMs : undefined;
+    const delayMs = hint === undefined ? this.backoff.next() : this.backoff.afterHint(hint);
     this.reconnectTimer = setTimeout(() => this.open('reconnecting'), delayMs);
     this.setState({ state: 'reconnecting', delayMs, attempt: this.backoff.attempts, closeCode: code, closeReason: reason });
   }
@@ -324,18 +368,22 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     if (this.socket === socket) this.socket = undefined;
     this.currentNode = undefined;
     this.idle.stop();
+    this.tokens.stop();
   }
 
   /** The connection is dead without the OS noticing: a close handshake would never complete. */
   private dropDeadSocket(): void {
-    const socket = this.socket;
-    if (socket === undefined) return;
+    if (this.socket !== undefined) this.dropSocket(this.socket, 4001, 'client idle timeout');
+  }
+
+  /** Gives a socket up now and reconnects as after any close (with backoff). */
+  private dropSocket(socket: WebSocketLike, code: number, reason: string): void {
     try {
-      socket.close(4001, 'client idle timeout');
+      socket.close(code, reason);
     } catch {
       // already closing
     }
-    this.onClosed(socket, 4001, 'client idle timeout');
+    this.onClosed(socket, code, reason);
   }
 
   private clearReconnect(): void {

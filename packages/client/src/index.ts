@@ -1,6 +1,7 @@
 export { MegaphoneClient } from './client.js';
 export type { MegaphoneClientOptions, ClientEvents } from './client.js';
 export type { SubscribeOptions } from './subscription.js';
+export type { TokenOptions } from './token-keeper.js';
 export type {
   ConnectionState,
   StateChange,

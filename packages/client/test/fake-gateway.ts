@@ -23,6 +23,11 @@ export class FakeGateway {
   muted = false;
   /** Set to make the next subscribe replies carry these raw messages instead of the real ones. */
   onSubscribe: ((ws: WebSocket, cmd: Extract<ClientCommand, { op: 'subscribe' }>) => boolean) | undefined;
+  /**
+   * Set to check `auth` commands: return the token's lifetime in ms to accept it (`authed`), or
+   * undefined to refuse it (an `unauthorized` error, then close 4401), as the gateway does.
+   */
+  onAuth: ((token: string) => number | undefined) | undefined;
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -71,6 +76,14 @@ export class FakeGateway {
       else if (cmd.op === 'presence') {
         if (cmd.channel.startsWith('secret:')) this.send(ws, { op: 'error', id: cmd.id, code: 'forbidden', message: 'no' });
         else this.send(ws, { op: 'presence', id: cmd.id, channel: cmd.channel, subscribers: cmd.channel.length });
+      }
+      else if (cmd.op === 'auth') {
+        const lifetime = this.onAuth?.(cmd.token);
+        if (lifetime !== undefined) this.send(ws, { op: 'authed', id: cmd.id, sub: 'tester', expiresAt: Date.now() + lifetime });
+        else {
+          this.send(ws, { op: 'error', id: cmd.id, code: 'unauthorized', message: 'the token is not valid' });
+          ws.close(4401, 'unauthorized');
+        }
       }
       else if (cmd.op === 'unsubscribe') {
         this.subs.get(ws)?.delete(cmd.channel);

@@ -5,6 +5,7 @@ import {
   closeReason,
   encodeServerMessage,
   quoteInput,
+  type Reason,
   type ServerMessage,
   type StreamPosition,
   type SubscribeCommand,
@@ -111,14 +112,26 @@ export class Connection implements HubConnection, Outlet, Positions {
     }
   }
 
-  async unsubscribe(cmd: UnsubscribeCommand): Promise<void> {
+  unsubscribe(cmd: UnsubscribeCommand): Promise<void> {
+    return this.stop(cmd.channel, { op: 'unsubscribed', id: cmd.id, channel: cmd.channel }, true);
+  }
+
+  end(channel: string, reason: Reason): Promise<void> {
+    return this.stop(channel, { op: 'unsubscribed', channel, reason }, false);
+  }
+
+  channels(): string[] {
+    return Array.from(this.subList(), (sub) => sub.channel.name);
+  }
+
+  private async stop(channel: string, reply: ServerMessage, always: boolean): Promise<void> {
     if (this.closed) return;
-    const joining = this.subAt(cmd.channel)?.joined;
+    const joining = this.subAt(channel)?.joined;
     if (joining !== undefined) await joining;
     if (this.closed) return;
-    const sub = this.subAt(cmd.channel);
+    const sub = this.subAt(channel);
     if (sub !== undefined) this.drop(sub);
-    this.control({ op: 'unsubscribed', id: cmd.id, channel: cmd.channel });
+    if (sub !== undefined || always) this.control(reply);
   }
 
   send(msg: ServerMessage): void {

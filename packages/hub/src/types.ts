@@ -1,5 +1,5 @@
 import type { Bus, Publication } from '@megaphone/bus';
-import type { ServerMessage, StreamPosition, SubscribeCommand, UnsubscribeCommand } from '@megaphone/protocol';
+import type { Reason, ServerMessage, StreamPosition, SubscribeCommand, UnsubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { HubMetrics } from './metrics.js';
 
@@ -91,6 +91,10 @@ export interface HubConnection {
   subscribe(cmd: SubscribeCommand): Promise<void>;
   /** Replies `unsubscribed` with the command's id (also when it was not subscribed). */
   unsubscribe(cmd: UnsubscribeCommand): Promise<void>;
+  /** Ends a subscription from the server side: `unsubscribed` without id, with `reason` (nothing if not subscribed). */
+  end(channel: string, reason: Reason): Promise<void>;
+  /** The channels this connection subscribes to (or is joining), in subscription order. */
+  channels(): string[];
   /** Queue a control message (welcome, pong, error) in order with everything else. */
   send(msg: ServerMessage): void;
   /** The transport drained (ws socket 'drain' / res 'drain'): the hub resumes and catches up. */

@@ -104,6 +104,25 @@ test('unsubscribe replies with the id and stops delivery', async () => {
   await hub.close();
 });
 
+test('the server can end a subscription with a reason; channels() lists what is held', async () => {
+  const { bus, hub } = setup();
+  const sink = new FakeSink();
+  const conn = hub.connect(sink);
+  await conn.subscribe({ op: 'subscribe', id: 1, channel: 'a' });
+  await conn.subscribe({ op: 'subscribe', id: 2, channel: 'b' });
+  assert.deepEqual(conn.channels(), ['a', 'b']);
+  await conn.end('a', 'forbidden');
+  await conn.end('never', 'forbidden');
+  await publishN(bus, 'a', 1);
+  await publishN(bus, 'b', 1);
+  await settle();
+  assert.deepEqual(conn.channels(), ['b']);
+  assert.deepEqual(sink.offsets('a'), []);
+  assert.deepEqual(sink.offsets('b'), [1]);
+  assert.deepEqual(sink.of('unsubscribed'), [{ op: 'unsubscribed', channel: 'a', reason: 'forbidden' }]);
+  await hub.close();
+});
+
 test('publications of one turn reach each connection as one write, messages joined by newlines', async () => {
   const { bus, hub } = setup();
   const sinks = [new FakeSink(), new FakeSink(), new FakeSink()];

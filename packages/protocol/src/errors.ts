@@ -46,6 +46,8 @@ export const Reason = {
   EpochChanged: 'epoch_changed',
   /** The server is shutting down. */
   Shutdown: 'shutdown',
+  /** A refreshed token (`auth`) no longer covers the channel. */
+  Forbidden: 'forbidden',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
@@ -59,6 +61,7 @@ export const HttpErrorCode = {
   Conflict: 'conflict',
   PayloadTooLarge: 'payload_too_large',
   UnsupportedMediaType: 'unsupported_media_type',
+  TooManyRequests: 'too_many_requests',
   Unavailable: 'unavailable',
   Internal: 'internal',
 } as const;
@@ -73,6 +76,7 @@ export const HTTP_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  too_many_requests: 429,
   unavailable: 503,
   internal: 500,
 };

@@ -23,6 +23,8 @@ export type {
   UnsubscribeCommand,
   PingCommand,
   PresenceCommand,
+  AuthCommand,
+  AuthedMessage,
   ClientCommand,
   WelcomeMessage,
   SubscribedMessage,

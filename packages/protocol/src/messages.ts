@@ -36,7 +36,14 @@ export interface PresenceCommand {
   channel: string;
 }
 
-export type ClientCommand = SubscribeCommand | UnsubscribeCommand | PingCommand | PresenceCommand;
+/** Authenticate (or refresh) with a token (SPEC §10); the reply is `authed`, a bad token closes 4401. */
+export interface AuthCommand {
+  op: 'auth';
+  id: number;
+  token: string;
+}
+
+export type ClientCommand = SubscribeCommand | UnsubscribeCommand | PingCommand | PresenceCommand | AuthCommand;
 
 // ---- server → client ------------------------------------------------------------------------
 
@@ -105,6 +112,14 @@ export interface PresenceMessage {
   subscribers: number;
 }
 
+/** The token of an `auth` command was accepted; `expiresAt` is its `exp` in ms since the Unix epoch. */
+export interface AuthedMessage {
+  op: 'authed';
+  id: number;
+  sub: string;
+  expiresAt: number;
+}
+
 export interface ErrorMessage {
   op: 'error';
   id?: number;
@@ -122,4 +137,5 @@ export type ServerMessage =
   | GapMessage
   | PongMessage
   | PresenceMessage
+  | AuthedMessage
   | ErrorMessage;

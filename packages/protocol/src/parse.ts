@@ -42,6 +42,9 @@ function isOffset(v: unknown): v is number {
 const SUBSCRIBE_KEYS = new Set(['op', 'id', 'channel', 'history', 'since']);
 const UNSUBSCRIBE_KEYS = new Set(['op', 'id', 'channel']);
 const PING_KEYS = new Set(['op', 'id']);
+const AUTH_KEYS = new Set(['op', 'id', 'token']);
+/** A JWT is three base64url parts; the frame limit bounds its length. */
+const TOKEN_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
 function unknownKey(obj: Record<string, unknown>, allowed: Set<string>): string | undefined {
   for (const k of Object.keys(obj)) if (!allowed.has(k)) return k;
@@ -76,6 +79,12 @@ export function parseClientFrame(
       const extra = unknownKey(obj, PING_KEYS);
       if (extra !== undefined) return fail(`unknown field ${quoteInput(extra)}`, id);
       return { ok: true, command: { op: 'ping', id } };
+    }
+    case 'auth': {
+      const extra = unknownKey(obj, AUTH_KEYS);
+      if (extra !== undefined) return fail(`unknown field ${quoteInput(extra)}`, id);
+      if (typeof obj.token !== 'string' || !TOKEN_RE.test(obj.token)) return fail('"token" must be a JWT (header.payload.signature)', id);
+      return { ok: true, command: { op: 'auth', id, token: obj.token } };
     }
     case 'unsubscribe':
     case 'presence': {

@@ -24,6 +24,14 @@ describe('parseClientFrame', () => {
     assert.deepEqual(ok(parseClientFrame('{"op":"unsubscribe","id":4,"channel":"uptime"}')), { op: 'unsubscribe', id: 4, channel: 'uptime' });
     assert.deepEqual(ok(parseClientFrame(Buffer.from('{"op":"ping","id":5}'))), { op: 'ping', id: 5 });
     assert.deepEqual(ok(parseClientFrame('{"op":"presence","id":7,"channel":"cmd:build"}')), { op: 'presence', id: 7, channel: 'cmd:build' });
+    assert.deepEqual(ok(parseClientFrame('{"op":"auth","id":6,"token":"aa.bb.cc"}')), { op: 'auth', id: 6, token: 'aa.bb.cc' });
+  });
+
+  it('refuses an auth command without a JWT-shaped token', () => {
+    for (const f of ['{"op":"auth","id":1}', '{"op":"auth","id":1,"token":5}', '{"op":"auth","id":1,"token":"a b.c.d"}', '{"op":"auth","id":1,"token":"abc"}', '{"op":"auth","id":1,"token":"a.b.c","x":1}']) {
+      assert.equal(err(parseClientFrame(f)).code, 'bad_request', f);
+      assert.equal(err(parseClientFrame(f)).id, 1, f);
+    }
   });
 
   it('rejects what is not one JSON object, with bad_request', () => {
@@ -119,6 +127,7 @@ describe('parseClientFrame', () => {
     const id = fc.nat();
     const cmd = fc.oneof(
       fc.record({ op: fc.constant('ping' as const), id }),
+      fc.record({ op: fc.constant('auth' as const), id, token: fc.stringMatching(/^[A-Za-z0-9_-]{1,40}\.[A-Za-z0-9_-]{0,40}\.[A-Za-z0-9_-]{0,40}$/) }),
       fc.record({ op: fc.constant('unsubscribe' as const), id, channel }),
       fc.record({ op: fc.constant('presence' as const), id, channel }),
       fc.record({ op: fc.constant('subscribe' as const), id, channel }),

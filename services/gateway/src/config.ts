@@ -1,6 +1,8 @@
+import { authWarnings, readAllowedHosts, readAuthConfig, type AuthConfig, type HostPolicy } from '@megaphone/auth';
 import { isValidChannel } from '@megaphone/protocol';
 import { readBusConfig, type BusConfig } from '@megaphone/bus';
 import { EnvReader, freeze, readCommonConfig, readOpenFileLimit, type CommonConfig, type Env } from '@megaphone/runtime';
+import { parseCidr } from './client-address.js';
 
 /**
  * Which browser origins may open a WebSocket or an SSE stream:
@@ -42,6 +44,15 @@ export interface GatewayConfig extends CommonConfig {
   adminToken: string | undefined;
   /** How often this node reports its subscriber counts to the cluster (SPEC §11). */
   presenceIntervalMs: number;
+  /** Tokens and public channels (SPEC §10). */
+  auth: AuthConfig;
+  /** `Host` names the public port answers (DNS rebinding). */
+  allowedHosts: HostPolicy;
+  maxConnectionsPerIp: number;
+  /** New connections per second per client address, with a burst of the same size. */
+  connectsPerIpPerSecond: number;
+  /** CIDRs whose `X-Forwarded-For` is believed. */
+  trustedProxies: readonly string[];
   /** Things worth a warning at start (e.g. `GATEWAY_ALLOWED_ORIGINS=*`). */
   warnings: readonly string[];
 }
@@ -81,6 +92,13 @@ function readConflate(r: EnvReader): string[] {
   return out;
 }
 
+function readTrustedProxies(r: EnvReader): string[] {
+  const items = r.list('GATEWAY_TRUSTED_PROXIES') ?? [];
+  const bad = items.filter((c) => parseCidr(c) === undefined);
+  if (bad.length > 0) r.problem(`GATEWAY_TRUSTED_PROXIES: not CIDRs like 10.0.0.0/8 or fd00::/8: ${bad.join(', ')}`);
+  return items;
+}
+
 /**
  * File descriptors a gateway keeps for everything but its clients: room on the public port to
  * answer more clients with a 503 (64), the admin port (128), Redis connections (64), the
@@ -110,7 +128,7 @@ function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
   const warnings: string[] = [];
   const host = r.str('GATEWAY_HOST', '0.0.0.0');
   const port = r.port('GATEWAY_PORT', 8080);
-  const adminHost = r.str('GATEWAY_ADMIN_HOST', '0.0.0.0');
+  const adminHost = r.str('GATEWAY_ADMIN_HOST', '127.0.0.1');
   const adminPort = r.port('GATEWAY_ADMIN_PORT', 9100);
   if (port !== 0 && port === adminPort && host === adminHost) r.problem('GATEWAY_PORT and GATEWAY_ADMIN_PORT must differ');
   const allowedOrigins = readOrigins(r, warnings);
@@ -135,6 +153,12 @@ function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
   if (adminToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(adminToken)) r.problem('ADMIN_TOKEN must be 16–4096 printable characters without spaces');
   if (adminToken === undefined) warnings.push('ADMIN_TOKEN is unset: the operator API (/v1/ on the admin port) answers loopback clients only');
   const presenceIntervalMs = r.int('PRESENCE_INTERVAL_MS', 2000, { min: 100, max: 60_000 });
+  const auth = readAuthConfig(r);
+  warnings.push(...authWarnings(auth, 'every channel is readable by anyone who can reach this gateway'));
+  const allowedHosts = readAllowedHosts(r, 'GATEWAY_ALLOWED_HOSTS', warnings);
+  const maxConnectionsPerIp = r.int('GATEWAY_MAX_CONNECTIONS_PER_IP', 256, { min: 1, max: 10_000_000 });
+  const connectsPerIpPerSecond = r.int('GATEWAY_CONNECTS_PER_IP_PER_SECOND', 20, { min: 1, max: 100_000 });
+  const trustedProxies = readTrustedProxies(r);
   if (maxQueueBytes < common.maxPublicationBytes) {
     warnings.push(`GATEWAY_MAX_QUEUE_BYTES (${maxQueueBytes}) is below MAX_PUBLICATION_BYTES (${common.maxPublicationBytes}): one large publication puts a client over its cap`);
   }
@@ -159,6 +183,11 @@ function read(r: EnvReader, machine: GatewayHost): GatewayConfig {
     conflateChannels,
     adminToken,
     presenceIntervalMs,
+    auth,
+    allowedHosts,
+    maxConnectionsPerIp,
+    connectsPerIpPerSecond,
+    trustedProxies,
     warnings,
   };
 }

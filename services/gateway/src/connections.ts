@@ -1,4 +1,6 @@
+import type { Principal } from '@megaphone/auth';
 import type { HubConnection } from '@megaphone/hub';
+import type { ExpiryEntry } from './expiry-queue.js';
 
 /** What the gateway needs from every client connection, whatever its transport. */
 export interface ClientConnection {
@@ -18,6 +20,14 @@ export interface ClientConnection {
   remote(): string;
   /** Closed by an operator (admin API): 4403, and the client does not reconnect on its own. */
   closeByOperator(): void;
+  /** The client address its per-address slot is counted under (see `limitKey`). */
+  readonly address: string;
+  /** The token it authenticated with, if any (`sub` is what operators see). */
+  readonly principal: Principal | undefined;
+  /** Its place in the one expiry queue while it holds a token. */
+  expiry: ExpiryEntry<ClientConnection> | undefined;
+  /** The token expired without a refresh: close with 4401 (WebSocket) or end the stream (SSE). */
+  tokenExpired(): void;
   /**
    * Bytes queued for this client, for the per-connection histogram. The transport's buffer is the
    * whole of it between turns: the hub flushes its pending chunks at the end of every turn.

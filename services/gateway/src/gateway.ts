@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
+import { TokenVerifier } from '@megaphone/auth';
 import { createBus, type Bus } from '@megaphone/bus';
 import { Hub } from '@megaphone/hub';
 import { createLogger, createRegistry, historyPolicyFor, startAdminServer, type Logger, type Readiness } from '@megaphone/runtime';
@@ -104,7 +105,8 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   });
   live.operator = operator;
 
-  const ctx = new EndpointContext(config, hub, metrics, logger, connections, (channel) => operator.presence.subscribers(channel), opts.identify ?? (() => null));
+  const verifier = new TokenVerifier(config.auth, { logger: logger.child({ component: 'auth' }) });
+  const ctx = new EndpointContext(config, hub, metrics, logger, connections, (channel) => operator.presence.subscribers(channel), opts.identify ?? (() => null), verifier);
   const ws = createWsEndpoint(ctx);
   const started: Array<() => Promise<void>> = [];
   const abort = async (err: unknown): Promise<never> => {
@@ -113,6 +115,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   };
   started.push(async () => {
     operator.stop();
+    verifier.close();
     await hub.close();
     if (ownsBus) await bus.close();
   });
@@ -123,6 +126,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
     {
       sse: createSseEndpoint(ctx),
       upgrade: ws.onUpgrade,
+      hostAllowed: (req) => ctx.hostAllowed(req),
       publicDir: opts.publicDir ?? CONSOLE_PUBLIC_DIR,
       maxSockets: config.maxConnections + PUBLIC_SOCKET_HEADROOM,
       dropped: () => metrics.socketsDropped.inc(),
@@ -143,7 +147,13 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
   const port = (server.address() as AddressInfo).port;
   const { allowedOrigins } = config;
   logger.info(
-    { port, adminPort: admin.port, bus: bus.kind, origins: allowedOrigins.kind === 'list' ? allowedOrigins.origins : allowedOrigins.kind },
+    {
+      port,
+      adminPort: admin.port,
+      bus: bus.kind,
+      origins: allowedOrigins.kind === 'list' ? allowedOrigins.origins : allowedOrigins.kind,
+      auth: verifier.enabled ? { publicChannels: config.auth.publicChannels } : 'off',
+    },
     'gateway listening',
   );
 
@@ -153,6 +163,8 @@ export async function startGateway(opts: StartGatewayOptions): Promise<GatewayHa
       ctx.draining = true;
       metrics.draining.set(1);
       connections.stop();
+      ctx.expiries.stop();
+      verifier.close();
       server.close();
       for (const c of connections.snapshot()) c.terminate();
       server.closeAllConnections();

@@ -7,6 +7,8 @@ import { serveStatic } from './static-files.js';
 export interface HttpRoutes {
   sse(req: IncomingMessage, res: ServerResponse, url: URL): void;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** The `Host` check (GATEWAY_ALLOWED_HOSTS) every request passes first. */
+  hostAllowed(req: IncomingMessage): boolean;
   publicDir: string;
   /** Sockets the port holds at once (clients plus room to answer more with a 503); more are dropped at accept. */
   maxSockets: number;
@@ -19,6 +21,7 @@ export async function listenHttp(host: string, port: number, routes: HttpRoutes,
   // Small headers and short header/request deadlines: nothing legitimate here needs more, and
   // slow-loris clients should not hold sockets. (Neither limit applies to a streaming response.)
   const server = createServer(HTTP_SERVER_LIMITS, (req, res) => {
+    if (!routes.hostAllowed(req)) return sendHttpError(res, 'forbidden', 'this gateway does not serve that host name (GATEWAY_ALLOWED_HOSTS)');
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname === '/sse') return routes.sse(req, res, url);
     if (url.pathname === '/ws') return sendHttpError(res, 'bad_request', 'this endpoint needs a WebSocket upgrade', { upgrade: 'websocket' });

@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Framing, Hub, HubConnection, Sink } from '@megaphone/hub';
 import { sseFraming } from './sse-frame.js';
 import { CloseCode, type StreamPosition, type SubscribeCommand } from '@megaphone/protocol';
+import type { Principal } from '@megaphone/auth';
 import type { Logger } from '@megaphone/runtime';
 import type { ClientConnection } from './connections.js';
+import type { ExpiryEntry } from './expiry-queue.js';
 import type { GatewayMetrics } from './metrics.js';
 
 export interface SseRequest {
@@ -22,6 +24,10 @@ export interface SseClientDeps {
   heartbeatMs: number;
   /** CORS headers for an allowed cross-origin page. */
   corsHeaders: Record<string, string>;
+  /** The per-address slot this stream holds. */
+  address: string;
+  /** The token every channel was checked against (the stream ends when it expires). */
+  principal: Principal | undefined;
   onClose(client: SseClient): void;
 }
 
@@ -33,6 +39,9 @@ export class SseClient implements ClientConnection, Sink {
   readonly conn: HubConnection;
   readonly connectedAt = Date.now();
   sub: string | null = null;
+  readonly address: string;
+  readonly principal: Principal | undefined;
+  expiry: ExpiryEntry<ClientConnection> | undefined;
   private closeCode: number | undefined;
   /** Bytes the kernel had taken at the last heartbeat while some were queued (-1: nothing queued). */
   private sentAtHeartbeat = -1;
@@ -43,6 +52,8 @@ export class SseClient implements ClientConnection, Sink {
     request: SseRequest,
     private readonly deps: SseClientDeps,
   ) {
+    this.address = deps.address;
+    this.principal = deps.principal;
     req.socket.setNoDelay(true);
     res.writeHead(200, {
       'content-type': 'text/event-stream',
@@ -153,6 +164,12 @@ export class SseClient implements ClientConnection, Sink {
     if (this.res.writableEnded) return;
     this.res.write(`retry: ${retryAfterMs}\n\n`);
     this.close(CloseCode.GoingAway);
+  }
+
+  /** SSE has no close code to carry it: the stream ends, and EventSource's reconnect gets a 401. */
+  tokenExpired(): void {
+    this.expiry = undefined;
+    this.close(CloseCode.Unauthorized);
   }
 
   terminate(): void {

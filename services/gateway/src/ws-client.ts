@@ -1,10 +1,12 @@
 import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
+import { readAccess, type Patterns, type Principal, type TokenVerifier } from '@megaphone/auth';
 import type { Framing, Hub, HubConnection, Sink } from '@megaphone/hub';
-import { CloseCode, ErrorCode, closeReason, parseClientFrame, type ClientCommand, type ErrorMessage, type ParseLimits } from '@megaphone/protocol';
+import { CloseCode, ErrorCode, Reason, closeReason, parseClientFrame, type AuthCommand, type ClientCommand, type ErrorMessage, type ParseLimits, type SubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { ClientConnection } from './connections.js';
+import type { ExpiryEntry } from './expiry-queue.js';
 import type { GatewayMetrics } from './metrics.js';
 import { CommandRateLimiter } from './rate-limit.js';
 import { frameHeader, textFrame, wsFraming } from './ws-frame.js';
@@ -20,12 +22,17 @@ export interface WsShared {
   maxCommandsPerSecond: number;
   /** Subscribes per connection per minute (burst of the same size). */
   maxChannelsPerMinute: number;
+  verifier: TokenVerifier;
+  /** AUTH_PUBLIC_CHANNELS (everything when no key is configured). */
+  publicChannels: Patterns;
+  /** A token was accepted (or replaced): its deadline moves in the expiry queue. */
+  onToken(client: WsClient, validUntil: number): void;
   onClose(client: WsClient): void;
   /** Cluster-wide subscribers of a channel (ClusterPresence). */
   presence(channel: string): number;
   /**
-   * Whether this client may read a channel: `presence` answers only for those. Every channel is
-   * readable until tokens exist (SPEC §10); authentication replaces this with the token's check.
+   * Whether this client may read a channel: `presence` answers only for those (the same check as
+   * `subscribe`: AUTH_PUBLIC_CHANNELS and the token's `channels` claim).
    */
   canRead(client: WsClient, channel: string): boolean;
 }
@@ -42,6 +49,9 @@ function pingPayload(): Buffer {
   if (out.readUInt32BE(0) === 0) out[3] = 1;
   return out;
 }
+
+/** Commands held while an `auth` is verified, at most; beyond it they are refused as rate limited. */
+const MAX_WAITING_COMMANDS = 32;
 
 /** A peer that does not answer a close frame is dropped after this long. */
 const CLOSE_GRACE_MS = 5000;
@@ -126,6 +136,9 @@ export class WsClient implements ClientConnection, Sink {
   /** A one-off 'drain' listener is on the socket (see `write`). */
   private drainArmed = false;
   private readonly limiter: CommandRateLimiter;
+  expiry: ExpiryEntry<ClientConnection> | undefined;
+  /** Commands that arrived while an `auth` was being verified: they run after it, in order. */
+  private waiting: ClientCommand[] | undefined;
 
   constructor(
     private readonly ws: GatewayWebSocket,
@@ -133,8 +146,12 @@ export class WsClient implements ClientConnection, Sink {
     private readonly socket: Socket,
     readonly session: string,
     readonly shared: WsShared,
+    readonly address: string,
+    /** From `Authorization` on the upgrade, then from `auth` commands. */
+    public principal: Principal | undefined,
   ) {
     this.limiter = new CommandRateLimiter(shared.maxCommandsPerSecond, Date.now, shared.maxChannelsPerMinute);
+    if (principal !== undefined) this.sub = principal.sub;
     this.conn = shared.hub.connect(this);
     ws.client = this;
     this.conn.send({ op: 'welcome', node: shared.node, session, heartbeatMs: shared.heartbeatMs });
@@ -246,9 +263,18 @@ export class WsClient implements ClientConnection, Sink {
   }
 
   private run(cmd: ClientCommand): void {
+    if (this.waiting !== undefined) {
+      if (this.waiting.length < MAX_WAITING_COMMANDS) this.waiting.push(cmd);
+      else this.replyError(cmd.id, ErrorCode.RateLimited, 'too many commands while a token is being verified');
+      return;
+    }
     switch (cmd.op) {
       case 'ping':
         this.conn.send({ op: 'pong', id: cmd.id });
+        return;
+      case 'auth':
+        this.waiting = [];
+        void this.authenticate(cmd);
         return;
       case 'subscribe': {
         const waitMs = this.limiter.takeChannel();
@@ -256,7 +282,7 @@ export class WsClient implements ClientConnection, Sink {
           this.replyError(cmd.id, ErrorCode.RateLimited, `more than ${this.shared.maxChannelsPerMinute} subscribes per minute; retry in ${waitMs} ms`, waitMs);
           return;
         }
-        this.conn.subscribe(cmd).catch((err: unknown) => this.internalError(cmd.id, err));
+        this.subscribe(cmd);
         return;
       }
       case 'unsubscribe':
@@ -270,6 +296,62 @@ export class WsClient implements ClientConnection, Sink {
         this.conn.send({ op: 'presence', id: cmd.id, channel: cmd.channel, subscribers: this.shared.presence(cmd.channel) });
         return;
     }
+  }
+
+  /** The one permission check of a subscription (SPEC §10): made here, never per message. */
+  private subscribe(cmd: SubscribeCommand): void {
+    const access = readAccess(this.shared.publicChannels, this.principal, cmd.channel);
+    if (access === 'unauthorized') {
+      this.replyError(cmd.id, ErrorCode.Unauthorized, `"${cmd.channel}" is not public: send a token first ({"op":"auth",…})`);
+      return;
+    }
+    if (access === 'forbidden') {
+      this.replyError(cmd.id, ErrorCode.Forbidden, `your token does not allow reading "${cmd.channel}"`);
+      return;
+    }
+    this.conn.subscribe(cmd).catch((err: unknown) => this.internalError(cmd.id, err));
+  }
+
+  private async authenticate(cmd: AuthCommand): Promise<void> {
+    const { verifier, logger } = this.shared;
+    if (!verifier.enabled) {
+      this.replyError(cmd.id, ErrorCode.BadRequest, 'this gateway has no keys configured: every channel is public and tokens are not used');
+      this.resume();
+      return;
+    }
+    let principal: Principal;
+    try {
+      principal = await verifier.verify(cmd.token);
+    } catch (err) {
+      if (this.closing) return;
+      const message = err instanceof Error ? err.message : 'the token is not valid';
+      logger.debug({ session: this.session, reason: message }, 'websocket token refused');
+      this.replyError(cmd.id, ErrorCode.Unauthorized, message);
+      // Closed once the hub has written the error (it flushes once per turn, in an earlier
+      // setImmediate); commands arriving meanwhile keep waiting and are dropped with the connection.
+      setImmediate(() => this.close(CloseCode.Unauthorized, closeReason({ reason: 'unauthorized' })));
+      return;
+    }
+    if (this.closing) return;
+    this.principal = principal;
+    this.sub = principal.sub;
+    this.shared.onToken(this, principal.validUntil);
+    this.conn.send({ op: 'authed', id: cmd.id, sub: principal.sub, expiresAt: principal.expiresAt });
+    logger.debug({ session: this.session, sub: principal.sub }, 'websocket authenticated');
+    // A refresh may cover less than the token it replaces.
+    for (const channel of this.conn.channels()) {
+      if (readAccess(this.shared.publicChannels, principal, channel) !== 'ok') {
+        this.conn.end(channel, Reason.Forbidden).catch((err: unknown) => this.internalError(cmd.id, err));
+      }
+    }
+    this.resume();
+  }
+
+  /** Runs the commands that waited for an `auth` (a later `auth` among them waits again). */
+  private resume(): void {
+    const queued = this.waiting ?? [];
+    this.waiting = undefined;
+    for (const c of queued) this.run(c);
   }
 
   private internalError(id: number, err: unknown): void {
@@ -315,6 +397,12 @@ export class WsClient implements ClientConnection, Sink {
 
   drain(retryAfterMs: number): void {
     this.close(CloseCode.GoingAway, closeReason({ retryAfterMs }));
+  }
+
+  tokenExpired(): void {
+    this.expiry = undefined;
+    this.shared.metrics.clientErrors.inc({ code: ErrorCode.Unauthorized });
+    this.close(CloseCode.Unauthorized, closeReason({ reason: 'token_expired' }));
   }
 
   terminate(): void {

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { WebSocket, type ClientOptions } from 'ws';
 import { MemoryBus } from '@megaphone/bus';
 import { decodeServerFrame, type ServerMessage } from '@megaphone/protocol';
-import { createLogger, historyPolicyFor } from '@megaphone/runtime';
+import { createLogger, historyPolicyFor, type Logger } from '@megaphone/runtime';
 import { readGatewayConfig, startGateway, type GatewayHandle, type StartGatewayOptions } from '../src/index.js';
 
 export interface TestGateway {
@@ -16,7 +16,7 @@ export interface TestGateway {
 }
 
 /** A gateway on port 0 with a MemoryBus the test publishes to directly. */
-export async function startTestGateway(env: Record<string, string> = {}, opts: Pick<StartGatewayOptions, 'publicDir' | 'identify'> = {}): Promise<TestGateway> {
+export async function startTestGateway(env: Record<string, string> = {}, opts: Pick<StartGatewayOptions, 'publicDir' | 'identify'> & { logger?: Logger } = {}): Promise<TestGateway> {
   const config = readGatewayConfig({
     NODE_NAME: 'gw-test',
     GATEWAY_HOST: '127.0.0.1',
@@ -24,11 +24,13 @@ export async function startTestGateway(env: Record<string, string> = {}, opts: P
     GATEWAY_ADMIN_HOST: '127.0.0.1',
     GATEWAY_ADMIN_PORT: '0',
     LOG_LEVEL: 'silent',
+    // Tests open many connections from one address in a burst; the limit's own tests lower it.
+    GATEWAY_CONNECTS_PER_IP_PER_SECOND: '100000',
     ...env,
   });
   const bus = new MemoryBus({ history: historyPolicyFor(config.namespaces) });
-  const logger = createLogger({ level: 'silent', service: 'gateway', node: 'gw-test' });
-  const gw = await startGateway({ config, bus, logger, ...opts });
+  const logger = opts.logger ?? createLogger({ level: 'silent', service: 'gateway', node: 'gw-test' });
+  const gw = await startGateway({ config, bus, ...opts, logger });
   return {
     gw,
     bus,

@@ -44,21 +44,23 @@ test('readiness tracker: counts reconnects and the time to be ready again, not t
   assert.deepEqual(events, ['connected true', 'connected false', 'connected true', 'reconnected', 'resubscribed 1.5']);
 });
 
-test('origin policy: same-origin compares the Origin host with Host; lists are exact; * allows any', () => {
+test('origin policy: same-origin compares scheme, host and port exactly; lists are exact; * allows any', () => {
   const same = { kind: 'same-origin' } as const;
-  assert.equal(originAllowed(same, { host: 'gw.example:8080', origin: 'https://gw.example:8080' }), true);
-  assert.equal(originAllowed(same, { host: 'GW.example', origin: 'http://gw.example' }), true);
-  assert.equal(originAllowed(same, { host: '[::1]:8080', origin: 'http://[::1]:8080' }), true);
-  assert.equal(originAllowed(same, { host: 'gw.example:8080', origin: 'https://gw.example:8081' }), false);
-  assert.equal(originAllowed(same, { host: 'gw.example', origin: 'https://gw.example.evil' }), false);
-  assert.equal(originAllowed(same, { host: 'gw.example', origin: 'null' }), false);
-  assert.equal(originAllowed(same, { origin: 'https://gw.example' }), false, 'no Host to compare with');
-  assert.equal(originAllowed(same, { host: 'gw.example' }), true, 'no Origin: not a browser page');
+  assert.equal(originAllowed(same, { host: 'gw.example:8080', origin: 'https://gw.example:8080' }, 'https'), true);
+  assert.equal(originAllowed(same, { host: 'gw.example:8080', origin: 'https://gw.example:8080' }, 'http'), false, 'another scheme');
+  assert.equal(originAllowed(same, { host: 'GW.example', origin: 'http://gw.example' }, 'http'), true);
+  assert.equal(originAllowed(same, { host: 'gw.example:80', origin: 'http://gw.example' }, 'http'), true, 'default port');
+  assert.equal(originAllowed(same, { host: '[::1]:8080', origin: 'http://[::1]:8080' }, 'http'), true);
+  assert.equal(originAllowed(same, { host: 'gw.example:8080', origin: 'https://gw.example:8081' }, 'https'), false);
+  assert.equal(originAllowed(same, { host: 'gw.example', origin: 'https://gw.example.evil' }, 'https'), false);
+  assert.equal(originAllowed(same, { host: 'gw.example', origin: 'null' }, 'http'), false);
+  assert.equal(originAllowed(same, { origin: 'https://gw.example' }, 'https'), false, 'no Host to compare with');
+  assert.equal(originAllowed(same, { host: 'gw.example' }, 'http'), true, 'no Origin: not a browser page');
   const list = { kind: 'list', origins: ['https://app.example'] } as const;
-  assert.equal(originAllowed(list, { host: 'gw', origin: 'https://app.example' }), true);
-  assert.equal(originAllowed(list, { host: 'gw', origin: 'HTTPS://APP.EXAMPLE' }), true);
-  assert.equal(originAllowed(list, { host: 'gw', origin: 'http://app.example' }), false);
-  assert.equal(originAllowed({ kind: 'any' }, { host: 'gw', origin: 'null' }), true);
+  assert.equal(originAllowed(list, { host: 'gw', origin: 'https://app.example' }, 'http'), true);
+  assert.equal(originAllowed(list, { host: 'gw', origin: 'HTTPS://APP.EXAMPLE' }, 'http'), true);
+  assert.equal(originAllowed(list, { host: 'gw', origin: 'http://app.example' }, 'http'), false);
+  assert.equal(originAllowed({ kind: 'any' }, { host: 'gw', origin: 'null' }, 'http'), true);
 });
 
 test('a gateway WebSocket holds no listener dictionary until someone adds a listener, and listeners still work', () => {

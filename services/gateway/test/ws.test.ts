@@ -148,6 +148,9 @@ test('Origin: same-origin by default, foreign origins refused with 403', async (
     assert.equal(await upgradeStatus(t.ws, { origin: `http://127.0.0.1:${port}` }), 101);
     assert.equal(await upgradeStatus(t.ws, { origin: 'https://evil.example' }), 403);
     assert.equal(await upgradeStatus(t.ws, { origin: `http://127.0.0.1:${Number(port) + 1}` }), 403);
+    assert.equal(await upgradeStatus(t.ws, { origin: `https://127.0.0.1:${port}` }), 403, 'another scheme is another origin');
+    // DNS rebinding: the attacker's page is same-origin with its own name, which the gateway does not serve.
+    assert.equal(await upgradeStatus(t.ws, { origin: `http://rebind.attacker.example:${port}`, headers: { host: `rebind.attacker.example:${port}` } }), 403);
     assert.equal(await upgradeStatus(t.ws), 101, 'no Origin: not a browser');
     assert.equal(await upgradeStatus(t.ws.replace('/ws', '/elsewhere')), 404);
   } finally {

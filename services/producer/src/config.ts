@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { readBusConfig, type BusConfig } from '@megaphone/bus';
+import { authWarnings, readAllowedHosts, readAuthConfig, type AuthConfig, type HostPolicy } from '@megaphone/auth';
 import { EnvReader, freeze, readCommonConfig, type CommonConfig, type Env } from '@megaphone/runtime';
 import { loadJobsFile, type JobSpec } from './jobs-file.js';
 
@@ -24,6 +25,12 @@ export interface ProducerConfig extends CommonConfig {
   uptimeIntervalMs: number;
   maxBodyBytes: number;
   killGraceMs: number;
+  /** JWT keys (shared with the gateway); `publish`/`run` claims grant API rights (SPEC §10). */
+  auth: AuthConfig;
+  /** `Host` names the API answers (DNS rebinding). */
+  allowedHosts: HostPolicy;
+  /** Things worth a warning at start. */
+  warnings: readonly string[];
 }
 
 function read(r: EnvReader, loadJobs: boolean): ProducerConfig {
@@ -31,7 +38,7 @@ function read(r: EnvReader, loadJobs: boolean): ProducerConfig {
   const bus = readBusConfig(r);
   const host = r.str('PRODUCER_HOST', '0.0.0.0');
   const port = r.port('PRODUCER_PORT', 8090);
-  const adminHost = r.str('PRODUCER_ADMIN_HOST', '0.0.0.0');
+  const adminHost = r.str('PRODUCER_ADMIN_HOST', '127.0.0.1');
   const adminPort = r.port('PRODUCER_ADMIN_PORT', 9101);
   const jobsFile = r.str('PRODUCER_JOBS_FILE', DEFAULT_JOBS_FILE);
   const apiToken = r.str('PRODUCER_API_TOKEN');
@@ -40,6 +47,13 @@ function read(r: EnvReader, loadJobs: boolean): ProducerConfig {
   const maxBodyBytes = r.int('PRODUCER_MAX_BODY_BYTES', 1_048_576, { min: 1024, max: 268_435_456 });
   const killGraceMs = r.int('PRODUCER_KILL_GRACE_MS', 5000, { min: 0, max: 600_000 });
   if (port !== 0 && port === adminPort) r.problem('PRODUCER_PORT and PRODUCER_ADMIN_PORT must differ');
+  const warnings: string[] = [];
+  const auth = readAuthConfig(r);
+  warnings.push(...authWarnings(auth, 'no JWT is accepted, and every channel is readable by anyone who can reach a gateway with the same settings'));
+  if (apiToken === undefined && auth.secret === undefined && auth.jwks === undefined) {
+    warnings.push('PRODUCER_API_TOKEN is not set: mutating API requests (POST, DELETE) are accepted from loopback only');
+  }
+  const allowedHosts = readAllowedHosts(r, 'PRODUCER_ALLOWED_HOSTS', warnings);
   let jobs: JobSpec[] = [];
   if (loadJobs) {
     const loaded = loadJobsFile(jobsFile);
@@ -61,6 +75,9 @@ function read(r: EnvReader, loadJobs: boolean): ProducerConfig {
     uptimeIntervalMs,
     maxBodyBytes,
     killGraceMs,
+    auth,
+    allowedHosts,
+    warnings,
   };
 }
 

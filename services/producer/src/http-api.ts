@@ -1,19 +1,27 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { HostPolicy, TokenVerifier } from '@megaphone/auth';
 import type { Bus } from '@megaphone/bus';
 import type { StreamPosition } from '@megaphone/protocol';
 import { HTTP_SERVER_LIMITS, answerClientError, type Logger } from '@megaphone/runtime';
-import { authorize } from './auth.js';
+import { authenticate, callerName, permits, type Caller } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-util.js';
 import type { JobManager } from './job-manager.js';
 import type { Outbox } from './outbox.js';
 import { parsePublishBody } from './publish-request.js';
+import { guardRequest, MUTATING } from './request-guard.js';
 
 export interface ApiOptions {
   jobs: JobManager;
   outbox: Outbox;
   bus: Pick<Bus, 'isReady'>;
   apiToken: string | undefined;
+  /** JWTs whose `publish`/`run` claims grant narrower rights (SPEC §10). */
+  verifier: TokenVerifier;
+  /** PRODUCER_ALLOWED_HOSTS. */
+  allowedHosts: HostPolicy;
+  /** The job a run belongs to, for the `run` claim of `DELETE /v1/runs/{run}`. */
+  jobOfRun(run: string): Promise<string | undefined> | string | undefined;
   maxBodyBytes: number;
   maxPublicationBytes: number;
   /** How long `POST /v1/publish` waits for the bus before answering 503. */
@@ -26,18 +34,32 @@ interface Route {
   /** Template used as the metrics label. */
   name: string;
   pattern: RegExp;
-  methods: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void> | void>>;
+  methods: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse, params: string[], caller: Caller | undefined) => Promise<void> | void>>;
+  /** What a mutating request on this route needs beyond authentication (the run claim). */
+  needs?: (method: string, params: string[]) => Promise<{ action: 'run'; name: string } | undefined>;
 }
-
-const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** The producer's HTTP API (SPEC §5). Every error is `{"error":{"code","message"}}` with its catalogue status. */
 export function createApiServer(opts: ApiOptions): Server {
   const routes: Route[] = [
     { name: '/v1/jobs', pattern: /^\/v1\/jobs\/?$/, methods: { GET: (_q, res) => sendJson(res, 200, { jobs: opts.jobs.list() }) } },
-    { name: '/v1/jobs/{name}/runs', pattern: /^\/v1\/jobs\/([^/]+)\/runs\/?$/, methods: { POST: (_q, res, p) => startRun(res, p[0]!) } },
-    { name: '/v1/runs/{run}', pattern: /^\/v1\/runs\/([^/]+)\/?$/, methods: { GET: (_q, res, p) => getRun(res, p[0]!), DELETE: (_q, res, p) => stopRun(res, p[0]!) } },
-    { name: '/v1/publish', pattern: /^\/v1\/publish\/?$/, methods: { POST: (req, res) => publish(req, res) } },
+    {
+      name: '/v1/jobs/{name}/runs',
+      pattern: /^\/v1\/jobs\/([^/]+)\/runs\/?$/,
+      methods: { POST: (_q, res, p) => startRun(res, p[0]!) },
+      needs: async (_m, p) => ({ action: 'run', name: p[0]! }),
+    },
+    {
+      name: '/v1/runs/{run}',
+      pattern: /^\/v1\/runs\/([^/]+)\/?$/,
+      methods: { GET: (_q, res, p) => getRun(res, p[0]!), DELETE: (_q, res, p) => stopRun(res, p[0]!) },
+      needs: async (_m, p) => {
+        const job = await opts.jobOfRun(p[0]!);
+        if (job === undefined) throw new HttpError('not_found', 'no such run');
+        return { action: 'run', name: job };
+      },
+    },
+    { name: '/v1/publish', pattern: /^\/v1\/publish\/?$/, methods: { POST: (req, res, _p, caller) => publish(req, res, caller) } },
   ];
 
   function startRun(res: ServerResponse, name: string): void {
@@ -64,9 +86,11 @@ export function createApiServer(opts: ApiOptions): Server {
     sendJson(res, 202, { run: id, state: 'stopping' });
   }
 
-  async function publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function publish(req: IncomingMessage, res: ServerResponse, caller: Caller | undefined): Promise<void> {
     const body = await readJsonBody(req, opts.maxBodyBytes);
     const { items, single } = parsePublishBody(body, opts.maxPublicationBytes);
+    const refused = items.find((it) => !permits(caller, 'publish', it.channel));
+    if (refused !== undefined) throw new HttpError('forbidden', `your token does not allow publishing to "${refused.channel}"; nothing was published`);
     const retry = { 'retry-after': '1' };
     if (!opts.bus.isReady()) throw new HttpError('unavailable', 'the bus is unavailable; nothing was published, retry later', retry);
     if (opts.outbox.isFull()) throw new HttpError('unavailable', 'the outbox is full (the bus is not keeping up); nothing was published, retry later', retry);
@@ -92,6 +116,18 @@ export function createApiServer(opts: ApiOptions): Server {
     sendJson(res, 200, single ? out[0] : out);
   }
 
+  /** The auth step in front of every mutating handler: who calls (401), and may they (403). */
+  async function authorizeMutation(req: IncomingMessage, route: Route, method: string, params: string[]): Promise<Caller> {
+    const auth = await authenticate(req, { apiToken: opts.apiToken, verifier: opts.verifier });
+    if (!auth.ok) throw new HttpError(auth.status, auth.message, auth.status === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {});
+    const need = auth.caller.kind === 'token' ? await route.needs?.(method, params) : undefined;
+    if (need !== undefined && !permits(auth.caller, need.action, need.name)) {
+      throw new HttpError('forbidden', `your token does not allow starting or stopping runs of "${need.name.slice(0, 64)}"`);
+    }
+    if (auth.caller.kind === 'token') opts.logger.debug({ sub: callerName(auth.caller), route: route.name, method }, 'API request by token');
+    return auth.caller;
+  }
+
   const server = createServer(HTTP_SERVER_LIMITS, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
@@ -99,21 +135,22 @@ export function createApiServer(opts: ApiOptions): Server {
     const done = (status: number): void => opts.onRequest?.(routeName, status);
     res.once('finish', () => done(res.statusCode));
     const handle = async (): Promise<void> => {
+      guardRequest(req, opts.allowedHosts);
       for (const route of routes) {
         const m = route.pattern.exec(path);
         if (m === null) continue;
         routeName = route.name;
         const handler = route.methods[method];
+        if (method === 'OPTIONS') {
+          // A preflight from our own origin (a foreign one was refused above): no CORS allowance
+          // is ever granted, so browsers on other sites cannot call the API.
+          res.writeHead(204, { allow: Object.keys(route.methods).join(', '), 'content-length': '0' }).end();
+          return;
+        }
         if (handler === undefined) {
           throw new HttpError('method_not_allowed', `${method} is not allowed here; use ${Object.keys(route.methods).join(', ')}`, {
             allow: Object.keys(route.methods).join(', '),
           });
-        }
-        if (MUTATING.has(method)) {
-          const auth = authorize(req, opts.apiToken);
-          if (!auth.ok) {
-            throw new HttpError(auth.status, auth.message, auth.status === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {});
-          }
         }
         const params = m.slice(1).map((s) => {
           try {
@@ -122,7 +159,8 @@ export function createApiServer(opts: ApiOptions): Server {
             throw new HttpError('bad_request', 'the path is not valid');
           }
         });
-        await handler(req, res, params);
+        const caller = MUTATING.has(method) ? await authorizeMutation(req, route, method, params) : undefined;
+        await handler(req, res, params, caller);
         return;
       }
       throw new HttpError('not_found', 'no such endpoint; see GET /v1/jobs, POST /v1/jobs/{name}/runs, GET|DELETE /v1/runs/{run}, POST /v1/publish');

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { TokenVerifier } from '@megaphone/auth';
 import { createBus, type Bus } from '@megaphone/bus';
 import { UPTIME_CHANNEL } from '@megaphone/protocol';
 import { createLogger, createRegistry, historyPolicyFor, startAdminServer, type Logger, type Readiness } from '@megaphone/runtime';
@@ -137,11 +138,15 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
     return { ready: reasons.length === 0, reasons };
   };
 
+  const verifier = new TokenVerifier(config.auth, { logger: logger.child({ component: 'auth' }) });
   const api = createApiServer({
     jobs: manager,
     outbox: box,
     bus,
     apiToken: config.apiToken,
+    verifier,
+    allowedHosts: config.allowedHosts,
+    jobOfRun: (id) => manager.getRun(id)?.summary().job,
     maxBodyBytes: config.maxBodyBytes,
     maxPublicationBytes: config.maxPublicationBytes,
     publishTimeoutMs: tuning.publishTimeoutMs,
@@ -155,6 +160,7 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
     admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry, readiness, logger });
   } catch (err) {
     api.close();
+    verifier.close();
     box.close();
     if (ownsBus) await bus.close();
     throw err;
@@ -163,9 +169,7 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   const busWatch = setInterval(observeBus, tuning.busWatchMs);
   busWatch.unref();
 
-  if (config.apiToken === undefined) {
-    logger.warn('PRODUCER_API_TOKEN is not set: mutating API requests (POST, DELETE) are accepted from loopback only');
-  }
+  for (const warning of config.warnings) logger.warn(warning);
   const stopUptime = startUptime({
     intervalMs: config.uptimeIntervalMs,
     node: config.nodeName,
@@ -190,6 +194,7 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
       box.close();
       await apiClosed;
       await admin.close();
+      verifier.close();
       if (ownsBus) await bus.close();
     })());
 

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { TokenVerifier } from '@megaphone/auth';
 import type { Logger } from '@megaphone/runtime';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../src/json-depth.js';
 import { createApiServer, listen } from '../src/http-api.js';
@@ -23,6 +24,9 @@ test('100,000-deep nested data is answered 400 and nothing is logged at error le
     outbox: { isFull: () => false, enqueue: () => assert.fail('nothing may be published') } as never,
     bus,
     apiToken: undefined,
+    verifier: new TokenVerifier({ publicChannels: [] }),
+    allowedHosts: { kind: 'any' },
+    jobOfRun: () => undefined,
     maxBodyBytes: 1_048_576,
     maxPublicationBytes: 65_536,
     publishTimeoutMs: 1000,

@@ -207,12 +207,13 @@ export interface HttpReply {
   body: any;
 }
 
-/** One HTTP request to 127.0.0.1; a JSON `body` is sent as application/json unless headers say otherwise. */
+/** One HTTP request to 127.0.0.1; a JSON `body` (and any POST) is sent as application/json unless headers say otherwise. */
 export async function http(port: number, method: string, path: string, opts: { body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<HttpReply> {
   const headers: Record<string, string> = { ...opts.headers };
   let body: string | undefined = opts.raw;
   if (opts.body !== undefined) body = JSON.stringify(opts.body);
-  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+  // A POST says application/json even without a body (the API refuses anything else: SPEC §10).
+  if ((body !== undefined || method === 'POST') && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
   const text = await res.text();
   let parsed: unknown = text;

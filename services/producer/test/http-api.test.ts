@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
-import { authorize, isLoopback, tokenMatches } from '../src/auth.js';
+import { TokenVerifier } from '@megaphone/auth';
+import { TEST_SECRET } from '@megaphone/auth/testing';
+import { authenticate, isLoopback, tokenMatches } from '../src/auth.js';
 import { startProducer, type ProducerHandle } from '../src/producer.js';
 import type { JobSpec } from '../src/jobs-file.js';
 import { FlakyBus, http, job, memoryBus, pidAlive, published, sleep, testConfig, waitFor } from './helpers.js';
@@ -191,17 +193,24 @@ test('with PRODUCER_API_TOKEN, mutating requests need the bearer token; reads do
   });
 });
 
-test('without a token, mutating requests are accepted from loopback only', () => {
+test('without a token or key, mutating requests are accepted from loopback only', async () => {
+  const off = new TokenVerifier({ publicChannels: [] });
   const req = (remoteAddress: string, authorization?: string): IncomingMessage =>
     ({ socket: { remoteAddress }, headers: authorization ? { authorization } : {} }) as unknown as IncomingMessage;
-  for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) assert.deepEqual(authorize(req(a), undefined), { ok: true }, a);
+  for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) {
+    assert.deepEqual(await authenticate(req(a), { apiToken: undefined, verifier: off }), { ok: true, caller: { kind: 'loopback' } }, a);
+  }
   for (const a of ['10.0.0.5', '192.168.1.2', '::ffff:10.0.0.1', 'fe80::1']) {
-    const r = authorize(req(a), undefined);
+    const r = await authenticate(req(a), { apiToken: undefined, verifier: off });
     assert.ok(!r.ok && r.status === 'forbidden', a);
   }
   // With a token, loopback is no excuse: the token is required from everywhere.
-  assert.equal(authorize(req('127.0.0.1'), TOKEN).ok, false);
-  assert.equal(authorize(req('10.0.0.5', `Bearer ${TOKEN}`), TOKEN).ok, true);
+  assert.equal((await authenticate(req('127.0.0.1'), { apiToken: TOKEN, verifier: off })).ok, false);
+  assert.deepEqual(await authenticate(req('10.0.0.5', `Bearer ${TOKEN}`), { apiToken: TOKEN, verifier: off }), { ok: true, caller: { kind: 'operator' } });
+  // With a key, too.
+  const on = new TokenVerifier({ publicChannels: [], secret: TEST_SECRET });
+  const r = await authenticate(req('127.0.0.1'), { apiToken: undefined, verifier: on });
+  assert.ok(!r.ok && r.status === 'unauthorized');
   assert.equal(isLoopback(undefined), false);
   assert.equal(tokenMatches('a', 'a'), true);
   assert.equal(tokenMatches('a', 'ab'), false);

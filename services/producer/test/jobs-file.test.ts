@@ -153,8 +153,10 @@ test('defaults: the example jobs file from the package, ports 8090/9101, limits 
   assert.match(c.jobsFile, /services\/producer\/jobs\.example\.yaml$/);
   assert.deepEqual(
     [c.host, c.port, c.adminHost, c.adminPort, c.apiToken, c.outboxMaxBytes, c.uptimeIntervalMs, c.maxBodyBytes, c.killGraceMs],
-    ['0.0.0.0', 8090, '0.0.0.0', 9101, undefined, 8_388_608, 1000, 1_048_576, 5000],
+    ['0.0.0.0', 8090, '127.0.0.1', 9101, undefined, 8_388_608, 1000, 1_048_576, 5000],
   );
+  assert.equal(c.allowedHosts.kind, 'list');
+  assert.ok(c.warnings.some((w) => /no AUTH_JWT_SECRET/.test(w)) && c.warnings.some((w) => /loopback only/.test(w)));
   const names = c.jobs.map((j) => j.name);
   assert.ok(names.length >= 4, 'the example shows an endless, a periodic, a coloured and a failing job');
   assert.ok(c.jobs.some((j) => j.restart === 'always' && j.everyMs === undefined));
@@ -167,6 +169,7 @@ test('PRODUCER_ENV_NAMES lists every variable the producer reads', () => {
     'PRODUCER_HOST', 'PRODUCER_PORT', 'PRODUCER_ADMIN_HOST', 'PRODUCER_ADMIN_PORT', 'PRODUCER_JOBS_FILE', 'PRODUCER_API_TOKEN',
     'PRODUCER_OUTBOX_MAX_BYTES', 'PRODUCER_UPTIME_INTERVAL_MS', 'PRODUCER_MAX_BODY_BYTES', 'PRODUCER_KILL_GRACE_MS',
     'NODE_NAME', 'LOG_LEVEL', 'REDIS_URL', 'MAX_PUBLICATION_BYTES', 'HISTORY_SIZE',
+    'AUTH_JWT_SECRET', 'AUTH_JWT_SECRET_FILE', 'AUTH_JWKS_FILE', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'PRODUCER_ALLOWED_HOSTS',
   ]) {
     assert.ok(PRODUCER_ENV_NAMES.includes(name), name);
   }

@@ -28,6 +28,8 @@ if (process.argv[2] === 'child') {
     GATEWAY_ADMIN_HOST: '127.0.0.1',
     GATEWAY_ADMIN_PORT: '0',
     GATEWAY_MAX_CHANNELS_PER_MINUTE: '1000000',
+    GATEWAY_MAX_CONNECTIONS_PER_IP: '10000000',
+    GATEWAY_CONNECTS_PER_IP_PER_SECOND: '100000',
   });
   const bus = new MemoryBus({ history: historyPolicyFor(config.namespaces) });
   const gw = await startGateway({ config, bus, logger: createLogger({ level: 'silent', service: 'gateway', node: 'measure' }) });

@@ -62,7 +62,14 @@ export class Cluster {
         gateways: opts.gateways ?? 3,
         gatewayName: (i) => `gw-${i + 1}`,
         env: { LOG_LEVEL: 'warn' },
-        gatewayEnv: { GATEWAY_ALLOWED_ORIGINS: '*', GATEWAY_DRAIN_MS: '500', ...opts.gatewayEnv },
+        gatewayEnv: {
+          GATEWAY_ALLOWED_ORIGINS: '*',
+          GATEWAY_DRAIN_MS: '500',
+          // Every test client connects from loopback, and reconnects all at once after a fault.
+          GATEWAY_MAX_CONNECTIONS_PER_IP: '1000000',
+          GATEWAY_CONNECTS_PER_IP_PER_SECOND: '100000',
+          ...opts.gatewayEnv,
+        },
         producerEnv: { PRODUCER_JOBS_FILE: jobsFile, PRODUCER_API_TOKEN: API_TOKEN, ...opts.producerEnv },
       });
       return new Cluster(topology, new ProducerApi(topology.producers[0]!.httpUrl), dir);

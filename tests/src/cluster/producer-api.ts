@@ -20,7 +20,8 @@ export class ProducerApi {
     const t0 = Date.now();
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      // Every POST says application/json, with a body or without (the API refuses anything else).
+      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined && method !== 'POST' ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -39,7 +39,8 @@ export async function startLocalCluster(opts: ClusterOptions = {}): Promise<Loca
     balancer: opts.balancer ?? 'auto',
     port: opts.port ?? 0,
     env: { LOG_LEVEL: 'warn', ...opts.env },
-    gatewayEnv: { GATEWAY_DRAIN_MS: '2000', ...opts.env },
+    // Every test client connects from loopback, hundreds at once (ops-drain): lift the per-address limits.
+    gatewayEnv: { GATEWAY_DRAIN_MS: '2000', GATEWAY_MAX_CONNECTIONS_PER_IP: '100000', GATEWAY_CONNECTS_PER_IP_PER_SECOND: '100000', ...opts.env },
     ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
   });
   const server = t.redis.server!;

@@ -29,6 +29,8 @@ export class JobOutput {
   private readonly watching: WatchingView;
   private unsubscribe: (() => void) | undefined;
   private job: string | undefined;
+  /** The gateway refused the selected job's channel (not covered by the token, or no token). */
+  private denied = false;
 
   constructor(private readonly client: MegaphoneClient) {
     this.title = h('h2', { class: 'output-title', 'data-testid': 'output-title' }, 'Select a job');
@@ -44,10 +46,12 @@ export class JobOutput {
     if (job === this.job) return;
     this.unsubscribe?.();
     this.job = job;
+    this.denied = false;
     this.terminal.clear();
     const channel = `cmd:${job}`;
     const data = this.terminal.el.dataset;
     data['channel'] = channel;
+    delete data['access'];
     delete data['epoch'];
     delete data['lastOffset'];
     data['gaps'] = '0';
@@ -59,8 +63,28 @@ export class JobOutput {
       onSubscribed: (info) => {
         data['epoch'] = info.epoch;
       },
-      onError: (err) => this.terminal.write([{ kind: 'gap', text: `⚠ cannot subscribe to ${channel}: ${err.message}` }]),
+      onError: (err) => {
+        if (err.code === 'forbidden' || err.code === 'unauthorized') this.deny(channel);
+        else this.terminal.write([{ kind: 'gap', text: `⚠ cannot subscribe to ${channel}: ${err.message}` }]);
+      },
+      onUnsubscribed: (reason) => {
+        if (reason === 'forbidden') this.deny(channel);
+      },
     });
+  }
+
+  /** Subscribes again if the channel was refused (a new token may cover it now). */
+  retry(): void {
+    const job = this.job;
+    if (!this.denied || job === undefined) return;
+    this.job = undefined;
+    this.show(job);
+  }
+
+  private deny(channel: string): void {
+    this.denied = true;
+    this.terminal.el.dataset['access'] = 'denied';
+    this.terminal.write([{ kind: 'gap', text: `⛔ not allowed: your token does not let you read ${channel}` }]);
   }
 
   private onMessage(d: unknown, meta: MessageMeta): void {

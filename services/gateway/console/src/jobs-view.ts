@@ -33,7 +33,15 @@ export class JobsView {
     replaceChildren(this.list, ...jobs.map((job) => this.item(job)));
   }
 
+  /** The `jobs` channel is not readable with the current token. */
+  denied(): void {
+    this.jobs = [];
+    this.list.dataset['access'] = 'denied';
+    replaceChildren(this.list, h('li', { class: 'empty denied', 'data-testid': 'jobs-denied' }, 'Not allowed: your token does not let you read the jobs list.'));
+  }
+
   private renderEmpty(): void {
+    delete this.list.dataset['access'];
     replaceChildren(this.list, h('li', { class: 'empty' }, 'No job has run yet.'));
   }
 

@@ -5,6 +5,7 @@ import { JobOutput } from './job-output.js';
 import { JobsModel } from './jobs.js';
 import { JobsView } from './jobs-view.js';
 import { StatusView } from './status-view.js';
+import { TokenView, forgetToken, storedToken, takeTokenFromHash } from './token.js';
 import { UptimeView } from './uptime-view.js';
 
 /** The lifecycle events the jobs list is folded from (SPEC §5: the `jobs` channel). */
@@ -21,7 +22,13 @@ function jobFromHash(): string | undefined {
 }
 
 function start(root: HTMLElement): void {
-  const client = new MegaphoneClient({ url: gatewayUrl(), backoff: { initialMs: 500, maxMs: 10_000 } });
+  takeTokenFromHash();
+  // The token travels only inside the WebSocket (`auth`), read from this tab's sessionStorage.
+  const client = new MegaphoneClient({ url: gatewayUrl(), backoff: { initialMs: 500, maxMs: 10_000 }, getToken: storedToken });
+  const tokenView = new TokenView(() => {
+    if (client.state === 'closed') client.connect();
+    else client.refreshToken();
+  });
   const status = new StatusView(() => client.reconnectNow());
   const uptime = new UptimeView();
   const output = new JobOutput(client);
@@ -38,13 +45,20 @@ function start(root: HTMLElement): void {
   const bump = (key: string) => (debug.dataset[key] = String(Number(debug.dataset[key] ?? '0') + 1));
 
   root.replaceChildren(
-    h('header', { class: 'topbar' }, h('h1', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '◢'), 'megaphone'), uptime.el, status.el),
+    h('header', { class: 'topbar' }, h('h1', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '◢'), 'megaphone'), uptime.el, tokenView.el, status.el),
     h('main', { class: 'layout' }, jobsView.el, output.el),
     debug,
   );
 
   client.on('state', (change: StateChange) => {
     status.update(change);
+    // The token was refused twice (the SDK asked once more): forget it and keep showing what is
+    // public; a pasted token reconnects with it.
+    if (change.state === 'closed' && change.closeCode === 4401 && storedToken() !== undefined) {
+      forgetToken();
+      client.connect();
+      return;
+    }
     // Values on screen stop being live while disconnected; the stylesheet dims them.
     root.dataset['connection'] = change.state;
     if (change.state === 'open') bump('opens');
@@ -54,7 +68,10 @@ function start(root: HTMLElement): void {
     bump('anomalies');
     console.warn('megaphone:', a.message, a);
   });
-  client.on('error', (e) => console.warn('megaphone:', e.message));
+  client.on('error', (e) => {
+    if (e.kind === 'unauthorized') tokenView.refused(e.message);
+    console.warn('megaphone:', e.message);
+  });
 
   // The gateway conflates `uptime` for lagging clients: only the latest value matters.
   client.subscribe('uptime', { history: 1, conflated: true, onMessage: (d) => uptime.update(d) });
@@ -68,9 +85,18 @@ function start(root: HTMLElement): void {
     if (job !== undefined) select(job.name);
   };
 
+  let jobsDenied = false;
+  let unsubscribeJobs = (): void => {};
   const subscribeJobs = (): void => {
+    jobsDenied = false;
     const unsubscribe = subscribeWithHistory(client, 'jobs', JOBS_HISTORY, {
+      onError: (err) => {
+        if (err.code !== 'forbidden' && err.code !== 'unauthorized') return;
+        jobsDenied = true;
+        jobsView.denied();
+      },
       onSubscribed: (info) => {
+        jobsView.render(model.list());
         replayedTo = info.offset;
         if (info.offset === 0) selectDefault();
       },
@@ -87,8 +113,18 @@ function start(root: HTMLElement): void {
         subscribeJobs();
       },
     });
+    unsubscribeJobs = unsubscribe;
   };
   subscribeJobs();
+  // A new token may cover what the old one (or none) did not.
+  client.on('authed', (a) => {
+    tokenView.authed(a.sub);
+    if (jobsDenied) {
+      unsubscribeJobs();
+      subscribeJobs();
+    }
+    output.retry();
+  });
 
   const wanted = jobFromHash();
   if (wanted !== undefined) select(wanted);

@@ -1,0 +1,10 @@
+export { readAuthConfig, authEnabled, authWarnings, MIN_SECRET_BYTES } from './config.js';
+export type { AuthConfig } from './config.js';
+export { TokenVerifier, TokenError, readAccess, bearerToken, CLOCK_TOLERANCE_SEC, MAX_TOKEN_LENGTH } from './verifier.js';
+export type { Principal, ReadAccess, TokenVerifierOptions } from './verifier.js';
+export { compilePatterns, patternsFromClaim, isPatterns, isValidPattern, NO_PATTERNS, MAX_PATTERNS } from './patterns.js';
+export type { Patterns } from './patterns.js';
+export { parseJwks, MAX_JWKS_KEYS } from './jwks.js';
+export type { ParsedJwks, PublicAlgorithm } from './jwks.js';
+export { readAllowedHosts, defaultHostNames, hostAllowed, hostnameOf, isSameOrigin } from './hosts.js';
+export type { HostPolicy } from './hosts.js';
