@@ -54,3 +54,19 @@ export function keySlot(key: string): number {
   for (const byte of Buffer.from(s, 'utf8')) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!;
   return crc % 16384;
 }
+
+/** Redis names of one lease (lease.ts); one hash tag, so its scripts run on one Cluster slot. */
+export interface LeaseKeys {
+  /** String `<fence> <owner>` with the lease's expiry. */
+  lease: string;
+  /** The last fencing number granted. */
+  fence: string;
+  /** Hash: the holder's records. */
+  records: string;
+}
+
+export function leaseKeys(prefix: string, name: string): LeaseKeys {
+  // `#` appears in no channel name, so a lease can never share a tag with a channel.
+  const tag = `{${prefix}#lease:${name}}`;
+  return { lease: `${tag}:l`, fence: `${tag}:f`, records: `${tag}:r` };
+}
