@@ -19,7 +19,10 @@
 export interface Lease {
   /** The fencing number of a new grant, or undefined while someone holds the lease. */
   acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number): Promise<number | undefined>;
-  /** Extends the lease; false when `owner`/`fence` no longer hold it. */
+  /**
+   * Extends the lease; false when `owner`/`fence` no longer hold it. A lease that is gone (it
+   * lapsed, or Redis restarted empty) is taken again while no newer grant exists.
+   */
   renewLease(name: string, owner: string, fence: number, ttlMs: number, recordsTtlMs: number): Promise<boolean>;
   /** Gives the lease up at once (graceful stop); false when it was no longer ours. */
   releaseLease(name: string, owner: string, fence: number): Promise<boolean>;

@@ -44,6 +44,8 @@ export class MemoryLeases {
 
   renew(name: string, owner: string, fence: number, ttlMs: number, recordsTtlMs: number): boolean {
     const e = this.entry(name);
+    // A lapsed lease is taken again by its last holder while no newer grant exists (lease.ts).
+    if (e.holder === undefined && e.lastFence <= fence) e.holder = { owner, fence };
     if (!this.held(e, owner, fence)) return false;
     e.expiresAt = this.now() + ttlMs;
     e.recordsExpireAt = this.now() + recordsTtlMs;

@@ -19,11 +19,23 @@ redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return fs
 `;
 
-/** renew(KEYS lease records; ARGV owner fence ttlMs recordsTtlMs) → 1 | 0 */
+/**
+ * renew(KEYS lease fence records; ARGV owner fence ttlMs recordsTtlMs) → 1 | 0. A lease that is
+ * gone (Redis restarted empty, or it lapsed) is taken again by its last holder as long as no newer
+ * grant exists: nobody else can have held it in between.
+ */
 export const LEASE_RENEW_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[2] .. ' ' .. ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
+local mine = ARGV[2] .. ' ' .. ARGV[1]
+local v = redis.call('GET', KEYS[1])
+if v and v ~= mine then return 0 end
+if not v then
+  if tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[2]) then return 0 end
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[1], mine, 'PX', ARGV[3])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return 1
 `;
 

@@ -5,7 +5,7 @@ import { LEASE_ACQUIRE_SCRIPT, LEASE_RECORD_SCRIPT, LEASE_RELEASE_SCRIPT, LEASE_
 
 interface LeaseCommands {
   mpLeaseAcquire(lease: string, fence: string, records: string, ...args: (string | number)[]): Promise<string | null>;
-  mpLeaseRenew(lease: string, records: string, ...args: (string | number)[]): Promise<number>;
+  mpLeaseRenew(lease: string, fence: string, records: string, ...args: (string | number)[]): Promise<number>;
   mpLeaseRelease(lease: string, ...args: (string | number)[]): Promise<number>;
   mpLeaseRecord(lease: string, records: string, ...args: (string | number)[]): Promise<number>;
 }
@@ -24,7 +24,7 @@ export class RedisLeases implements Lease {
     private readonly asBusError: (err: unknown) => Error,
   ) {
     conn.defineCommand('mpLeaseAcquire', { numberOfKeys: 3, lua: LEASE_ACQUIRE_SCRIPT });
-    conn.defineCommand('mpLeaseRenew', { numberOfKeys: 2, lua: LEASE_RENEW_SCRIPT });
+    conn.defineCommand('mpLeaseRenew', { numberOfKeys: 3, lua: LEASE_RENEW_SCRIPT });
     conn.defineCommand('mpLeaseRelease', { numberOfKeys: 1, lua: LEASE_RELEASE_SCRIPT });
     conn.defineCommand('mpLeaseRecord', { numberOfKeys: 2, lua: LEASE_RECORD_SCRIPT });
     this.commands = conn as unknown as LeaseCommands;
@@ -51,7 +51,7 @@ export class RedisLeases implements Lease {
   renewLease(name: string, owner: string, fence: number, ttlMs: number, recordsTtlMs: number): Promise<boolean> {
     const k = leaseKeys(this.prefix, name);
     this.recordsTtl.set(name, recordsTtlMs);
-    return this.run(async () => (await this.commands.mpLeaseRenew(k.lease, k.records, owner, fence, ttlMs, recordsTtlMs)) === 1);
+    return this.run(async () => (await this.commands.mpLeaseRenew(k.lease, k.fence, k.records, owner, fence, ttlMs, recordsTtlMs)) === 1);
   }
 
   releaseLease(name: string, owner: string, fence: number): Promise<boolean> {

@@ -72,6 +72,15 @@ export function runLeaseContract(name: string, factory: () => Promise<LeaseNodes
       assert.equal(await nodes.a.renewLease(lease, 'p1', fence, 10_000, RECORDS_TTL), false);
     });
 
+    it('lets the last holder renew a lapsed lease that nobody else took', async () => {
+      const lease = unique();
+      const fence = (await nodes.a.acquireLease(lease, 'p1', 100, RECORDS_TTL))!;
+      await until('the lease to lapse', async () => (await nodes.b.leaseHolder(lease)) === undefined);
+      assert.equal(await nodes.a.renewLease(lease, 'p1', fence, 10_000, RECORDS_TTL), true);
+      assert.deepEqual(await nodes.b.leaseHolder(lease), { owner: 'p1', fence });
+      assert.equal(await nodes.b.acquireLease(lease, 'p2', 10_000, RECORDS_TTL), undefined);
+    });
+
     it('keeps records written by the holder only, and they outlive the holder', async () => {
       const lease = unique();
       const fence = (await nodes.a.acquireLease(lease, 'p1', 10_000, RECORDS_TTL))!;
