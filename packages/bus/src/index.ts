@@ -11,6 +11,7 @@ export type {
   PublishOptions,
 } from './bus.js';
 export { hasLease } from './lease.js';
+export { inProcessLease } from './memory-lease.js';
 export type { Lease, LeaseHolder } from './lease.js';
 export { MemoryBus } from './memory-bus.js';
 export type { MemoryBusOptions } from './memory-bus.js';

@@ -1,4 +1,4 @@
-import type { LeaseHolder } from './lease.js';
+import type { Lease, LeaseHolder } from './lease.js';
 
 interface LeaseEntry {
   holder: LeaseHolder | undefined;
@@ -75,4 +75,17 @@ export class MemoryLeases {
   records(name: string): Record<string, string> {
     return Object.fromEntries(this.entry(name).records);
   }
+}
+
+/** Leases within this process, for a bus that offers none: its one producer is always the leader. */
+export function inProcessLease(now: () => number = Date.now): Lease {
+  const l = new MemoryLeases(now);
+  return {
+    acquireLease: async (name, owner, ttlMs, recordsTtlMs) => l.acquire(name, owner, ttlMs, recordsTtlMs),
+    renewLease: async (name, owner, fence, ttlMs, recordsTtlMs) => l.renew(name, owner, fence, ttlMs, recordsTtlMs),
+    releaseLease: async (name, owner, fence) => l.release(name, owner, fence),
+    leaseHolder: async (name) => l.holder(name),
+    writeLeaseRecord: async (name, owner, fence, field, value) => l.write(name, owner, fence, field, value),
+    leaseRecords: async (name) => l.records(name),
+  };
 }
