@@ -32,14 +32,14 @@ export interface JobManagerOptions {
   /** Begin as a standby that starts nothing until `lead` (a producer among several); default false. */
   standby?: boolean;
   /** Told of every run's start and end (the producer records its runs with its lease). */
-  watcher?: { started(run: Run): void; ended(run: Run): void };
+  watcher?: { started(run: Run): void; ended(run: Run, byShutdown: boolean): void };
 }
 
 /** What a new leader starts (SPEC §12): boot runs only for the cluster's first leader. */
 export interface LeadPlan {
   boot: boolean;
-  /** Jobs whose runs the previous leader lost: restarted now when their `restart` policy says so. */
-  lost: readonly string[];
+  /** Jobs whose runs the previous leader lost or stopped to hand over: started again now unless `restart: never`. */
+  resume: readonly string[];
 }
 
 /** What `GET /v1/jobs` shows for one job. */
@@ -107,7 +107,7 @@ export class JobManager {
 
   /** Starts the boot runs and the schedules (a producer that is the only one: always the leader). */
   start(): void {
-    this.lead({ boot: true, lost: [] });
+    this.lead({ boot: true, resume: [] });
   }
 
   /** Becomes the one that runs the jobs: schedules, then boot runs or restarts of lost runs. */
@@ -129,7 +129,7 @@ export class JobManager {
         }, every);
       }
       if (plan.boot && state.spec.startOnBoot) this.startRun(state.spec.name, 'boot');
-      else if (plan.lost.includes(state.spec.name) && state.spec.restart !== 'never') this.startRun(state.spec.name, 'restart', 1);
+      else if (plan.resume.includes(state.spec.name) && state.spec.restart !== 'never') this.startRun(state.spec.name, 'restart', 1);
     }
   }
 
@@ -214,7 +214,7 @@ export class JobManager {
   private ended(state: JobState, run: Run, summary: RunSummary): void {
     if (state.current === run) state.current = undefined;
     state.last = summary;
-    this.opts.watcher?.ended(run);
+    this.opts.watcher?.ended(run, this.closed);
     this.opts.metrics?.runEnded(state.spec.name, summary.outcome ?? 'failure');
     this.prune();
     const log = summary.outcome === 'success' || summary.outcome === 'killed' ? this.opts.logger.debug : this.opts.logger.info;

@@ -20,6 +20,8 @@ interface RunRecord {
   job: string;
   startedAt: string;
   producer: string;
+  /** Stopped (and announced) by its leader's graceful shutdown: the next leader resumes the job. */
+  handedOver?: boolean;
 }
 
 export interface LeaderRoleOptions {
@@ -48,7 +50,7 @@ export interface LeaderRole {
   /** Releases the lease (call after the runs ended and the outbox flushed). */
   stop(): Promise<void>;
   /** A watcher for the job manager: records runs with the lease. */
-  readonly watcher: { started(run: Run): void; ended(run: Run): void };
+  readonly watcher: { started(run: Run): void; ended(run: Run, byShutdown: boolean): void };
 }
 
 /**
@@ -75,10 +77,12 @@ export function startLeaderRole(opts: LeaderRoleOptions): LeaderRole {
     opts.metrics.elected();
     const records = await lease.leaseRecords(PRODUCER_LEASE);
     const lost: RunRecord[] = [];
+    const handedOver: RunRecord[] = [];
     for (const [field, value] of Object.entries(records)) {
       if (!field.startsWith(RUN_RECORD)) continue;
       try {
-        lost.push(JSON.parse(value) as RunRecord);
+        const r = JSON.parse(value) as RunRecord;
+        (r.handedOver === true ? handedOver : lost).push(r);
       } catch {
         logger.warn({ field }, 'unreadable run record ignored');
       }
@@ -95,13 +99,13 @@ export function startLeaderRole(opts: LeaderRoleOptions): LeaderRole {
     });
     await Promise.all(tickets.map((t) => t.done));
     if (leadership.currentFence !== fence) return;
-    for (const r of lost) record(`${RUN_RECORD}${r.run}`, null);
+    for (const r of [...lost, ...handedOver]) record(`${RUN_RECORD}${r.run}`, null);
     if (lost.length > 0) logger.warn({ runs: lost.map((r) => `${r.job}/${r.run}`) }, 'runs of the previous leader announced as lost');
     const recorded = Number(records[UPTIME_RECORD]);
     const first = !Number.isFinite(recorded) || recorded <= 0;
     const startedAt = first ? Date.now() : recorded;
     if (first) record(UPTIME_RECORD, String(startedAt));
-    jobs.lead({ boot: first, lost: [...new Set(lost.map((r) => r.job))] });
+    jobs.lead({ boot: first, resume: [...new Set([...lost, ...handedOver].map((r) => r.job))] });
     stopUptime = startUptime({
       intervalMs: opts.uptimeIntervalMs,
       node: opts.node,
@@ -160,9 +164,13 @@ export function startLeaderRole(opts: LeaderRoleOptions): LeaderRole {
       link?.close();
     },
     watcher: {
-      started: (run) =>
-        record(`${RUN_RECORD}${run.id}`, JSON.stringify({ run: run.id, job: run.job.name, startedAt: new Date().toISOString(), producer: opts.node } satisfies RunRecord)),
-      ended: (run) => record(`${RUN_RECORD}${run.id}`, null),
+      started: (run) => record(`${RUN_RECORD}${run.id}`, JSON.stringify(runRecord(run, opts.node))),
+      ended: (run, byShutdown) =>
+        record(`${RUN_RECORD}${run.id}`, byShutdown && run.job.restart !== 'never' ? JSON.stringify({ ...runRecord(run, opts.node), handedOver: true }) : null),
     },
   };
+}
+
+function runRecord(run: Run, producer: string): RunRecord {
+  return { run: run.id, job: run.job.name, startedAt: run.summary().startedAt, producer };
 }

@@ -109,7 +109,7 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
     metrics: metrics.jobs,
     backoff: tuning.restartBackoff,
     standby: true,
-    watcher: { started: (run) => role?.watcher.started(run), ended: (run) => role?.watcher.ended(run) },
+    watcher: { started: (run) => role?.watcher.started(run), ended: (run, byShutdown) => role?.watcher.ended(run, byShutdown) },
     run: {
       // Job output and lifecycle carry the leader's fencing number (SPEC §12).
       publish: (channel, data) => void box.enqueue(channel, JSON.stringify(data), fenceOf()),
