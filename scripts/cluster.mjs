@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // `npm run cluster`: the docker-compose topology as local processes, without containers:
-// redis-server (from PATH) on a free port, one producer, three gateways and a load balancer
+// redis-server (from PATH) on a free port, two producers (one leads), three gateways and a load balancer
 // (haproxy from PATH; without it a small Node TCP round-robin balancer), all from the built output.
 // Prints the URLs; Ctrl-C or SIGTERM stops everything (gateways drain first).
 //
 //   npm run cluster                         # balancer on :8080
 //   npm run cluster -- --port 9000 --gateways 2
 //
-// Importable: `startCluster({ port: 0, gateways: 3 })` returns the ports, pids and `stop()`;
+// Importable: `startCluster({ port: 0, gateways: 3, producers: 2 })` returns the ports, pids and `stop()`;
 // the ops tests use it (tests/src/ops/cluster.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
@@ -165,6 +165,7 @@ export async function startCluster(opts = {}) {
   const {
     port = 8080,
     gateways: count = 3,
+    producers: producerCount = 2,
     balancer = 'auto',
     env: extraEnv = {},
     output = 'prefix',
@@ -233,15 +234,22 @@ export async function startCluster(opts = {}) {
     const redisUrl = `redis://127.0.0.1:${redisPort}`;
     const common = { REDIS_URL: redisUrl, LOG_LEVEL: 'info', ...extraEnv };
 
-    const producerPorts = { port: await freePort(), adminPort: await freePort() };
-    const producer = launch('producer', process.execPath, [PRODUCER_MAIN], {
-      NODE_NAME: 'producer',
-      PRODUCER_HOST: '127.0.0.1',
-      PRODUCER_PORT: String(producerPorts.port),
-      PRODUCER_ADMIN_HOST: '127.0.0.1',
-      PRODUCER_ADMIN_PORT: String(producerPorts.adminPort),
-      ...common,
-    });
+    // Two producers (SPEC §12): one leads and runs the jobs, the other stands by and serves the same API.
+    const producers = [];
+    for (let i = 1; i <= producerCount; i++) {
+      const p = { name: i === 1 ? 'producer' : `producer-${i}`, port: await freePort(), adminPort: await freePort() };
+      const entry = launch(p.name, process.execPath, [PRODUCER_MAIN], {
+        NODE_NAME: p.name,
+        PRODUCER_HOST: '127.0.0.1',
+        PRODUCER_PORT: String(p.port),
+        PRODUCER_ADMIN_HOST: '127.0.0.1',
+        PRODUCER_ADMIN_PORT: String(p.adminPort),
+        ...common,
+      });
+      producers.push({ ...p, pid: entry.pid, process: entry });
+    }
+    const producerPorts = { port: producers[0].port, adminPort: producers[0].adminPort };
+    const producer = producers[0].process;
 
     // The V8 flags the gateway ships with (services/gateway/src/node-flags.ts).
     const { GATEWAY_NODE_FLAGS } = await import(pathToFileURL(GATEWAY_FLAGS).href);
@@ -260,7 +268,7 @@ export async function startCluster(opts = {}) {
       });
       gateways.push({ ...g, pid: entry.pid, process: entry });
     }
-    for (const svc of [{ name: 'producer', adminPort: producerPorts.adminPort, process: producer }, ...gateways]) {
+    for (const svc of [...producers, ...gateways]) {
       await until(`${svc.name} /readyz`, async () => {
         if (svc.process.child.exitCode !== null) throw Object.assign(new Error(`${svc.name} exited with code ${svc.process.child.exitCode} during start`), { fatal: true });
         return httpOk(`http://127.0.0.1:${svc.adminPort}/readyz`);
@@ -292,6 +300,7 @@ export async function startCluster(opts = {}) {
       balancer: balancerInfo,
       redis: { port: redisPort, url: redisUrl, pid: redis.pid },
       producer: { ...producerPorts, pid: producer.pid, url: `http://127.0.0.1:${producerPorts.port}`, metricsUrl: `http://127.0.0.1:${producerPorts.adminPort}/metrics` },
+      producers: producers.map(({ process: p, ...x }) => ({ ...x, url: `http://127.0.0.1:${x.port}`, metricsUrl: `http://127.0.0.1:${x.adminPort}/metrics`, exited: p.exited })),
       gateways: gateways.map(({ process: p, ...g }) => ({ ...g, url: `http://127.0.0.1:${g.port}`, metricsUrl: `http://127.0.0.1:${g.adminPort}/metrics`, exited: p.exited })),
       /** Sends `signal` to one gateway (by index) and resolves with its exit. */
       signalGateway: (index, signal = 'SIGTERM') => {
@@ -307,8 +316,7 @@ export async function startCluster(opts = {}) {
       `  console         ${url}/`,
       `  WebSocket       ${cluster.wsUrl}`,
       `  SSE             ${url}/sse?channel=uptime`,
-      `  producer API    ${cluster.producer.url}/v1/jobs`,
-      `  producer        metrics ${cluster.producer.metricsUrl}`,
+      ...cluster.producers.map((p) => `  ${p.name.padEnd(15)} ${p.url}/v1/jobs  metrics ${p.metricsUrl}`),
       ...cluster.gateways.map((g) => `  ${g.name.padEnd(15)} ${g.url}  metrics ${g.metricsUrl}`),
       `  redis           ${redisUrl}`,
       ...(balancerInfo.statsUrl ? [`  haproxy stats   ${balancerInfo.statsUrl}`] : []),
@@ -331,6 +339,7 @@ function parseArgs(argv) {
     };
     if (a === '--port') out.port = Number(value());
     else if (a === '--gateways') out.gateways = Number(value());
+    else if (a === '--producers') out.producers = Number(value());
     else if (a === '--balancer') out.balancer = value();
     else if (a === '--quiet') out.output = 'ignore';
     else if (a === '--help' || a === '-h') out.help = true;
@@ -348,7 +357,7 @@ async function main() {
     process.exit(2);
   }
   if (args.help) {
-    console.log('usage: npm run cluster -- [--port 8080] [--gateways 3] [--balancer auto|haproxy|node] [--quiet]');
+    console.log('usage: npm run cluster -- [--port 8080] [--gateways 3] [--producers 2] [--balancer auto|haproxy|node] [--quiet]');
     return;
   }
   if (!existsSync(GATEWAY_MAIN) || !existsSync(PRODUCER_MAIN) || !existsSync(GATEWAY_FLAGS)) {
@@ -374,7 +383,7 @@ async function main() {
     console.error(`megaphone cluster failed to start: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   }
-  for (const g of cluster.gateways) {
+  for (const g of [...cluster.producers, ...cluster.gateways]) {
     g.exited.then(({ code, signal }) => {
       if (signals === 0) console.error(`${g.name} exited (code ${code}, signal ${signal}); the others keep serving`);
     });

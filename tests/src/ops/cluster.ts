@@ -16,7 +16,10 @@ export interface LocalCluster {
   wsUrl: string;
   balancer: { kind: 'haproxy' | 'node'; port: number; statsUrl?: string };
   redis: { port: number; url: string; pid: number };
+  /** The first producer (`producers[0]`). */
   producer: { port: number; adminPort: number; pid: number; url: string; metricsUrl: string };
+  /** Every producer: one leads, the others stand by (SPEC §12). Same shape as a gateway's entry. */
+  producers: ClusterGateway[];
   gateways: ClusterGateway[];
   signalGateway(index: number, signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
@@ -25,6 +28,7 @@ export interface LocalCluster {
 export interface ClusterOptions {
   port?: number;
   gateways?: number;
+  producers?: number;
   balancer?: 'auto' | 'haproxy' | 'node';
   env?: Record<string, string>;
   output?: 'prefix' | 'inherit' | 'ignore';
