@@ -1,0 +1,184 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RedisServer } from '@megaphone/bus/testing';
+import { ProducerApi } from '../cluster/producer-api.js';
+import { RecordingClient } from '../cluster/recording-client.js';
+import { gatewayProcess, producerProcess, startAll, stopAll, type ServiceProcess } from '../cluster/services.js';
+import { SseRecorder } from '../cluster/sse-recorder.js';
+import { waitFor } from '../cluster/wait.js';
+import type { Rng } from './rng.js';
+
+/** Channels the two publishers write through the two producers' APIs. */
+export const API_CHANNELS = ['soak-a', 'soak-b'] as const;
+
+export type ReaderKind = 'fast' | 'slow' | 'reconnecting';
+
+export interface Reader {
+  kind: ReaderKind;
+  client: RecordingClient | SseRecorder;
+  channels: readonly string[];
+}
+
+/**
+ * The soak's topology, all as separate processes: Redis, two producers (one leads), three gateways;
+ * WebSocket and SSE readers, fast, slow (they stop reading for seconds at a time) and reconnecting
+ * (they move to another gateway now and then, resuming with `since` / `Last-Event-ID`).
+ */
+export class SoakTopology {
+  readonly readers: Reader[] = [];
+  /** The ticker job's marker in its argv: a process whose command line holds it is one of its runs. */
+  readonly marker: string;
+  private timers: NodeJS.Timeout[] = [];
+
+  private constructor(
+    readonly redis: RedisServer,
+    readonly producers: ServiceProcess[],
+    readonly gateways: ServiceProcess[],
+    private readonly dir: string,
+    marker: string,
+  ) {
+    this.marker = marker;
+  }
+
+  static async start(opts: { leaseMs: number; seed: number }): Promise<SoakTopology> {
+    const dir = mkdtempSync(join(tmpdir(), 'mp-soak-'));
+    const marker = `soak-ticker-${opts.seed}-${process.pid}`;
+    const jobsFile = join(dir, 'jobs.yaml');
+    writeFileSync(
+      jobsFile,
+      `jobs:
+  - name: ticker
+    command: ["sh", "-c", "# ${marker}\\ni=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]
+    restart: always
+  - name: beat
+    command: ["sh", "-c", "echo beat; sleep 0.3; echo done"]
+    every: 3s
+    timeout: 10s
+    startOnBoot: false
+`,
+    );
+    const redis = await RedisServer.start();
+    const env = { REDIS_URL: redis.url };
+    const history = { HISTORY_SIZE: '20000', HISTORY_TTL_MS: '3600000' };
+    const producers = [
+      await producerProcess('producer-1', env, jobsFile, { ...history, PRODUCER_LEASE_MS: String(opts.leaseMs), PRODUCER_UPTIME_INTERVAL_MS: '500', LOG_LEVEL: 'error' }),
+      await producerProcess('producer-2', env, jobsFile, { ...history, PRODUCER_LEASE_MS: String(opts.leaseMs), PRODUCER_UPTIME_INTERVAL_MS: '500', LOG_LEVEL: 'error' }),
+    ];
+    const gateways: ServiceProcess[] = [];
+    for (let i = 1; i <= 3; i++) gateways.push(await gatewayProcess(`gw-${i}`, env, { ...history, LOG_LEVEL: 'error' }));
+    const t = new SoakTopology(redis, producers, gateways, dir, marker);
+    try {
+      await startAll([...producers, ...gateways]);
+    } catch (err) {
+      await t.stop();
+      throw err;
+    }
+    return t;
+  }
+
+  apiOf(i: number): ProducerApi {
+    return new ProducerApi(this.producers[i]!.httpUrl);
+  }
+
+  /** Connects the readers (round-robin over the gateways) and starts the slow and reconnecting behaviour. */
+  async connectReaders(rng: Rng): Promise<void> {
+    const all = [...API_CHANNELS, 'cmd:ticker'];
+    // Slow readers get no `uptime`: gateways conflate it for slow consumers (a state, not a stream).
+    const plan: { kind: ReaderKind; transport: 'ws' | 'sse'; channels: string[] }[] = [
+      ...Array.from({ length: 4 }, () => ({ kind: 'fast' as const, transport: 'ws' as const, channels: [...all, 'uptime'] })),
+      ...Array.from({ length: 2 }, () => ({ kind: 'slow' as const, transport: 'ws' as const, channels: all })),
+      ...Array.from({ length: 2 }, () => ({ kind: 'reconnecting' as const, transport: 'ws' as const, channels: [...all, 'uptime'] })),
+      ...Array.from({ length: 2 }, () => ({ kind: 'fast' as const, transport: 'sse' as const, channels: [...all, 'uptime'] })),
+      { kind: 'slow', transport: 'sse', channels: all },
+      { kind: 'reconnecting', transport: 'sse', channels: [...all, 'uptime'] },
+    ];
+    await Promise.all(
+      plan.map(async (p, k) => {
+        const gi = k % this.gateways.length;
+        const gw = this.gateways[gi]!;
+        const others = this.gateways.filter((_, i) => i !== gi);
+        const name = `${p.transport}-${p.kind}-${k + 1}`;
+        if (p.transport === 'ws') {
+          const c = new RecordingClient(name);
+          await c.connect(gw.wsUrl);
+          for (const ch of p.channels) await c.subscribe(ch);
+          c.autoResumeUrls = [...others, gw].map((g) => g.wsUrl);
+          this.readers.push({ kind: p.kind, client: c, channels: p.channels });
+        } else {
+          const r = new SseRecorder(name, p.channels);
+          await r.connect(gw.httpUrl);
+          await waitFor(`${name} subscriptions`, () => p.channels.every((ch) => r.channelEvents(ch).length > 0));
+          r.autoResumeUrls = [...others, gw].map((g) => g.httpUrl);
+          this.readers.push({ kind: p.kind, client: r, channels: p.channels });
+        }
+      }),
+    );
+    for (const r of this.readers) {
+      if (r.kind === 'slow') this.every(() => r.client.pauseFor(rng.int(500, 3000)), 4000);
+      if (r.kind === 'reconnecting') this.every(() => void this.moveReader(r, rng).catch(() => undefined), rng.int(3000, 6000));
+    }
+  }
+
+  /** A reader leaves its gateway and resumes on another (as after a page reload or a network change). */
+  async moveReader(r: Reader, rng: Rng): Promise<void> {
+    const g = rng.pick(this.gateways.filter((x) => x.running));
+    if (!g) return;
+    if (r.client instanceof RecordingClient) {
+      await r.client.resumeOn(g.wsUrl);
+    } else {
+      r.client.disconnect();
+      await r.client.connect(g.httpUrl, { resume: true });
+    }
+  }
+
+  private every(fn: () => void, ms: number): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  stopBehaviours(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  /** The producer that reports itself leader, if exactly one does. */
+  async leader(): Promise<ServiceProcess | undefined> {
+    const leading = await Promise.all(this.producers.map(async (p) => p.running && (await p.metric('megaphone_producer_leader').catch(() => 0)) === 1));
+    const found = this.producers.filter((_, i) => leading[i]);
+    return found.length === 1 ? found[0] : undefined;
+  }
+
+  /** Runs of the ticker alive now (processes whose command line holds the marker; zombies have none). */
+  tickerRuns(): number {
+    let n = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(this.marker)) n++;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    this.stopBehaviours();
+    await Promise.all(this.readers.map((r) => r.client.close().catch(() => undefined)));
+    await stopAll([...this.producers, ...this.gateways]);
+    await this.redis.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Resident memory of a process in bytes (undefined when it is gone). */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
