@@ -17,8 +17,14 @@
  * single producer is always the leader.
  */
 export interface Lease {
-  /** The fencing number of a new grant, or undefined while someone holds the lease. */
-  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number): Promise<number | undefined>;
+  /**
+   * The fencing number of a new grant, or undefined while someone holds the lease. `ifKnown`:
+   * grant only if the store remembers granting this lease before (its last fencing number). A
+   * standby that recently saw a holder passes it, so a Redis that lost its state (restarted empty)
+   * does not hand the lease to a standby while the previous holder, which may still run, has had no
+   * chance to renew; the previous holder renews a lapsed lease (see `renewLease`).
+   */
+  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number, opts?: { ifKnown?: boolean }): Promise<number | undefined>;
   /**
    * Extends the lease; false when `owner`/`fence` no longer hold it. A lease that is gone (it
    * lapsed, or Redis restarted empty) is taken again while no newer grant exists.

@@ -137,8 +137,8 @@ export class MemoryBus implements Bus, Lease {
     return () => void this.controlListeners.delete(listener);
   }
 
-  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number): Promise<number | undefined> {
-    return Promise.resolve(this.leases.acquire(name, owner, ttlMs, recordsTtlMs));
+  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number, opts?: { ifKnown?: boolean }): Promise<number | undefined> {
+    return Promise.resolve(this.leases.acquire(name, owner, ttlMs, recordsTtlMs, opts?.ifKnown));
   }
 
   renewLease(name: string, owner: string, fence: number, ttlMs: number, recordsTtlMs: number): Promise<boolean> {

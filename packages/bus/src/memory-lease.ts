@@ -31,9 +31,9 @@ export class MemoryLeases {
     return e.holder !== undefined && e.holder.owner === owner && e.holder.fence === fence;
   }
 
-  acquire(name: string, owner: string, ttlMs: number, recordsTtlMs: number): number | undefined {
+  acquire(name: string, owner: string, ttlMs: number, recordsTtlMs: number, ifKnown = false): number | undefined {
     const e = this.entry(name);
-    if (e.holder !== undefined) return undefined;
+    if (e.holder !== undefined || (ifKnown && e.lastFence === 0)) return undefined;
     const fence = Math.max(e.lastFence + 1, this.now());
     e.lastFence = fence;
     e.holder = { owner, fence };
@@ -81,7 +81,7 @@ export class MemoryLeases {
 export function inProcessLease(now: () => number = Date.now): Lease {
   const l = new MemoryLeases(now);
   return {
-    acquireLease: async (name, owner, ttlMs, recordsTtlMs) => l.acquire(name, owner, ttlMs, recordsTtlMs),
+    acquireLease: async (name, owner, ttlMs, recordsTtlMs, opts) => l.acquire(name, owner, ttlMs, recordsTtlMs, opts?.ifKnown),
     renewLease: async (name, owner, fence, ttlMs, recordsTtlMs) => l.renew(name, owner, fence, ttlMs, recordsTtlMs),
     releaseLease: async (name, owner, fence) => l.release(name, owner, fence),
     leaseHolder: async (name) => l.holder(name),

@@ -338,8 +338,8 @@ export class RedisBus implements Bus, Lease {
 
   // ---- leases (redis/lease.ts) --------------------------------------------------------------------
 
-  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number): Promise<number | undefined> {
-    return this.leases.acquireLease(name, owner, ttlMs, recordsTtlMs);
+  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number, opts?: { ifKnown?: boolean }): Promise<number | undefined> {
+    return this.leases.acquireLease(name, owner, ttlMs, recordsTtlMs, opts);
   }
 
   renewLease(name: string, owner: string, fence: number, ttlMs: number, recordsTtlMs: number): Promise<boolean> {

@@ -22,7 +22,9 @@ export interface LeadershipOptions {
  * Holds the producers' leader lease (SPEC §12) or waits for it.
  *
  * - A standby tries to take the lease every `pollMs` (≤ 500 ms), so it takes over at most that
- *   long after the lease expired: within the lease plus a second.
+ *   long after the lease expired: within the lease plus a second. A standby that saw the lease held
+ *   within the last lease asks for it `ifKnown` (lease.ts): after Redis lost its state, the holder
+ *   (which may still run) renews first, and a standby takes over only if it has not within a lease.
  * - The leader renews every third of the lease. It counts its lease from the moment it sent the
  *   renewal (never from the reply), and steps down when `ttl - margin` passes without a successful
  *   renewal: its runs are killed while the lease still blocks every standby. The margin (a quarter
@@ -40,6 +42,8 @@ export class Leadership {
   private readonly pollMs: number;
   private readonly renewMs: number;
   private readonly marginMs: number;
+  /** When this replica last knew the lease to be held (by anyone, itself included). */
+  private heldSeenAt: number | undefined;
 
   constructor(private readonly opts: LeadershipOptions) {
     this.pollMs = Math.min(500, Math.max(50, Math.floor(opts.ttlMs / 4)));
@@ -71,8 +75,12 @@ export class Leadership {
     const term = this.term;
     let fence: number | undefined;
     const sentAt = Date.now();
+    // Seen held within a lease: a store without the lease's last fencing number lost its state
+    // (Redis restarted empty) and the holder may still run; it gets a lease's time to renew.
+    const ifKnown = this.heldSeenAt !== undefined && sentAt - this.heldSeenAt < this.opts.ttlMs;
     try {
-      fence = await this.opts.lease.acquireLease(this.opts.name, this.opts.owner, this.opts.ttlMs, this.opts.recordsTtlMs);
+      fence = await this.opts.lease.acquireLease(this.opts.name, this.opts.owner, this.opts.ttlMs, this.opts.recordsTtlMs, { ifKnown });
+      if (fence === undefined && (await this.opts.lease.leaseHolder(this.opts.name)) !== undefined) this.heldSeenAt = Date.now();
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'could not try for the leader lease');
     }
@@ -86,6 +94,7 @@ export class Leadership {
     }
     this.term++;
     this.fence = fence;
+    this.heldSeenAt = sentAt;
     this.armStepDown(sentAt);
     this.schedule(() => this.renew(), this.renewMs);
     this.opts.logger.info({ fence }, 'leader: this producer runs the jobs now');
@@ -118,7 +127,10 @@ export class Leadership {
       this.depose('another producer holds the lease');
       return;
     }
-    if (ok === true) this.armStepDown(sentAt);
+    if (ok === true) {
+      this.heldSeenAt = sentAt;
+      this.armStepDown(sentAt);
+    }
     this.schedule(() => this.renew(), ok === true ? this.renewMs : Math.floor(this.renewMs / 2));
   }
 
@@ -132,6 +144,7 @@ export class Leadership {
     this.opts.logger.warn({ fence: this.fence, reason }, 'no longer the leader: stopping the runs');
     this.fence = undefined;
     this.term++;
+    this.heldSeenAt = Date.now();
     clearTimeout(this.stepDownTimer);
     this.opts.deposed(reason);
     this.schedule(() => this.tryAcquire(), this.pollMs);

@@ -120,6 +120,32 @@ describe('two producers on standalone Redis', { timeout: 120_000 }, () => {
     }
   });
 
+  test('Redis restarting empty: the leader renews its lapsed lease and the standby never leads meanwhile', async () => {
+    const { a, b } = await pair();
+    let both = false;
+    let standbyLed = false;
+    const watch = setInterval(() => {
+      if (b.isLeader()) standbyLed = true;
+      if (a.isLeader() && b.isLeader()) both = true;
+    }, 10);
+    try {
+      await waitFor('the ticker to run', () => a.jobs.activeRuns === 1);
+      const run = a.jobs.list().find((j) => j.name === 'ticker')!.run;
+      await redis.restart();
+      await waitFor('both buses back', () => a.bus.isReady() && b.bus.isReady(), 15_000);
+      // Watch for two leases' time: long enough for a standby that grabbed the empty store to lead.
+      const until = Date.now() + 2 * LEASE_MS;
+      await waitFor('the watch window', () => Date.now() > until, 3 * LEASE_MS);
+      assert.equal(standbyLed, false, 'the standby took the lease from a live leader');
+      assert.equal(both, false);
+      assert.equal(a.isLeader(), true);
+      assert.equal(a.jobs.list().find((j) => j.name === 'ticker')!.run, run, 'the run went on');
+    } finally {
+      clearInterval(watch);
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   test('a graceful stop of the leader hands the lease over at once, and the new leader announces nothing lost', async () => {
     const { a, b } = await pair();
     const bus = await control({ REDIS_KEY_PREFIX: `ha${prefix}` });

@@ -43,9 +43,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     loops = API_CHANNELS.map((channel, i) => publishContinuously(t.apiOf(i), channel, log, { intervalMs: 50, tag: channel }));
     let maxConcurrentRuns = 0;
     sampler = setInterval(() => {
-      const n = t.tickerRuns();
+      const groups = t.tickerGroups();
+      const n = groups.size;
       if (n > maxConcurrentRuns) maxConcurrentRuns = n;
-      if (n > 1) violations.push(`${n} runs of the ticker job at once at ${new Date().toISOString()}`);
+      if (n > 1) violations.push(`${n} runs of the ticker job at once at ${new Date().toISOString()}: ${[...groups].map(([g, by]) => `group ${g} of ${by}`).join(', ')}`);
     }, 100);
     await waitFor('publishing through both producers', () => loops.every((l) => l.accepted() >= 20), { timeoutMs: 30_000 });
     await recovered(t, 30_000);

@@ -150,18 +150,31 @@ export class SoakTopology {
     return found.length === 1 ? found[0] : undefined;
   }
 
-  /** Runs of the ticker alive now (processes whose command line holds the marker; zombies have none). */
+  /**
+   * Runs of the ticker alive now: process groups holding a process whose command line holds the
+   * marker (zombies have none). Groups, not processes: a fork shows its parent's command line until
+   * it execs.
+   */
   tickerRuns(): number {
-    let n = 0;
+    return this.tickerGroups().size;
+  }
+
+  /** Process group → the name of the producer whose child leads it (or its parent pid). */
+  tickerGroups(): Map<string, string> {
+    const groups = new Map<string, string>();
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
-        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(this.marker)) n++;
+        if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(this.marker)) continue;
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const parent = this.producers.find((p) => p.running && String(p.pid) === ppid);
+        if (pgrp === entry || !groups.has(pgrp!)) groups.set(pgrp!, parent?.name ?? `pid ${ppid}`);
       } catch {
         // gone meanwhile
       }
     }
-    return n;
+    return groups;
   }
 
   async stop(): Promise<void> {

@@ -5,9 +5,13 @@
  * replica that had not yet seen the last grant (the counter may be behind; time is not).
  */
 
-/** acquire(KEYS lease fence records; ARGV owner ttlMs recordsTtlMs) → fence | nil */
+/**
+ * acquire(KEYS lease fence records; ARGV owner ttlMs recordsTtlMs ifKnown) → fence | nil. With
+ * ifKnown '1', nothing is granted unless the last fencing number is still there (lease.ts).
+ */
 export const LEASE_ACQUIRE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then return false end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local f = tonumber(redis.call('GET', KEYS[2]) or '0') + 1

@@ -39,11 +39,11 @@ export class RedisLeases implements Lease {
     }
   }
 
-  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number): Promise<number | undefined> {
+  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number, opts: { ifKnown?: boolean } = {}): Promise<number | undefined> {
     const k = leaseKeys(this.prefix, name);
     this.recordsTtl.set(name, recordsTtlMs);
     return this.run(async () => {
-      const fence = await this.commands.mpLeaseAcquire(k.lease, k.fence, k.records, owner, ttlMs, recordsTtlMs);
+      const fence = await this.commands.mpLeaseAcquire(k.lease, k.fence, k.records, owner, ttlMs, recordsTtlMs, opts.ifKnown === true ? '1' : '0');
       return fence === null ? undefined : Number(fence);
     });
   }

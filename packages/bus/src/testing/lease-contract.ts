@@ -81,6 +81,14 @@ export function runLeaseContract(name: string, factory: () => Promise<LeaseNodes
       assert.equal(await nodes.b.acquireLease(lease, 'p2', 10_000, RECORDS_TTL), undefined);
     });
 
+    it('with ifKnown, grants a lease only where it was granted before', async () => {
+      const lease = unique();
+      assert.equal(await nodes.a.acquireLease(lease, 'p1', 10_000, RECORDS_TTL, { ifKnown: true }), undefined, 'never granted: the store may have lost it');
+      const fence = (await nodes.a.acquireLease(lease, 'p1', 10_000, RECORDS_TTL))!;
+      await nodes.a.releaseLease(lease, 'p1', fence);
+      assert.ok(((await nodes.b.acquireLease(lease, 'p2', 10_000, RECORDS_TTL, { ifKnown: true })) ?? 0) > fence);
+    });
+
     it('keeps records written by the holder only, and they outlive the holder', async () => {
       const lease = unique();
       const fence = (await nodes.a.acquireLease(lease, 'p1', 10_000, RECORDS_TTL))!;
