@@ -38,7 +38,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   let loops: PublishLoop[] = [];
   let sampler: NodeJS.Timeout | undefined;
   try {
-    await t.connectReaders(rng);
+    // The readers' pauses and moves happen on timers: their own stream, so the fault schedule
+    // (kinds, targets, pauses between faults) follows from the seed alone.
+    await t.connectReaders(new Rng(opts.seed ^ 0x5eed));
     const log = new PublishLog();
     loops = API_CHANNELS.map((channel, i) => publishContinuously(t.apiOf(i), channel, log, { intervalMs: 50, tag: channel }));
     let maxConcurrentRuns = 0;

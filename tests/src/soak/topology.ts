@@ -116,12 +116,23 @@ export class SoakTopology {
     );
     for (const r of this.readers) {
       if (r.kind === 'slow') this.every(() => r.client.pauseFor(rng.int(500, 3000)), 4000);
-      if (r.kind === 'reconnecting') this.every(() => void this.moveReader(r, rng).catch(() => undefined), rng.int(3000, 6000));
+      if (r.kind === 'reconnecting') {
+        let moving = false;
+        this.every(() => {
+          if (moving) return;
+          moving = true;
+          void this.moveReader(r, rng)
+            .catch(() => undefined)
+            .finally(() => (moving = false));
+        }, rng.int(3000, 6000));
+      }
     }
   }
 
   /** A reader leaves its gateway and resumes on another (as after a page reload or a network change). */
   async moveReader(r: Reader, rng: Rng): Promise<void> {
+    // One connection at a time: a reader already resuming on its own (its gateway died) finishes first.
+    await r.client.settled();
     const g = rng.pick(this.gateways.filter((x) => x.running));
     if (!g) return;
     if (r.client instanceof RecordingClient) {
