@@ -169,9 +169,11 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   }
 
   let closing = false;
+  let roleStarted = false;
   const readiness = (): Readiness => {
     const reasons: string[] = [];
     if (closing) reasons.push('shutting down');
+    if (!roleStarted) reasons.push('starting: trying for the leader lease');
     if (!observeBus()) reasons.push('bus not ready');
     if (box.isFull()) reasons.push('outbox full');
     if (box.isStuck()) reasons.push('outbox stuck: publications are not reaching the bus');
@@ -210,6 +212,7 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   }
   // One try for the lease before the start is reported: a lone producer leads from here on.
   await theRole.start();
+  roleStarted = true;
   logger.info(
     { port, adminPort: admin.port, jobs: config.jobs.map((j) => j.name), jobsFile: config.jobsFile, bus: bus.kind, leader: theRole.isLeader() },
     'producer started',
