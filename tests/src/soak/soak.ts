@@ -150,7 +150,10 @@ export function formatReport(r: SoakReport): string {
   const byFault = new Map<string, number>();
   for (const f of r.faults) byFault.set(f.name, (byFault.get(f.name) ?? 0) + 1);
   const worst = r.faults.reduce<FaultRecord | undefined>((w, f) => (w === undefined || f.recoveryMs > w.recoveryMs ? f : w), undefined);
-  const takeovers = r.faults.filter((f) => f.takeoverMs !== undefined).map((f) => `${f.name} ${f.takeoverMs} ms`);
+  const takeovers = (['kill9-leader', 'sigterm-leader'] as const).flatMap((name) => {
+    const ms = r.faults.filter((f) => f.name === name && f.takeoverMs !== undefined).map((f) => f.takeoverMs!);
+    return ms.length === 0 ? [] : [`${name} worst ${Math.max(...ms)} ms of ${ms.length}`];
+  });
   return [
     `soak report: seed ${r.seed}, ${r.minutes} min of faults, lease ${r.leaseMs} ms`,
     `faults injected: ${r.faults.length} (${[...byFault].map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'})`,
