@@ -129,7 +129,7 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
     const prom = `http://127.0.0.1:${promPort}`;
     const up = await poll('all targets up', async () => {
       const r = await queryPrometheus(prom, 'up{job=~"megaphone-.*"} == 1');
-      return r.length === 4 ? r : undefined;
+      return r.length === 5 ? r : undefined;
     }, 90_000, 1000);
     assert.deepEqual(up.map((s) => s.metric.instance).sort(), ['gateway-1:9100', 'gateway-2:9100', 'gateway-3:9100', 'producer-2:9101', 'producer:9101']);
     const nodes = await poll('megaphone_connections from every gateway', async () => {
