@@ -8,7 +8,7 @@ const SEED = Number(process.env.SOAK_SEED ?? 20261203);
 
 test(`chaos soak, 1 minute, seed ${SEED}: streams consecutive or noticed, nothing acknowledged lost, one run per job, memory back in its band`, { timeout: 300_000 }, async (t) => {
   const report = await runSoak({ minutes: 1, seed: SEED, leaseMs: 3000, log: (line) => t.diagnostic(line) });
-  t.diagnostic(formatReport(report));
+  for (const line of formatReport(report).split('\n')) t.diagnostic(line);
   assert.ok(report.faults.length >= 6, `faults injected: ${report.faults.length}`);
   assert.ok(report.deliveries > 0);
   assert.deepEqual(report.violations, []);
