@@ -121,9 +121,12 @@ const common = (name: string, redis: RedisEnv, extra: Record<string, string>) =>
   ...extra,
 });
 
-export async function gatewayProcess(name: string, redis: RedisEnv, extra: Record<string, string> = {}): Promise<ServiceProcess> {
-  const port = await freePort();
-  const adminPort = await freePort();
+/** Ports of a service; by default free ephemeral ones. */
+export type PortPicker = () => Promise<number>;
+
+export async function gatewayProcess(name: string, redis: RedisEnv, extra: Record<string, string> = {}, pickPort: PortPicker = freePort): Promise<ServiceProcess> {
+  const port = await pickPort();
+  const adminPort = await pickPort();
   return new ServiceProcess(name, GATEWAY_MAIN, port, adminPort, common(name, redis, {
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_PORT: String(port),
@@ -137,9 +140,9 @@ export async function gatewayProcess(name: string, redis: RedisEnv, extra: Recor
 
 export const API_TOKEN = 'cluster-test-token';
 
-export async function producerProcess(name: string, redis: RedisEnv, jobsFile: string, extra: Record<string, string> = {}): Promise<ServiceProcess> {
-  const port = await freePort();
-  const adminPort = await freePort();
+export async function producerProcess(name: string, redis: RedisEnv, jobsFile: string, extra: Record<string, string> = {}, pickPort: PortPicker = freePort): Promise<ServiceProcess> {
+  const port = await pickPort();
+  const adminPort = await pickPort();
   return new ServiceProcess(name, PRODUCER_MAIN, port, adminPort, common(name, redis, {
     PRODUCER_HOST: '127.0.0.1',
     PRODUCER_PORT: String(port),

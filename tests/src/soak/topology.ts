@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisServer } from '@megaphone/bus/testing';
@@ -61,12 +62,13 @@ export class SoakTopology {
     const redis = await RedisServer.start();
     const env = { REDIS_URL: redis.url };
     const history = { HISTORY_SIZE: '20000', HISTORY_TTL_MS: '3600000' };
+    const producerEnv = { ...history, PRODUCER_LEASE_MS: String(opts.leaseMs), PRODUCER_UPTIME_INTERVAL_MS: '500', LOG_LEVEL: 'error' };
     const producers = [
-      await producerProcess('producer-1', env, jobsFile, { ...history, PRODUCER_LEASE_MS: String(opts.leaseMs), PRODUCER_UPTIME_INTERVAL_MS: '500', LOG_LEVEL: 'error' }),
-      await producerProcess('producer-2', env, jobsFile, { ...history, PRODUCER_LEASE_MS: String(opts.leaseMs), PRODUCER_UPTIME_INTERVAL_MS: '500', LOG_LEVEL: 'error' }),
+      await producerProcess('producer-1', env, jobsFile, producerEnv, stablePort),
+      await producerProcess('producer-2', env, jobsFile, producerEnv, stablePort),
     ];
     const gateways: ServiceProcess[] = [];
-    for (let i = 1; i <= 3; i++) gateways.push(await gatewayProcess(`gw-${i}`, env, { ...history, LOG_LEVEL: 'error' }));
+    for (let i = 1; i <= 3; i++) gateways.push(await gatewayProcess(`gw-${i}`, env, { ...history, LOG_LEVEL: 'error' }, stablePort));
     const t = new SoakTopology(redis, producers, gateways, dir, marker);
     try {
       await startAll([...producers, ...gateways]);
@@ -205,4 +207,21 @@ export function rssBytes(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A free port below the kernel's ephemeral range (32768+ on Linux): the soak restarts services on
+ * their ports, and a port from the ephemeral range may meanwhile be taken by any outgoing connection.
+ */
+async function stablePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
 }
