@@ -298,3 +298,20 @@ test('close() stops running commands (process groups) and flushes their exited e
   assert.deepEqual(events, ['started', 'exited']);
   await bus.close();
 });
+
+test('close() ends even while a client keeps its keep-alive connection busy with requests', async () => {
+  const p = await startProducer({ config: testConfig([]), bus: memoryBus(), tuning: { shutdownFlushMs: 200 } });
+  let busy = true;
+  const loop = (async () => {
+    while (busy) await fetch(`http://127.0.0.1:${p.port}/v1/jobs`).then((r) => r.arrayBuffer()).catch(() => undefined);
+  })();
+  try {
+    await waitFor('requests flowing', async () => (await http(p.adminPort, 'GET', '/metrics')).body.includes('route="/v1/jobs"'));
+    const t0 = Date.now();
+    await p.close();
+    assert.ok(Date.now() - t0 < 5000, `closed in ${Date.now() - t0} ms`);
+  } finally {
+    busy = false;
+    await loop;
+  }
+});

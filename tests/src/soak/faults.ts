@@ -38,9 +38,15 @@ export async function inject(t: SoakTopology, name: FaultName, rng: Rng, leaseMs
     case 'sigterm-gateway': {
       const g = rng.pick(t.gateways.filter((x) => x.running));
       if (name === 'kill9-gateway') await g.kill9();
-      else await g.stop(15_000);
+      else {
+        g.signal('SIGTERM');
+        if (!(await g.waitExit(15_000))) {
+          await g.kill9();
+          throw new Error(`${g.name} did not exit within 15 s of SIGTERM\n${g.tail(20)}`);
+        }
+      }
       await sleep(rng.int(200, 2000));
-      g.spawn();
+      await restart(g);
       return { name, detail: g.name };
     }
     case 'kill9-leader':
@@ -55,7 +61,10 @@ export async function inject(t: SoakTopology, name: FaultName, rng: Rng, leaseMs
         await waitFor('the standby to lead', async () => (await other.metric('megaphone_producer_leader').catch(() => 0)) === 1, { timeoutMs: leaseMs * 3 + 10_000, intervalMs: 50 });
         takeoverMs = Date.now() - t0;
       }
-      if (name === 'sigterm-leader') await leader.waitExit(30_000);
+      if (name === 'sigterm-leader' && !(await leader.waitExit(30_000))) {
+        await leader.kill9();
+        throw new Error(`${leader.name} did not exit within 30 s of SIGTERM\n${leader.tail(20)}`);
+      }
       await restart(leader);
       return { name, detail: `${leader.name} (${other.name} took over)`, ...(takeoverMs !== undefined ? { takeoverMs } : {}) };
     }
@@ -81,10 +90,23 @@ export async function inject(t: SoakTopology, name: FaultName, rng: Rng, leaseMs
   }
 }
 
+/**
+ * Starts a stopped service again on its ports. A port can be taken meanwhile by something else on a
+ * shared machine (EADDRINUSE): the service exits at once and is started again, up to 10 times.
+ */
 async function restart(p: ServiceProcess): Promise<void> {
-  if (p.running) await p.waitExit(30_000);
-  p.spawn();
+  for (let attempt = 1; ; attempt++) {
+    p.spawn();
+    const exitedAtOnce = await p.waitExit(1500);
+    if (!exitedAtOnce) return;
+    if (!/EADDRINUSE/.test(p.tail(30)) || attempt >= 10) throw new Error(`${p.name} exited at restart\n${p.tail(20)}`);
+    portRetries++;
+    await sleep(1000);
+  }
 }
+
+/** Restarts retried because a service's port was taken meanwhile (reported, not a violation). */
+export let portRetries = 0;
 
 /** Waits until every service is ready again and exactly one producer leads; returns when. */
 export async function recovered(t: SoakTopology, timeoutMs: number): Promise<void> {

@@ -2,7 +2,7 @@ import { publishContinuously, type PublishLoop } from '../cluster/publisher.js';
 import { RecordingClient } from '../cluster/recording-client.js';
 import { PublishLog, checkStream, describe as describeStream } from '../cluster/stream-check.js';
 import { sleep, waitFor } from '../cluster/wait.js';
-import { FAULTS, inject, recovered, type FaultName, type FaultRecord } from './faults.js';
+import { FAULTS, inject, portRetries, recovered, type FaultName, type FaultRecord } from './faults.js';
 import type { SoakOptions } from './options.js';
 import { Rng } from './rng.js';
 import { API_CHANNELS, SoakTopology, rssBytes } from './topology.js';
@@ -17,6 +17,8 @@ export interface SoakReport {
   readers: number;
   gaps: Record<string, number>;
   maxConcurrentRuns: number;
+  /** Restarts that found their port taken by something else and were retried. */
+  portRetries: number;
   memory: { name: string; baselineMiB: number; endMiB: number }[];
   violations: string[];
 }
@@ -136,6 +138,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       readers: t.readers.length,
       gaps,
       maxConcurrentRuns,
+      portRetries,
       memory: memory.map(({ name, baselineMiB, endMiB }) => ({ name, baselineMiB, endMiB })),
       violations,
     };
@@ -161,7 +164,7 @@ export function formatReport(r: SoakReport): string {
     `deliveries: ${r.deliveries} to ${r.readers} readers`,
     `gaps by reason: ${Object.entries(r.gaps).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `worst recovery: ${worst ? `${worst.recoveryMs} ms (${worst.name}, ${worst.detail})` : 'n/a'}; takeovers: ${takeovers.join(', ') || 'none'}`,
-    `most ticker runs at once: ${r.maxConcurrentRuns}`,
+    `most ticker runs at once: ${r.maxConcurrentRuns}; restarts retried because their port was taken: ${r.portRetries}`,
     `memory (MiB, baseline → end): ${r.memory.map((m) => `${m.name} ${m.baselineMiB.toFixed(0)} → ${m.endMiB.toFixed(0)}`).join(', ')}`,
     r.violations.length === 0 ? 'violations: none' : `violations (${r.violations.length}):\n  ${r.violations.join('\n  ')}`,
   ].join('\n');
