@@ -159,7 +159,9 @@ export function startLeaderRole(opts: LeaderRoleOptions): LeaderRole {
     stop: async () => {
       stopUptime?.();
       stopUptime = undefined;
-      await writes;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([writes, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer);
       await leadership.stop();
       link?.close();
     },

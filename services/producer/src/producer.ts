@@ -230,13 +230,24 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
       // The runs have ended and their ends are published: hand the lease over at once.
       await theRole.stop();
       box.close();
-      await apiClosed;
-      await admin.close();
-      await controlBus?.close();
-      if (ownsBus) await bus.close();
+      // Each step is bounded: a client that keeps a connection busy, or a bus still reconnecting,
+      // must not keep a stopping producer alive past the orchestrator's grace period.
+      await bounded(apiClosed, 2000, () => api.closeAllConnections());
+      await bounded(admin.close(), 2000);
+      await bounded(controlBus?.close() ?? Promise.resolve(), 2000);
+      if (ownsBus) await bounded(bus.close(), 2000);
     })());
 
   return { port, adminPort: admin.port, bus, jobs: manager, outbox: box, registry, isLeader: () => theRole.isLeader(), readiness, close };
+}
+
+/** Waits for `p` at most `ms` (then calls `onTimeout`); never rejects. */
+async function bounded(p: Promise<unknown>, ms: number, onTimeout?: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ms)));
+  const result = await Promise.race([p.then(() => 'done' as const, () => 'done' as const), late]);
+  clearTimeout(timer);
+  if (result === 'late') onTimeout?.();
 }
 
 function closeServer(server: Server): Promise<void> {
