@@ -65,6 +65,7 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
       MEGAPHONE_HTTP_PORT: String(httpPort),
       MEGAPHONE_PROMETHEUS_PORT: String(promPort),
       MEGAPHONE_PRODUCER_PORT: String(await freePort()),
+      MEGAPHONE_PRODUCER_2_PORT: String(await freePort()),
       MEGAPHONE_HAPROXY_STATS_PORT: String(await freePort()),
       MEGAPHONE_GRAFANA_PORT: String(await freePort()),
     }, (line) => timings.push(line));
