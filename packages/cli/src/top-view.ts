@@ -57,7 +57,7 @@ function connectionRows(list: readonly ConnectionInfo[], now: number): Cell[][] 
     const lag = c.channels.reduce((m, ch) => Math.max(m, ch.lag), 0);
     const age = now - Date.parse(c.connectedAt);
     return [
-      { text: c.id.length > 12 ? c.id.slice(0, 12) : c.id },
+      { text: c.id },
       { text: c.sub ?? '-', style: c.sub === null ? ['dim'] : [] },
       { text: c.remote },
       { text: c.transport },
