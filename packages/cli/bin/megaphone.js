@@ -9,6 +9,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(pkg, 'dist', 'src', 'main.js');
+// tsc -b rewrites only the outputs that changed, but always its build info: that is the build's time.
+const buildInfo = join(pkg, 'dist', 'tsconfig.tsbuildinfo');
 
 function newest(dir) {
   if (!existsSync(dir)) return 0;
@@ -22,7 +24,8 @@ function newest(dir) {
 }
 
 const sources = [join(pkg, 'src'), join(pkg, '..', 'client', 'src'), join(pkg, '..', 'protocol', 'src')];
-const stale = !existsSync(main) || statSync(main).mtimeMs < Math.max(...sources.map(newest));
+const builtAt = existsSync(main) && existsSync(buildInfo) ? statSync(buildInfo).mtimeMs : 0;
+const stale = builtAt < Math.max(...sources.map(newest));
 if (stale && existsSync(join(pkg, 'tsconfig.json'))) {
   let tsc;
   try {
