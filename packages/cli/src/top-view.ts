@@ -91,7 +91,7 @@ export function renderTop(snapshot: TopSnapshot | undefined, o: TopViewOptions):
   const clock = new Date(snapshot?.at ?? o.now).toISOString().slice(11, 19);
   const keys = o.keys ? `   ${o.paint('s', 'bold')} sort  ${o.paint('q', 'bold')} quit` : '';
   const lines: string[] = [`${o.paint('megaphone top', 'bold')}  ${o.admin}  ${clock}  sort: ${o.sort}${keys}`];
-  if (o.error !== undefined) lines.push(o.paint(o.error, 'red'));
+  if (o.error !== undefined) lines.push(...wrap(o.error, o.width).map((l) => o.paint(l, 'red')));
   if (snapshot === undefined) return lines.map((l) => clip(l, o.width)).slice(0, o.height);
   const room = Math.max(0, o.height - lines.length - 5);
   const channelRoom = Math.min(snapshot.channels.length, Math.max(3, Math.floor(room / 3)));
@@ -104,6 +104,27 @@ export function renderTop(snapshot: TopSnapshot | undefined, o: TopViewOptions):
   lines.push(...renderTable(['CHANNEL', 'SUBSCRIBERS', 'NODES'], channelRows(snapshot.channels.slice(0, channelRoom)), o.paint, o.width));
   if (snapshot.channels.length === 0) lines.push(o.paint('  (none)', 'dim'));
   return lines.slice(0, o.height).map((l) => clip(l, o.width));
+}
+
+/** Breaks text into lines of at most `width` columns, at spaces where it can. */
+export function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const candidate = line === '' ? word : `${line} ${word}`;
+    if ([...candidate].length <= width) {
+      line = candidate;
+      continue;
+    }
+    if (line !== '') out.push(line);
+    line = word;
+    while ([...line].length > width) {
+      out.push([...line].slice(0, width).join(''));
+      line = [...line].slice(width).join('');
+    }
+  }
+  if (line !== '') out.push(line);
+  return out;
 }
 
 /** Cuts a line to `width` visible columns, keeping escape sequences intact. */

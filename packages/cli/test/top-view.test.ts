@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clip, formatBytes, renderTop, type TopSnapshot } from '../src/top-view.js';
+import { clip, formatBytes, renderTop, wrap, type TopSnapshot } from '../src/top-view.js';
 
 const now = Date.parse('2026-01-01T12:00:00Z');
 const snapshot: TopSnapshot = {
@@ -33,6 +33,9 @@ test('top fits the terminal: no line wider than it, no more lines than its rows'
 test('a failed refresh is shown above the last data; escapes do not count towards the width', () => {
   const lines = renderTop(undefined, { admin: 'http://gw:9100', sort: 'age', width: 80, height: 24, paint: plain, now, error: 'cannot reach it', keys: false });
   assert.deepEqual(lines.slice(1), ['cannot reach it']);
+  const narrow = renderTop(undefined, { admin: 'http://gw:9100', sort: 'age', width: 10, height: 24, paint: plain, now, error: 'cannot reach http://gw:9100 now', keys: false });
+  assert.deepEqual(narrow.slice(1), ['cannot', 'reach', 'http://gw:', '9100 now'], 'a long error is wrapped, not cut');
+  assert.deepEqual(wrap('a bb ccc', 4), ['a bb', 'ccc']);
   assert.equal(clip('\u001b[31mabcdef\u001b[0m', 3), '\u001b[31mabc\u001b[0m');
   assert.deepEqual([0, 1023, 1024, 1_572_864].map(formatBytes), ['0 B', '1023 B', '1.0 KiB', '1.5 MiB']);
 });
