@@ -230,3 +230,9 @@ test('npm run token mints a token the services can verify, with the claims asked
     assert.equal((payload.exp ?? 0) - (payload.iat ?? 0), 3600);
   });
 });
+
+test('npx megaphone runs the workspace bin from the repository root', () => {
+  const r = spawnSync('npx', ['--no-install', 'megaphone', '--version'], { cwd: ROOT, env: baseEnv(), encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '0.1.0\n');
+});
