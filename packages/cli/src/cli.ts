@@ -1,16 +1,25 @@
 import type { CliEnv } from './config.js';
 import type { Command, CommandContext, InputStream } from './context.js';
 import { ApiError } from './http.js';
-import { jobs } from './commands/jobs.js';
-import { publish } from './commands/publish.js';
-import { run } from './commands/run.js';
-import { tail } from './commands/tail.js';
-import { token } from './commands/token.js';
-import { top } from './commands/top.js';
 import { Terminal, type OutStream } from './terminal.js';
 import { UsageError } from './usage.js';
 
-export const COMMANDS: readonly Command[] = [tail, publish, jobs, run, token, top];
+interface CommandEntry {
+  name: string;
+  /** One line for `megaphone --help`. */
+  summary: string;
+  /** Each command's module is loaded only when it runs: `megaphone jobs` does not load jose or ws. */
+  load(): Promise<Command>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'tail', summary: 'follow channels: publications as they come, resumed across reconnects', load: async () => (await import('./commands/tail.js')).tail },
+  { name: 'publish', summary: 'publish JSON, or standard input line by line (--lines)', load: async () => (await import('./commands/publish.js')).publish },
+  { name: 'jobs', summary: "the producer's jobs and their last run, as a table", load: async () => (await import('./commands/jobs.js')).jobs },
+  { name: 'run', summary: 'start a run of a job; --follow streams it and exits with its code', load: async () => (await import('./commands/run.js')).run },
+  { name: 'token', summary: 'print a signed token (JWT) for a user: what they may read, publish and run', load: async () => (await import('./commands/token.js')).token },
+  { name: 'top', summary: 'the slowest connections and busiest channels, refreshed in place', load: async () => (await import('./commands/top.js')).top },
+];
 
 export const VERSION = '0.1.0';
 
@@ -46,19 +55,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    term.out(topic?.help ?? mainHelp());
+    term.out(topic === undefined ? mainHelp() : (await topic.load()).help);
     return 0;
   }
   if (name === '--version' || name === '-v') {
     term.out(VERSION);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (command === undefined) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (entry === undefined) {
     term.err(`megaphone: unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(', ')}; see megaphone --help)`);
     return 2;
   }
   const ctx: CommandContext = { argv: rest, env: io.env, term, stdin: io.stdin, signal: io.signal };
+  const command = await entry.load();
   try {
     return await command.run(ctx);
   } catch (err) {

@@ -21,8 +21,6 @@ export interface CommandContext {
 
 export interface Command {
   name: string;
-  /** One line for `megaphone --help`. */
-  summary: string;
   help: string;
   /** Resolves to the process's exit code. */
   run(ctx: CommandContext): Promise<number>;

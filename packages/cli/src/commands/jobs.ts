@@ -64,7 +64,6 @@ export function jobRows(jobs: readonly JobStatus[], now: number): Cell[][] {
 
 export const jobs: Command = {
   name: 'jobs',
-  summary: "the producer's jobs and their last run, as a table",
   help: HELP,
   async run(ctx: CommandContext): Promise<number> {
     const { values } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: false, strict: true }));

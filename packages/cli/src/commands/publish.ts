@@ -45,7 +45,6 @@ interface Position {
 
 export const publish: Command = {
   name: 'publish',
-  summary: 'publish JSON, or standard input line by line (--lines)',
   help: HELP,
   async run(ctx: CommandContext): Promise<number> {
     const { values, positionals } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: true, strict: true }));

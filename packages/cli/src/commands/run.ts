@@ -35,7 +35,6 @@ type Finish = { code: number; reason?: string };
 
 export const run: Command = {
   name: 'run',
-  summary: 'start a run of a job; --follow streams it and exits with its code',
   help: HELP,
   async run(ctx: CommandContext): Promise<number> {
     const { values, positionals } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: true, strict: true }));

@@ -54,7 +54,6 @@ export function parseSince(value: string): StreamPosition {
 
 export const tail: Command = {
   name: 'tail',
-  summary: 'follow channels: publications as they come, resumed across reconnects',
   help: HELP,
   async run(ctx: CommandContext): Promise<number> {
     const { values, positionals } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: true, strict: true }));

@@ -93,7 +93,6 @@ function patterns(name: string, value: string | undefined, valid: RegExp): strin
 
 export const token: Command = {
   name: 'token',
-  summary: 'print a signed token (JWT) for a user: what they may read, publish and run',
   help: HELP,
   async run(ctx: CommandContext): Promise<number> {
     const { values } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: false, strict: true }));

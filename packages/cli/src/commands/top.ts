@@ -69,7 +69,6 @@ function parseSort(value: string | undefined): SortKey {
 
 export const top: Command = {
   name: 'top',
-  summary: 'the slowest connections and busiest channels, refreshed in place',
   help: HELP,
   async run(ctx: CommandContext): Promise<number> {
     const { values } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: false, strict: true }));
