@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { jwtVerify } from 'jose';
 import { ROOT, Standalone, baseEnv, runCli, spawnCli } from '../src/cli/harness.js';
+import { waitFor } from '../src/cluster/wait.js';
 
 // The built `megaphone` command as a user runs it, against `npm start` (the standalone service, as
 // its own process on free ports) with a jobs file of this test's own.
@@ -15,6 +16,9 @@ jobs:
   - name: sleepy
     command: ["sleep", "30"]
     timeout: 300ms
+    startOnBoot: false
+  - name: forever
+    command: ["sleep", "60"]
     startOnBoot: false
   - name: hello
     description: says hello
@@ -97,7 +101,6 @@ describe('tail', () => {
 
 async function waitSubscribed(p: ReturnType<typeof spawnCli>): Promise<void> {
   // The subscription is live once the gateway counts it: watch its metrics rather than sleeping.
-  const { waitFor } = await import('../src/cluster/wait.js');
   await waitFor('the tail subscribed', async () => {
     if (p.proc.exitCode !== null) throw new Error(`tail exited: ${p.stderr()}`);
     const text = await (await fetch(`${svc.cliEnv.MEGAPHONE_ADMIN}/metrics`)).text();
@@ -145,10 +148,10 @@ describe('jobs and run', () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.match(lines[0]!, /^JOB +STATE +LAST +EXIT +STARTED +TOOK +NEXT +DESCRIPTION$/);
-    assert.deepEqual(lines.slice(1).map((l) => l.split(/ +/)[0]), ['exit3', 'sleepy', 'hello']);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(/ +/)[0]), ['exit3', 'sleepy', 'forever', 'hello']);
     assert.match(r.stdout, /hello +idle .*says hello/);
     const json = await runCli(['jobs', '--json'], { env });
-    assert.deepEqual((JSON.parse(json.stdout) as { jobs: { name: string }[] }).jobs.map((j) => j.name), ['exit3', 'sleepy', 'hello']);
+    assert.deepEqual((JSON.parse(json.stdout) as { jobs: { name: string }[] }).jobs.map((j) => j.name), ['exit3', 'sleepy', 'forever', 'hello']);
   });
 
   test('run prints the run id; the producer knows it', async () => {
@@ -171,6 +174,18 @@ describe('jobs and run', () => {
     const r = await runCli(['run', 'sleepy', '--follow'], { env });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^megaphone: run \S+ timed out \(SIGTERM\)\n$/);
+  });
+
+  test('run --follow of a run an operator stops exits 1 with the reason on stderr', async () => {
+    const follow = spawnCli(['run', 'forever', '--follow'], env);
+    const runId = await waitFor('the run to start', async () => {
+      const { jobs } = (await (await fetch(`${svc.api}/v1/jobs`)).json()) as { jobs: { name: string; run: string | null }[] };
+      return jobs.find((j) => j.name === 'forever')?.run ?? undefined;
+    });
+    assert.equal((await fetch(`${svc.api}/v1/runs/${runId}`, { method: 'DELETE' })).status, 202);
+    const r = await follow.result(15_000);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `megaphone: run ${runId} was stopped (SIGTERM)\n`);
   });
 
   test('an unknown job is a failure (exit 1) with the producer\'s message', async () => {

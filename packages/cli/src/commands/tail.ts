@@ -97,7 +97,15 @@ export const tail: Command = {
           refused = `cannot follow ${channel}: ${e.code}: ${e.message}`;
           done(1);
         },
-        onUnsubscribed: (reason) => ctx.term.err(`megaphone: the gateway ended the subscription to ${channel} (${reason}); it is renewed on the next connection`),
+        onUnsubscribed: (reason) => {
+          if (reason === 'forbidden' || reason === 'unauthorized') {
+            // A refreshed token no longer covers the channel: following it is over.
+            refused = `the gateway ended the subscription to ${channel}: ${reason}`;
+            done(1);
+            return;
+          }
+          ctx.term.err(`megaphone: the gateway ended the subscription to ${channel} (${reason}); it is renewed on the next connection`);
+        },
       });
     }
     client.on('anomaly', (a) => ctx.term.err(`megaphone: ${a.channel}: ${a.message}`));
