@@ -43,8 +43,10 @@ export function openClient(endpoints: Endpoints, term: Terminal): LiveClient {
   });
   const failed = new Promise<string>((resolve) => {
     client.on('error', (e) => {
-      if (e.kind === 'fatal') resolve(e.message);
-      else if (e.kind === 'unauthorized') resolve(`the gateway refused the token (4401): pass a valid one with --token or MEGAPHONE_TOKEN`);
+      // A refused subscribe and an unparseable frame leave the connection open; every other kind
+      // (fatal close, unauthorized, disconnected by an operator, …) means the client stopped for good.
+      if (e.kind === 'subscribe' || e.kind === 'protocol') return;
+      resolve(e.kind === 'unauthorized' ? `the gateway refused the token (4401): pass a valid one with --token or MEGAPHONE_TOKEN` : e.message);
     });
   });
   return { client, failed };

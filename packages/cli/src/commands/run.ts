@@ -57,7 +57,9 @@ export const run: Command = {
 
 async function startRun(endpoints: Endpoints, job: string, signal: AbortSignal): Promise<{ run: string; channel: string }> {
   try {
-    return await requestJson(endpoints.api, `/v1/jobs/${encodeURIComponent(job)}/runs`, { method: 'POST', token: endpoints.token, flag: '--api', signal });
+    // The body is ignored, but a POST must say application/json (the producer refuses anything a
+    // cross-site form could send).
+    return await requestJson(endpoints.api, `/v1/jobs/${encodeURIComponent(job)}/runs`, { method: 'POST', body: {}, token: endpoints.token, flag: '--api', signal });
   } catch (err) {
     if (err instanceof ApiError) throw new ApiError(`${err.message}${authHint(err, '--token', 'MEGAPHONE_TOKEN')}`, err.status, err.code);
     throw err;
