@@ -78,6 +78,17 @@ describe('tail', () => {
     assert.doesNotMatch(r.stderr, /\u001b/);
   });
 
+  test('off a terminal, a gateway that cannot be reached is said once on stderr, and tail keeps trying', async () => {
+    const tail = spawnCli(['tail', 'uptime', '--gateway', 'ws://127.0.0.1:1/ws'], env);
+    await waitFor('the warning', () => tail.stderr().includes('\n'), { timeoutMs: 15_000 });
+    assert.equal(tail.stderr(), 'megaphone: cannot connect to ws://127.0.0.1:1/ws (closed 1006); retrying until it answers (--gateway sets the address)\n');
+    assert.equal(tail.proc.exitCode, null, 'still trying');
+    tail.proc.kill('SIGINT');
+    const r = await tail.result(10_000);
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr.split('\n').length, 2, 'said once');
+  });
+
   test('a closed stdout (| head) ends tail quietly: exit 0, no stack trace', async () => {
     const tail = spawnCli(['tail', 'uptime'], env);
     await tail.waitStdout((l) => l.length >= 1, 'a first line');

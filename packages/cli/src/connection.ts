@@ -29,7 +29,14 @@ export interface LiveClient {
 export function openClient(endpoints: Endpoints, term: Terminal): LiveClient {
   const client = new MegaphoneClient({ url: endpoints.gateway, WebSocket: webSocketClass(endpoints.token) });
   let opened = false;
+  let warned = false;
   client.on('state', (s) => {
+    // Off a terminal there is no status line, but a first connection that fails is said once, so
+    // a script pointed at the wrong address does not wait in silence.
+    if (s.state === 'reconnecting' && !opened && !warned && !term.interactiveErr) {
+      warned = true;
+      term.err(`megaphone: cannot connect to ${endpoints.gateway}${s.closeCode === undefined ? '' : ` (closed ${s.closeCode})`}; retrying until it answers (--gateway sets the address)`);
+    }
     if (s.state === 'connecting') term.status(`connecting to ${endpoints.gateway}…`);
     else if (s.state === 'reconnecting' && s.delayMs !== undefined) {
       const why = s.closeCode === undefined ? '' : ` (closed ${s.closeCode}${s.closeReason ? `: ${s.closeReason}` : ''})`;
