@@ -8,7 +8,8 @@ export interface ConnectionInfo {
   remote: string;
   sub: string | null;
   transport: 'ws' | 'sse';
-  connectedAt: string;
+  /** ms since the Unix epoch (what the gateway sends), or an ISO 8601 string. */
+  connectedAt: number | string;
   queueBytes: number;
   state: 'live' | 'catching_up' | 'paused';
   channels: { channel: string; offset: number; lag: number }[];
@@ -55,7 +56,7 @@ const STATE_STYLE: Readonly<Record<string, Style[]>> = { live: ['green'], catchi
 function connectionRows(list: readonly ConnectionInfo[], now: number): Cell[][] {
   return list.map((c) => {
     const lag = c.channels.reduce((m, ch) => Math.max(m, ch.lag), 0);
-    const age = now - Date.parse(c.connectedAt);
+    const age = now - (typeof c.connectedAt === 'number' ? c.connectedAt : Date.parse(c.connectedAt));
     return [
       { text: c.id },
       { text: c.sub ?? '-', style: c.sub === null ? ['dim'] : [] },

@@ -7,7 +7,7 @@ const snapshot: TopSnapshot = {
   at: now,
   connections: [
     { id: 's-slow', remote: '10.0.0.5', sub: 'alice', transport: 'ws', connectedAt: '2026-01-01T11:00:00Z', queueBytes: 524_288, state: 'catching_up', channels: [{ channel: 'cmd:build', offset: 40, lag: 17 }, { channel: 'uptime', offset: 9, lag: 0 }] },
-    { id: 's-ok', remote: '127.0.0.1', sub: null, transport: 'sse', connectedAt: '2026-01-01T11:59:55Z', queueBytes: 0, state: 'live', channels: [{ channel: 'uptime', offset: 10, lag: 0 }] },
+    { id: 's-ok', remote: '127.0.0.1', sub: null, transport: 'sse', connectedAt: Date.parse('2026-01-01T11:59:55Z'), queueBytes: 0, state: 'live', channels: [{ channel: 'uptime', offset: 10, lag: 0 }] },
   ],
   channels: [{ channel: 'uptime', subscribers: 42, nodes: { 'gw-2': 12, 'gw-1': 30 } }],
 };

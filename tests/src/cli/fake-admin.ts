@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** Rows exactly as SPEC §11 shapes them. */
+/** Rows as SPEC §11 shapes them, `connectedAt` in ms as the gateway sends it. */
 export const CONNECTIONS = [
   {
     id: 'sess-slow-1',
     remote: '10.0.0.5',
     sub: 'alice',
     transport: 'ws',
-    connectedAt: new Date(Date.now() - 3_600_000).toISOString(),
+    connectedAt: Date.now() - 3_600_000,
     queueBytes: 524_288,
     state: 'catching_up',
     channels: [
@@ -21,7 +21,7 @@ export const CONNECTIONS = [
     remote: '127.0.0.1',
     sub: null,
     transport: 'sse',
-    connectedAt: new Date(Date.now() - 5000).toISOString(),
+    connectedAt: Date.now() - 5000,
     queueBytes: 0,
     state: 'live',
     channels: [{ channel: 'uptime', offset: 10, lag: 0 }],
