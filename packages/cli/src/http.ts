@@ -70,7 +70,5 @@ export async function requestJson<T>(base: string, path: string, opts: RequestOp
 
 /** What to add to an authorization failure so the user knows which setting to fix. */
 export function authHint(err: ApiError, flag: string, env: string): string {
-  if (err.status === 401) return ` (pass a token with ${flag} or ${env})`;
-  if (err.status === 403) return ' (the token does not allow this)';
-  return '';
+  return err.status === 401 ? ` (pass a token with ${flag} or ${env})` : '';
 }

@@ -114,7 +114,7 @@ async function follow(ctx: CommandContext, endpoints: Endpoints, job: string): P
     },
     onError: (e) => {
       if (e.code !== 'rate_limited' && e.code !== 'history_unavailable' && e.code !== 'internal') {
-        finish({ code: 1, reason: `cannot follow ${channel}: ${e.code}: ${e.message}` });
+        finish({ code: 1, reason: `cannot follow ${channel}: ${e.code}: ${e.message}${e.code === 'unauthorized' ? ' (pass a token with --token or MEGAPHONE_TOKEN)' : ''}` });
       }
     },
   });

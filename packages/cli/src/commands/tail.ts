@@ -94,7 +94,7 @@ export const tail: Command = {
             ctx.term.err(`megaphone: subscribing to ${channel}: ${e.code}: ${e.message} (retrying)`);
             return;
           }
-          refused = `cannot follow ${channel}: ${e.code}: ${e.message}`;
+          refused = `cannot follow ${channel}: ${e.code}: ${e.message}${e.code === 'unauthorized' ? ' (pass a token with --token or MEGAPHONE_TOKEN)' : ''}`;
           done(1);
         },
         onUnsubscribed: (reason) => {
