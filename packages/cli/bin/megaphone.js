@@ -34,6 +34,7 @@ if (stale && existsSync(join(pkg, 'tsconfig.json'))) {
     tsc = undefined;
   }
   if (tsc !== undefined) {
+    if (!existsSync(main)) process.stderr.write('megaphone: building the command line (first run)…\n');
     const r = spawnSync(process.execPath, [tsc, '-b', pkg], { stdio: ['ignore', 2, 'inherit'] });
     if (r.status !== 0) {
       process.stderr.write('megaphone: building the command line failed (npx tsc -b packages/cli)\n');
