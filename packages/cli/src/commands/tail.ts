@@ -108,7 +108,10 @@ export const tail: Command = {
         },
       });
     }
-    client.on('anomaly', (a) => ctx.term.err(`megaphone: ${a.channel}: ${a.message}`));
+    // A skipped offset already has its gap line; a duplicate (dropped by the SDK) is said here.
+    client.on('anomaly', (a) => {
+      if (a.kind !== 'skipped') ctx.term.err(`megaphone: ${a.channel}: ${a.message}`);
+    });
 
     const outcome = await Promise.race([
       finished.then((code) => ({ code, message: refused })),
