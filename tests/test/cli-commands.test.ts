@@ -30,7 +30,7 @@ let svc: Standalone;
 let env: Record<string, string>;
 
 before(async () => {
-  svc = await Standalone.start(JOBS, { PRODUCER_UPTIME_INTERVAL_MS: '100' });
+  svc = await Standalone.start(JOBS, { PRODUCER_UPTIME_INTERVAL_MS: '100', PRESENCE_INTERVAL_MS: '200' });
   env = svc.cliEnv;
 });
 after(async () => {
@@ -261,4 +261,32 @@ test('npx megaphone runs the workspace bin from the repository root', () => {
   const r = spawnSync('npx', ['--no-install', 'megaphone', '--version'], { cwd: ROOT, env: baseEnv(), encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '0.1.0\n');
+});
+
+test('top --once against the gateway\'s operator API shows this tail\'s connection and channel', async () => {
+  const tail = spawnCli(['tail', 'uptime'], env);
+  await tail.waitStdout((l) => l.length > 0, 'the tail running');
+  // Channel counts are gathered every PRESENCE_INTERVAL_MS: ask until the tail's subscription is in.
+  const r = await waitFor('top to count the tail', async () => {
+    const out = await runCli(['top', '--once'], { env });
+    assert.equal(out.code, 0, out.stderr);
+    return /^uptime +1 +\S+:1$/m.test(out.stdout) ? out : undefined;
+  }, { timeoutMs: 15_000, intervalMs: 200 });
+  tail.proc.kill('SIGINT');
+  await tail.result(10_000);
+  assert.match(r.stdout, /^ID +SUB +REMOTE +VIA +AGE +QUEUE +STATE +LAG +CHANNELS$/m);
+  assert.match(r.stdout, /^\S+ +- +127\.0\.0\.1 +ws +\S+ +0 B +live +\d+ +uptime$/m);
+});
+
+test('a tail an operator disconnects (4403) stops with exit 1 and says so, without reconnecting', async () => {
+  const tail = spawnCli(['tail', 'uptime'], env);
+  await tail.waitStdout((l) => l.length > 0, 'the tail running');
+  const admin = svc.cliEnv.MEGAPHONE_ADMIN;
+  // The newest connection is this tail's (an earlier test's may still be closing).
+  const connections = (await (await fetch(`${admin}/v1/connections?sort=age`)).json()) as { id: string; connectedAt: number }[];
+  const newest = connections.sort((a, b) => b.connectedAt - a.connectedAt)[0]!;
+  assert.equal((await fetch(`${admin}/v1/connections/${newest.id}`, { method: 'DELETE' })).status, 200);
+  const r = await tail.result(10_000);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^megaphone: .*disconnected by an operator.*\n$/);
 });
