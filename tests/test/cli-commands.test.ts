@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { jwtVerify } from 'jose';
 import { ROOT, Standalone, baseEnv, runCli, spawnCli } from '../src/cli/harness.js';
-import { waitFor } from '../src/cluster/wait.js';
+import { waitFor } from '@megaphone/testing';
 
 // The built `megaphone` command as a user runs it, against `npm start` (the standalone service, as
 // its own process on free ports) with a jobs file of this test's own.

@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConsoleStack } from '../src/console/stack.js';
 import { Standalone, spawnCli } from '../src/cli/harness.js';
-import { waitFor } from '../src/cluster/wait.js';
+import { waitFor } from '@megaphone/testing';
 
 // `megaphone tail` keeps following while its gateway goes away and comes back: nothing twice, and
 // no hole without a line on stderr saying so.

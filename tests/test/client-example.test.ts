@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { launchChromium } from '../src/console/browser.js';
 import { ensureConsoleBuilt } from '../src/console/console-build.js';
 import { ConsoleStack } from '../src/console/stack.js';
-import { until } from '../src/console/wait.js';
+import { waitFor } from '@megaphone/testing';
 
 // examples/browser/index.html, served from an origin of its own (not the gateway), imports the
 // SDK from the gateway's /client.js and follows a channel: what "one <script type=module>" means.
@@ -47,11 +47,11 @@ test('the example page loads the SDK from the gateway and shows history, live pu
     if (r.resourceType() === 'script') scripts.push(r.url());
   });
   await page.goto(`${origin}/browser/index.html?gateway=http://127.0.0.1:${stack.port}&channel=notes`);
-  await until(async () => (await page.textContent('#state')) === 'open', 'the page connected', 20_000);
+  await waitFor('the page connected', async () => (await page.textContent('#state')) === 'open', { timeoutMs: 20_000 });
   assert.deepEqual(scripts, [`http://127.0.0.1:${stack.port}/client.js`]);
-  await until(async () => (await page.textContent('#log'))?.includes('#1 {"line":"before the page"}'), 'history shown');
+  await waitFor('history shown', async () => (await page.textContent('#log'))?.includes('#1 {"line":"before the page"}'));
   await stack.bus.publish('notes', JSON.stringify({ line: 'live' }));
-  await until(async () => (await page.textContent('#log li:first-child')) === '#2 {"line":"live"}', 'the live publication on top');
+  await waitFor('the live publication on top', async () => (await page.textContent('#log li:first-child')) === '#2 {"line":"live"}');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -3,9 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Child } from '../cluster/child.js';
-import { freePort, waitFor } from '../cluster/wait.js';
-import { httpStatus } from '../cluster/services.js';
+import { Child, freePort, httpStatus, waitFor } from '@megaphone/testing';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 /** The command as `npx megaphone` runs it: the workspace's bin. */

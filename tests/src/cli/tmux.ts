@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { waitFor } from '../cluster/wait.js';
+import { waitFor } from '@megaphone/testing';
 
 /**
  * A program in a real terminal: a private tmux server (its own socket) with one window of a fixed
