@@ -12,7 +12,7 @@ import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
 import { PRODUCER_BIN } from '@megaphone/producer';
 import { startTopology } from '@megaphone/testing';
 
-const USAGE = 'usage: npm run cluster -- [--port 8080] [--gateways 3] [--producers 1] [--balancer auto|haproxy|node] [--quiet]';
+const USAGE = 'usage: npm run cluster -- [--port 8080] [--gateways 3] [--producers 2] [--balancer auto|haproxy|node] [--quiet]';
 
 function readArgs() {
   const { values } = parseArgs({
@@ -20,7 +20,7 @@ function readArgs() {
     options: {
       port: { type: 'string', default: '8080' },
       gateways: { type: 'string', default: '3' },
-      producers: { type: 'string', default: '1' },
+      producers: { type: 'string', default: '2' },
       balancer: { type: 'string', default: 'auto' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -66,7 +66,8 @@ try {
     bins: { gatewayBin: GATEWAY_BIN, gatewayNodeFlags: GATEWAY_NODE_FLAGS, producerBin: PRODUCER_BIN },
     gateways: args.gateways,
     producers: args.producers,
-    producerName: (i) => (args.producers === 1 ? 'producer' : `producer-${i + 1}`),
+    // Two producers by default (SPEC §12): `producer` leads, `producer-2` stands by.
+    producerName: (i) => (i === 0 ? 'producer' : `producer-${i + 1}`),
     balancer: args.balancer,
     port: args.port,
     env: { LOG_LEVEL: 'info' },

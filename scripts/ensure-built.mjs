@@ -34,10 +34,12 @@ function run(args) {
 
 if (existsSync(tsc)) {
   run([tsc, '-b', 'services/standalone', 'packages/testing']);
-  // The console bundle is rebuilt when any of its sources (or the client SDK's) is newer than it.
+  // The console bundle (and the SDK's /client.js beside it) is rebuilt when any of its sources (or
+  // the client SDK's) is newer than it.
   const bundle = join(root, 'services/gateway/dist/public/app.js');
+  const clientBundle = join(root, 'services/gateway/dist/public/client.js');
   const sources = Math.max(newest(join(root, 'services/gateway/console')), newest(join(root, 'packages/client/src')));
-  if (!existsSync(bundle) || statSync(bundle).mtimeMs < sources) run([join(root, 'services/gateway/console/build.mjs')]);
+  if (!existsSync(bundle) || !existsSync(clientBundle) || statSync(bundle).mtimeMs < sources) run([join(root, 'services/gateway/console/build.mjs')]);
 } else if (!built) {
   console.error('megaphone: not built and TypeScript is not installed; run `npm install` first');
   process.exit(1);

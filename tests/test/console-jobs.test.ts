@@ -71,3 +71,10 @@ test('anything that is not a lifecycle event is ignored', () => {
 test('durations read naturally', () => {
   assert.deepEqual([0, 999, 1000, 1540, 59_999, 61_000, 3_600_000 + 5 * 60_000].map(jobs.formatDuration), ['0ms', '999ms', '1.0s', '1.5s', '1m 00s', '1m 01s', '1h 05m']);
 });
+
+test('a run announced lost by a new leader (SPEC §12) shows as lost, not as a failure', () => {
+  const m = new jobs.JobsModel();
+  m.apply(started('tick', 'r1'), 1);
+  m.apply(exited('tick', 'r1', { code: null, outcome: 'lost', producer: 'producer-1' }), 2);
+  assert.equal(m.get('tick')?.status, 'lost');
+});

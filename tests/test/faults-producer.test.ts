@@ -15,8 +15,9 @@ describe('the producer while Redis is down', { timeout: 180_000 }, () => {
 
   before(async () => {
     redis = await RedisServer.start();
-    // The smallest outbox allowed, so that a job's output fills it while Redis is away.
-    cluster = await Cluster.start({ REDIS_URL: redis.url }, { gateways: 1, producerEnv: { PRODUCER_OUTBOX_MAX_BYTES: '65536' } });
+    // The smallest outbox allowed, so that a job's output fills it while Redis is away. A lease
+    // longer than the outages here: a leader that cannot renew in time stops its runs (SPEC §12).
+    cluster = await Cluster.start({ REDIS_URL: redis.url }, { gateways: 1, producerEnv: { PRODUCER_OUTBOX_MAX_BYTES: '65536', PRODUCER_LEASE_MS: '120000' } });
   });
 
   after(async () => {

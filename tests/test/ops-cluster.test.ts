@@ -41,7 +41,7 @@ describe('npm run cluster', { timeout: 90_000 }, () => {
       const events = await readSse(`${console_}/sse?channel=uptime`, (e) => e.event === 'message');
       assert.equal((JSON.parse(events.at(-1)!.data) as { channel: string }).channel, 'uptime', 'SSE through haproxy');
       const pids = [...out.matchAll(/:(\d+)\/metrics/g)].length;
-      assert.equal(pids, 4, 'metrics URLs for the producer and three gateways');
+      assert.equal(pids, 5, 'metrics URLs for two producers and three gateways');
     } finally {
       child.kill('SIGINT');
     }
@@ -67,7 +67,10 @@ describe('npm run cluster', { timeout: 90_000 }, () => {
       assert.equal(sse.status, 200);
       assert.match(sse.headers.get('content-type') ?? '', /text\/event-stream/);
       await sse.body?.cancel();
-      const pids = [cluster.redis.pid, cluster.producer.pid, ...cluster.gateways.map((g) => g.pid)];
+      assert.equal(cluster.producers.length, 2);
+      const leaders = await Promise.all(cluster.producers.map(async (p) => /^megaphone_producer_leader\{[^}]*\} 1$/m.test((await getText(p.metricsUrl)).text)));
+      assert.deepEqual(leaders.sort(), [false, true], 'one producer leads, the other stands by');
+      const pids = [cluster.redis.pid, ...cluster.producers.map((p) => p.pid), ...cluster.gateways.map((g) => g.pid)];
       assert.ok(pids.every(alive));
       await cluster.stop();
       stopped = true;

@@ -16,7 +16,7 @@ import { OpsClient, type Msg } from '../src/ops/ws-client.js';
 
 const execFileP = promisify(execFile);
 const BASE_IMAGES = ['docker.io/library/node:20-bookworm-slim', 'docker.io/library/redis:7.0-bookworm', 'docker.io/library/haproxy:2.6-bookworm', 'docker.io/prom/prometheus:v2.42.0'];
-const SERVICES = ['redis', 'producer', 'gateway-1', 'gateway-2', 'gateway-3', 'haproxy', 'prometheus'];
+const SERVICES = ['redis', 'producer', 'producer-2', 'gateway-1', 'gateway-2', 'gateway-3', 'haproxy', 'prometheus'];
 const PROJECT = 'megaphone-ops-test';
 
 const httpPort = (await portIsFree(8080, '0.0.0.0')) ? 8080 : await freePort();
@@ -69,6 +69,7 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
       MEGAPHONE_HTTP_PORT: String(httpPort),
       MEGAPHONE_PROMETHEUS_PORT: String(promPort),
       MEGAPHONE_PRODUCER_PORT: String(await freePort()),
+      MEGAPHONE_PRODUCER_2_PORT: String(await freePort()),
       MEGAPHONE_HAPROXY_STATS_PORT: String(await freePort()),
       MEGAPHONE_GRAFANA_PORT: String(await freePort()),
       AUTH_JWT_SECRET,
@@ -135,13 +136,13 @@ describe('docker compose up under podman', { timeout: 20 * 60_000 }, () => {
     assert.match(events.at(-1)!.id ?? '', /^uptime@.+\/\d+$/);
   });
 
-  test('Prometheus has scraped all three gateways and the producer, with the alert rules loaded', async () => {
+  test('Prometheus has scraped all three gateways and both producers, with the alert rules loaded', async () => {
     const prom = `http://127.0.0.1:${promPort}`;
     const up = await waitFor('all targets up', async () => {
       const r = await queryPrometheus(prom, 'up{job=~"megaphone-.*"} == 1');
-      return r.length === 4 ? r : undefined;
+      return r.length === 5 ? r : undefined;
     }, { timeoutMs: 90_000, intervalMs: 1000 });
-    assert.deepEqual(up.map((s) => s.metric.instance).sort(), ['gateway-1:9100', 'gateway-2:9100', 'gateway-3:9100', 'producer:9101']);
+    assert.deepEqual(up.map((s) => s.metric.instance).sort(), ['gateway-1:9100', 'gateway-2:9100', 'gateway-3:9100', 'producer-2:9101', 'producer:9101']);
     const nodes = await waitFor('megaphone_connections from every gateway', async () => {
       const r = await queryPrometheus(prom, 'megaphone_connections');
       const n = new Set(r.map((s) => s.metric.node));

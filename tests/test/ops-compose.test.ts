@@ -34,6 +34,7 @@ async function resolvedCompose(): Promise<{ services: Record<string, ComposeServ
 
 const GATEWAYS = ['gateway-1', 'gateway-2', 'gateway-3'];
 const SECRETS = { PRODUCER_API_TOKEN: 'test-token', AUTH_JWT_SECRET: 'compose-test-secret-0123456789abcdefghijkl' };
+const PRODUCERS = ['producer', 'producer-2'];
 
 describe('docker-compose.yml', () => {
   test('docker-compose config -q accepts it with the secrets set', async () => {
@@ -78,9 +79,9 @@ describe('docker-compose.yml', () => {
     assert.ok(p.allowedHosts.kind === 'list' && p.allowedHosts.names.includes('producer'));
   });
 
-  test('has redis, one producer, three gateways, haproxy, prometheus and grafana', async () => {
+  test('has redis, two producers, three gateways, haproxy, prometheus and grafana', async () => {
     const { services } = await resolvedCompose();
-    assert.deepEqual(Object.keys(services).sort(), ['gateway-1', 'gateway-2', 'gateway-3', 'grafana', 'haproxy', 'producer', 'prometheus', 'redis']);
+    assert.deepEqual(Object.keys(services).sort(), ['gateway-1', 'gateway-2', 'gateway-3', 'grafana', 'haproxy', 'producer', 'producer-2', 'prometheus', 'redis']);
     assert.ok(services.redis?.healthcheck, 'redis has a healthcheck');
   });
 
@@ -93,8 +94,13 @@ describe('docker-compose.yml', () => {
       assert.equal(cfg.nodeName, g, 'NODE_NAME is the service name (Prometheus targets and welcome.node)');
       assert.equal(cfg.bus.kind, 'redis');
     }
+    for (const name of PRODUCERS) {
+      const env = services[name]!.environment!;
+      assert.deepEqual(Object.keys(env).filter((k) => !PRODUCER_ENV_NAMES.includes(k)), [], name);
+      assert.equal(env.NODE_NAME, name, 'each producer has its own name (uptime, logs, Prometheus targets)');
+      assert.equal(env.REDIS_URL, services.producer!.environment!.REDIS_URL, 'both share one Redis, so one leads');
+    }
     const penv = services.producer!.environment!;
-    assert.deepEqual(Object.keys(penv).filter((k) => !PRODUCER_ENV_NAMES.includes(k)), []);
     // The jobs file is mounted where PRODUCER_JOBS_FILE points; parse the repo file in its place.
     const mount = services.producer!.volumes!.find((v) => v.includes(`:${penv.PRODUCER_JOBS_FILE}`));
     assert.ok(mount, 'the jobs file is mounted');
@@ -112,16 +118,18 @@ describe('docker-compose.yml', () => {
       assert.ok(test.includes(`http://127.0.0.1:${cfg.adminPort}/readyz`), `${g}: ${test}`);
       assert.ok(!/\s/.test(services[g]!.healthcheck!.test.at(-1)!), 'no spaces in the script: podman splits on them');
     }
-    const p = services.producer!;
-    const pcfg = readProducerConfig({ ...p.environment!, PRODUCER_JOBS_FILE: repoPath('deploy/jobs.yaml') });
-    assert.ok(p.healthcheck!.test.join(' ').includes(`http://127.0.0.1:${pcfg.adminPort}/readyz`));
-    assert.ok(!/\s/.test(p.healthcheck!.test.at(-1)!));
+    for (const name of PRODUCERS) {
+      const p = services[name]!;
+      const pcfg = readProducerConfig({ ...p.environment!, PRODUCER_JOBS_FILE: repoPath('deploy/jobs.yaml') });
+      assert.ok(p.healthcheck!.test.join(' ').includes(`http://127.0.0.1:${pcfg.adminPort}/readyz`), name);
+      assert.ok(!/\s/.test(p.healthcheck!.test.at(-1)!));
+    }
   });
 
   test('services wait for healthy dependencies', async () => {
     const { services } = await resolvedCompose();
     const cond = (s: string, dep: string) => (services[s]!.depends_on as Record<string, { condition: string }>)[dep]?.condition;
-    for (const s of ['producer', ...GATEWAYS]) assert.equal(cond(s, 'redis'), 'service_healthy', s);
+    for (const s of [...PRODUCERS, ...GATEWAYS]) assert.equal(cond(s, 'redis'), 'service_healthy', s);
     for (const g of GATEWAYS) assert.equal(cond('haproxy', g), 'service_healthy', `haproxy waits for ${g}`);
   });
 
@@ -148,13 +156,13 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  test('Prometheus scrapes every gateway and the producer on their admin ports and loads the alert rules', async () => {
+  test('Prometheus scrapes every gateway and both producers on their admin ports and loads the alert rules', async () => {
     const { services } = await resolvedCompose();
     const prom = parse(readFileSync(repoPath('deploy/prometheus/prometheus.yml'), 'utf8')) as { rule_files: string[]; scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
     const targets = (job: string) => prom.scrape_configs.find((s) => s.job_name === job)!.static_configs.flatMap((s) => s.targets).sort();
     assert.deepEqual(targets('megaphone-gateway'), GATEWAYS.map((g) => `${g}:${readGatewayConfig(services[g]!.environment!).adminPort}`));
     const pcfg = readProducerConfig({ ...services.producer!.environment!, PRODUCER_JOBS_FILE: repoPath('deploy/jobs.yaml') });
-    assert.deepEqual(targets('megaphone-producer'), [`producer:${pcfg.adminPort}`]);
+    assert.deepEqual(targets('megaphone-producer'), PRODUCERS.map((p) => `${p}:${pcfg.adminPort}`).sort());
     const ruleMount = services.prometheus!.volumes!.find((v) => v.includes('monitoring/prometheus/alerts.yml'));
     assert.ok(ruleMount, 'the one rules file is mounted');
     assert.ok(prom.rule_files.some((glob) => ruleMount.split(':')[1]!.startsWith(glob.replace('*.yml', ''))), 'mounted where rule_files looks');

@@ -129,10 +129,20 @@ for (const overlay of OVERLAYS) {
       assert.deepEqual(at(pdb, 'spec', 'selector', 'matchLabels'), at(gateway, 'spec', 'selector', 'matchLabels'));
     });
 
-    test('exactly one producer, replaced (not rolled) so two never run the jobs at once', () => {
-      assert.equal(at(producer, 'spec', 'replicas'), 1);
-      assert.equal(at(producer, 'spec', 'strategy', 'type'), 'Recreate');
-      assert.equal(objects.some((o) => o.kind === 'HorizontalPodAutoscaler' && at(o, 'spec', 'scaleTargetRef', 'name') === 'megaphone-producer'), false);
+    test('two producers (one leads, SPEC §12), rolled one at a time, spread over nodes, with a PodDisruptionBudget', () => {
+      assert.equal(at(producer, 'spec', 'replicas'), 2);
+      assert.equal(at(producer, 'spec', 'strategy', 'type'), 'RollingUpdate');
+      assert.equal(at(producer, 'spec', 'strategy', 'rollingUpdate', 'maxUnavailable'), 0, 'a new producer is ready before an old one stops');
+      const anti = at(producer, 'spec', 'template', 'spec', 'affinity', 'podAntiAffinity', 'preferredDuringSchedulingIgnoredDuringExecution', 0, 'podAffinityTerm') as Obj;
+      assert.equal(at(anti, 'topologyKey'), 'kubernetes.io/hostname');
+      assert.deepEqual(at(anti, 'labelSelector', 'matchLabels'), at(producer, 'spec', 'selector', 'matchLabels'));
+      const pdb = named(objects, 'PodDisruptionBudget', 'megaphone-producer');
+      assert.deepEqual(at(pdb, 'spec', 'selector', 'matchLabels'), at(producer, 'spec', 'selector', 'matchLabels'));
+      assert.equal(at(pdb, 'spec', 'maxUnavailable'), 1, 'a drain never takes both');
+      const env = (containersOf(producer)[0] as Container).env ?? [];
+      assert.ok(env.some((e) => e.name === 'PRODUCER_LEASE_MS'), 'the lease length is explicit');
+      assert.ok(Number(at(producer, 'spec', 'template', 'spec', 'terminationGracePeriodSeconds')) * 1000 > 5000 + 5000, 'room to stop the runs and flush before the lease is released');
+      assert.equal(objects.some((o) => o.kind === 'HorizontalPodAutoscaler' && at(o, 'spec', 'scaleTargetRef', 'name') === 'megaphone-producer'), false, 'no autoscaling: more standbys add nothing');
     });
 
     test('every pod meets the restricted Pod Security Standard and sets requests and limits', () => {

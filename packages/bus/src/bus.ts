@@ -84,8 +84,12 @@ export interface BusHandler {
 export interface Bus {
   readonly kind: 'memory' | 'redis';
   setHandler(handler: BusHandler): void;
-  /** `dataJson` is the JSON text of the publication's data (already validated by the caller). */
-  publish(channel: string, dataJson: string): Promise<StreamPosition>;
+  /**
+   * `dataJson` is the JSON text of the publication's data (already validated by the caller).
+   * With `fence`, the publish is refused with `FencedError` when the channel has already taken a
+   * publication carrying a larger fencing number (lease.ts): a deposed leader's late writes.
+   */
+  publish(channel: string, dataJson: string, opts?: PublishOptions): Promise<StreamPosition>;
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
   history(channel: string, query?: HistoryQuery): Promise<HistoryResult>;
@@ -118,6 +122,22 @@ export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024;
 export function checkControlMessage(message: string): void {
   const size = Buffer.byteLength(message);
   if (size > MAX_CONTROL_MESSAGE_BYTES) throw new RangeError(`control message is ${size} bytes; the limit is ${MAX_CONTROL_MESSAGE_BYTES}`);
+}
+
+export interface PublishOptions {
+  /** The publisher's fencing number (lease.ts); the channel remembers the largest it has taken. */
+  fence?: number;
+}
+
+/**
+ * A fenced publish refused because the channel took a newer fencing number: the publisher has
+ * lost its lease to another holder and must stop writing. Not retried.
+ */
+export class FencedError extends Error {
+  override readonly name = 'FencedError';
+  constructor(readonly channel: string, readonly fence: number, readonly newer: number) {
+    super(`publication on ${channel} with fencing number ${fence} refused: the channel has taken ${newer}`);
+  }
 }
 
 /** Raised by a bus that cannot take a publish now (disconnected, outbox full). */

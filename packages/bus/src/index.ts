@@ -1,4 +1,4 @@
-export { BusUnavailableError, MAX_CONTROL_MESSAGE_BYTES } from './bus.js';
+export { BusUnavailableError, FencedError, MAX_CONTROL_MESSAGE_BYTES } from './bus.js';
 export type {
   Bus,
   BusHandler,
@@ -8,7 +8,11 @@ export type {
   HistoryResult,
   HistoryPolicy,
   HistoryPolicyResolver,
+  PublishOptions,
 } from './bus.js';
+export { hasLease } from './lease.js';
+export { inProcessLease } from './memory-lease.js';
+export type { Lease, LeaseHolder } from './lease.js';
 export { MemoryBus } from './memory-bus.js';
 export type { MemoryBusOptions } from './memory-bus.js';
 export { newEpoch } from './epoch.js';

@@ -1,6 +1,8 @@
 import { encodePublicationFrame, type StreamPosition } from '@megaphone/protocol';
-import { checkControlMessage, type Bus, type BusHandler, type ControlListener, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication } from './bus.js';
+import { checkControlMessage, FencedError, type Bus, type BusHandler, type ControlListener, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication, type PublishOptions } from './bus.js';
 import { newEpoch } from './epoch.js';
+import type { Lease } from './lease.js';
+import { MemoryLeases } from './memory-lease.js';
 
 interface ChannelLog {
   epoch: string;
@@ -8,6 +10,8 @@ interface ChannelLog {
   /** Retained publications, ascending; trimmed from the front by count and age. */
   items: Publication[];
   head: number;
+  /** The largest fencing number a publish on this channel carried (0: none). */
+  fence: number;
 }
 
 export interface MemoryBusOptions {
@@ -24,8 +28,10 @@ export interface MemoryBusOptions {
  * channel nobody subscribes to and nobody published to answers from a fresh epoch and keeps
  * nothing, and unsubscribing from a channel never published to forgets it. Clients choose channel
  * names, so only the producer's publications can make this bus hold state for long.
+ *
+ * Its leases (lease.ts) live in this process: the one producer that uses it is always the leader.
  */
-export class MemoryBus implements Bus {
+export class MemoryBus implements Bus, Lease {
   readonly kind = 'memory' as const;
   private handler: BusHandler | undefined;
   private readonly channels = new Map<string, ChannelLog>();
@@ -33,9 +39,11 @@ export class MemoryBus implements Bus {
   private readonly controlListeners = new Set<ControlListener>();
   private readonly now: () => number;
   private closed = false;
+  private readonly leases: MemoryLeases;
 
   constructor(private readonly options: MemoryBusOptions) {
     this.now = options.now ?? Date.now;
+    this.leases = new MemoryLeases(this.now);
   }
 
   setHandler(handler: BusHandler): void {
@@ -50,7 +58,7 @@ export class MemoryBus implements Bus {
   private log(channel: string): ChannelLog {
     let log = this.channels.get(channel);
     if (log === undefined) {
-      log = { epoch: newEpoch(), offset: 0, items: [], head: 0 };
+      log = { epoch: newEpoch(), offset: 0, items: [], head: 0, fence: 0 };
       this.channels.set(channel, log);
     }
     return log;
@@ -68,9 +76,13 @@ export class MemoryBus implements Bus {
     }
   }
 
-  async publish(channel: string, dataJson: string): Promise<StreamPosition> {
+  async publish(channel: string, dataJson: string, opts: PublishOptions = {}): Promise<StreamPosition> {
     if (this.closed) throw new Error('bus is closed');
     const log = this.log(channel);
+    if (opts.fence !== undefined) {
+      if (log.fence > opts.fence) throw new FencedError(channel, opts.fence, log.fence);
+      log.fence = opts.fence;
+    }
     const offset = ++log.offset;
     const time = this.now();
     const pub: Publication = { channel, epoch: log.epoch, offset, time, frame: encodePublicationFrame(channel, offset, time, dataJson) };
@@ -123,6 +135,30 @@ export class MemoryBus implements Bus {
   async listenControl(listener: ControlListener): Promise<() => void> {
     this.controlListeners.add(listener);
     return () => void this.controlListeners.delete(listener);
+  }
+
+  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number, opts?: { ifKnown?: boolean }): Promise<number | undefined> {
+    return Promise.resolve(this.leases.acquire(name, owner, ttlMs, recordsTtlMs, opts?.ifKnown));
+  }
+
+  renewLease(name: string, owner: string, fence: number, ttlMs: number, recordsTtlMs: number): Promise<boolean> {
+    return Promise.resolve(this.leases.renew(name, owner, fence, ttlMs, recordsTtlMs));
+  }
+
+  releaseLease(name: string, owner: string, fence: number): Promise<boolean> {
+    return Promise.resolve(this.leases.release(name, owner, fence));
+  }
+
+  leaseHolder(name: string): Promise<{ owner: string; fence: number } | undefined> {
+    return Promise.resolve(this.leases.holder(name));
+  }
+
+  writeLeaseRecord(name: string, owner: string, fence: number, field: string, value: string | null): Promise<boolean> {
+    return Promise.resolve(this.leases.write(name, owner, fence, field, value));
+  }
+
+  leaseRecords(name: string): Promise<Record<string, string>> {
+    return Promise.resolve(this.leases.records(name));
   }
 
   isReady(): boolean {

@@ -3,11 +3,13 @@ import { Cluster, Redis } from 'ioredis';
 import type { StreamPosition } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import type { BusConfig, RedisBusConfig } from './config.js';
-import { BusUnavailableError, checkControlMessage, type Bus, type BusHandler, type ControlListener, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication } from './bus.js';
+import { BusUnavailableError, checkControlMessage, FencedError, type Bus, type BusHandler, type ControlListener, type HistoryPolicyResolver, type HistoryQuery, type HistoryResult, type Publication, type PublishOptions } from './bus.js';
 import type { BusMetrics } from './bus-metrics.js';
 import { newEpoch } from './epoch.js';
+import type { Lease, LeaseHolder } from './lease.js';
 import { channelKeys, controlPubsub, keySlot } from './redis/keys.js';
 import { clusterOptions, connectionOptions, DEFAULT_TIMEOUTS, retryDelay, type RedisTimeouts } from './redis/options.js';
+import { RedisLeases } from './redis/lease.js';
 import { HISTORY_SCRIPT, PUBLISH_SCRIPT } from './redis/scripts.js';
 import { Subscriptions } from './redis/subscriptions.js';
 import { PingWatchdog, absorbLateSocketErrors, dropSocket, reviveOnEnd } from './redis/watchdog.js';
@@ -43,9 +45,10 @@ const TRANSIENT_REPLY = /^(CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|BUSY
  * - live delivery: Redis pub/sub, at most once; after any reconnect the subscriber resubscribes and
  *   calls `handler.resubscribed` so the node fills holes from history (the source of truth).
  * - hung connections are replaced within `pingIntervalMs + pingTimeoutMs` (default 2.5 s).
+ * - leases (lease.ts, redis/lease.ts) on the command connection; fenced publishes (scripts.ts).
  * See docs/architecture.md.
  */
-export class RedisBus implements Bus {
+export class RedisBus implements Bus, Lease {
   readonly kind = 'redis' as const;
   private handler: BusHandler | undefined;
   private readonly cmd: Redis | Cluster;
@@ -72,6 +75,7 @@ export class RedisBus implements Bus {
   private connectionGeneration = 0;
   /** Cluster: the failover guard per master, by node key, fetched lazily and dropped on disconnect. */
   private readonly nodeGuards = new Map<string, Promise<string>>();
+  private readonly leases: RedisLeases;
 
   private constructor(
     private readonly config: RedisBusConfig,
@@ -114,6 +118,7 @@ export class RedisBus implements Bus {
     this.cmd.defineCommand('mpPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
     this.cmd.defineCommand('mpHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT });
     this.scripts = this.cmd as unknown as ScriptCommands;
+    this.leases = new RedisLeases(this.cmd, config.keyPrefix, () => this.ensureCommandsReady(), asBusError);
     this.cmd.on('ready', () => {
       if (this.cmdEverReady) this.opts.metrics?.reconnected?.();
       this.cmdEverReady = true;
@@ -256,9 +261,13 @@ export class RedisBus implements Bus {
 
   // ---- publish and history ---------------------------------------------------------------------
 
-  async publish(channel: string, dataJson: string): Promise<StreamPosition> {
+  private ensureCommandsReady(): void {
     if (this.closed) throw new Error('bus is closed');
     if (!this.cmdReady()) throw new BusUnavailableError(`redis is not connected (${this.cmd.status === 'ready' ? 'checking the master' : this.cmd.status})`);
+  }
+
+  async publish(channel: string, dataJson: string, opts: PublishOptions = {}): Promise<StreamPosition> {
+    this.ensureCommandsReady();
     const keys = channelKeys(this.config.keyPrefix, channel);
     const policy = this.opts.history(channel);
     try {
@@ -275,16 +284,18 @@ export class RedisBus implements Bus {
         this.publishCommand,
         Math.max(this.metaTtlMs, policy.ttlMs),
         guard,
+        opts.fence ?? '',
       );
       return { epoch, offset: Number(offset) };
     } catch (err) {
+      const newer = /^FENCED (\d+)/.exec((err as Error).message ?? '')?.[1];
+      if (newer !== undefined && opts.fence !== undefined) throw new FencedError(channel, opts.fence, Number(newer));
       throw asBusError(err);
     }
   }
 
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryResult> {
-    if (this.closed) throw new Error('bus is closed');
-    if (!this.cmdReady()) throw new BusUnavailableError(`redis is not connected (${this.cmd.status === 'ready' ? 'checking the master' : this.cmd.status})`);
+    this.ensureCommandsReady();
     const keys = channelKeys(this.config.keyPrefix, channel);
     const policy = this.opts.history(channel);
     const { since, limit, maxBytes } = query;
@@ -322,6 +333,32 @@ export class RedisBus implements Bus {
     // The script found since + 1 where it looked; the list must still start there.
     if (since !== undefined && pubs.length > 0 && pubs[0]!.offset !== since.offset + 1) return notRecovered;
     return { epoch, offset, publications: pubs, recovered: true };
+  }
+
+  // ---- leases (redis/lease.ts) --------------------------------------------------------------------
+
+  acquireLease(name: string, owner: string, ttlMs: number, recordsTtlMs: number, opts?: { ifKnown?: boolean }): Promise<number | undefined> {
+    return this.leases.acquireLease(name, owner, ttlMs, recordsTtlMs, opts);
+  }
+
+  renewLease(name: string, owner: string, fence: number, ttlMs: number, recordsTtlMs: number): Promise<boolean> {
+    return this.leases.renewLease(name, owner, fence, ttlMs, recordsTtlMs);
+  }
+
+  releaseLease(name: string, owner: string, fence: number): Promise<boolean> {
+    return this.leases.releaseLease(name, owner, fence);
+  }
+
+  leaseHolder(name: string): Promise<LeaseHolder | undefined> {
+    return this.leases.leaseHolder(name);
+  }
+
+  writeLeaseRecord(name: string, owner: string, fence: number, field: string, value: string | null): Promise<boolean> {
+    return this.leases.writeLeaseRecord(name, owner, fence, field, value);
+  }
+
+  leaseRecords(name: string): Promise<Record<string, string>> {
+    return this.leases.leaseRecords(name);
   }
 
   async close(): Promise<void> {

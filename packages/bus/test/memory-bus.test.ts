@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { HistoryPolicy } from '../src/bus.js';
 import { MemoryBus } from '../src/memory-bus.js';
 import { runBusContract } from '../src/testing/contract.js';
+import { runLeaseContract } from '../src/testing/lease-contract.js';
 
 // Nodes of the embedded bus share one process, so every "node" is the same instance.
 runBusContract('MemoryBus', async (history) => {
@@ -37,4 +38,9 @@ describe('MemoryBus state for client-chosen channel names', () => {
     assert.equal(bus.channelCount, 1);
     await bus.close();
   });
+});
+
+runLeaseContract('MemoryBus', async () => {
+  const bus = new MemoryBus({ history: () => ({ size: 100, ttlMs: 600_000 }) });
+  return { a: bus, b: bus, close: () => bus.close() };
 });

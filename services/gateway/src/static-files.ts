@@ -19,6 +19,13 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/**
+ * The client SDK's browser bundle is meant to be imported by pages of other origins
+ * (`<script type="module">import { MegaphoneClient } from 'https://gateway/client.js'`): a module
+ * script from another origin loads only with CORS. It holds no data, so any origin may read it.
+ */
+const CROSS_ORIGIN_FILES = new Set(['client.js', 'client.js.map']);
+
 /** Bundler output with a content hash in the name (`app-3F2A1B9C.js`) never changes: cache it for good. */
 const HASHED = /[.-][A-Za-z0-9]{8,}\.[a-z0-9]+$/;
 
@@ -39,6 +46,11 @@ export function resolveStaticPath(root: string, urlPath: string): string | undef
   const base = root.endsWith(sep) ? root : root + sep;
   const full = join(base, relative);
   return full.startsWith(base) ? full : undefined;
+}
+
+function relativeName(root: string, file: string): string {
+  const base = root.endsWith(sep) ? root : root + sep;
+  return file.startsWith(base) ? file.slice(base.length) : file;
 }
 
 /** Serves the web console's files (GET/HEAD), with ETags and cache headers. */
@@ -73,6 +85,10 @@ export async function serveStatic(root: string, req: IncomingMessage, res: Serve
     etag,
     'x-content-type-options': 'nosniff',
   };
+  if (CROSS_ORIGIN_FILES.has(relativeName(root, file))) {
+    headers['access-control-allow-origin'] = '*';
+    headers['cross-origin-resource-policy'] = 'cross-origin';
+  }
   if (req.headers['if-none-match'] === etag) {
     res.writeHead(304, headers).end();
     return;

@@ -75,3 +75,23 @@ test('oversized request headers get 431, not a hang', async () => {
     await t.close();
   }
 });
+
+test('the SDK bundle /client.js may be imported by pages of any origin; the console files may not', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gw-public-'));
+  await writeFile(join(dir, 'client.js'), 'export const x = 1;');
+  await writeFile(join(dir, 'app.js'), 'console.log(1)');
+  const t = await startTestGateway({}, { publicDir: dir });
+  try {
+    const client = await httpGet(`${t.base}/client.js`, { origin: 'https://app.example.com' });
+    assert.equal(client.status, 200);
+    assert.equal(client.headers['content-type'], 'text/javascript; charset=utf-8');
+    assert.equal(client.headers['access-control-allow-origin'], '*');
+    assert.equal(client.headers['cross-origin-resource-policy'], 'cross-origin');
+    const app = await httpGet(`${t.base}/app.js`, { origin: 'https://app.example.com' });
+    assert.equal(app.status, 200);
+    assert.equal(app.headers['access-control-allow-origin'], undefined);
+  } finally {
+    await t.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -31,6 +31,8 @@ export interface ProducerConfig extends CommonConfig {
   allowedHosts: HostPolicy;
   /** Things worth a warning at start. */
   warnings: readonly string[];
+  /** PRODUCER_LEASE_MS: the leader lease's length (SPEC §12). */
+  leaseMs: number;
 }
 
 function read(r: EnvReader, loadJobs: boolean): ProducerConfig {
@@ -46,6 +48,7 @@ function read(r: EnvReader, loadJobs: boolean): ProducerConfig {
   const uptimeIntervalMs = r.int('PRODUCER_UPTIME_INTERVAL_MS', 1000, { min: 50, max: 3_600_000 });
   const maxBodyBytes = r.int('PRODUCER_MAX_BODY_BYTES', 1_048_576, { min: 1024, max: 268_435_456 });
   const killGraceMs = r.int('PRODUCER_KILL_GRACE_MS', 5000, { min: 0, max: 600_000 });
+  const leaseMs = r.int('PRODUCER_LEASE_MS', 6000, { min: 1000, max: 300_000 });
   if (port !== 0 && port === adminPort) r.problem('PRODUCER_PORT and PRODUCER_ADMIN_PORT must differ');
   const warnings: string[] = [];
   const auth = readAuthConfig(r);
@@ -78,6 +81,7 @@ function read(r: EnvReader, loadJobs: boolean): ProducerConfig {
     auth,
     allowedHosts,
     warnings,
+    leaseMs,
   };
 }
 

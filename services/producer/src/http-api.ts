@@ -6,13 +6,14 @@ import type { StreamPosition } from '@megaphone/protocol';
 import { HTTP_SERVER_LIMITS, answerClientError, type Logger } from '@megaphone/runtime';
 import { authenticate, callerName, permits, type Caller } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-util.js';
-import type { JobManager } from './job-manager.js';
 import type { Outbox } from './outbox.js';
 import { parsePublishBody } from './publish-request.js';
 import { guardRequest, MUTATING } from './request-guard.js';
+import type { RunsHandler, RunsRequest } from './runs-api.js';
 
 export interface ApiOptions {
-  jobs: JobManager;
+  /** Jobs and runs: answered by this producer when it leads, else forwarded to the leader (SPEC §12). */
+  runs: RunsHandler;
   outbox: Outbox;
   bus: Pick<Bus, 'isReady'>;
   apiToken: string | undefined;
@@ -42,17 +43,17 @@ interface Route {
 /** The producer's HTTP API (SPEC §5). Every error is `{"error":{"code","message"}}` with its catalogue status. */
 export function createApiServer(opts: ApiOptions): Server {
   const routes: Route[] = [
-    { name: '/v1/jobs', pattern: /^\/v1\/jobs\/?$/, methods: { GET: (_q, res) => sendJson(res, 200, { jobs: opts.jobs.list() }) } },
+    { name: '/v1/jobs', pattern: /^\/v1\/jobs\/?$/, methods: { GET: (_q, res) => runs(res, { op: 'list' }) } },
     {
       name: '/v1/jobs/{name}/runs',
       pattern: /^\/v1\/jobs\/([^/]+)\/runs\/?$/,
-      methods: { POST: (_q, res, p) => startRun(res, p[0]!) },
+      methods: { POST: (_q, res, p) => runs(res, { op: 'start', job: p[0]! }) },
       needs: async (_m, p) => ({ action: 'run', name: p[0]! }),
     },
     {
       name: '/v1/runs/{run}',
       pattern: /^\/v1\/runs\/([^/]+)\/?$/,
-      methods: { GET: (_q, res, p) => getRun(res, p[0]!), DELETE: (_q, res, p) => stopRun(res, p[0]!) },
+      methods: { GET: (_q, res, p) => runs(res, { op: 'get', run: p[0]! }), DELETE: (_q, res, p) => runs(res, { op: 'stop', run: p[0]! }) },
       needs: async (_m, p) => {
         const job = await opts.jobOfRun(p[0]!);
         if (job === undefined) throw new HttpError('not_found', 'no such run');
@@ -62,28 +63,9 @@ export function createApiServer(opts: ApiOptions): Server {
     { name: '/v1/publish', pattern: /^\/v1\/publish\/?$/, methods: { POST: (req, res, _p, caller) => publish(req, res, caller) } },
   ];
 
-  function startRun(res: ServerResponse, name: string): void {
-    const r = opts.jobs.startRun(name, 'api');
-    if (r.ok) {
-      sendJson(res, 202, { run: r.run.id, channel: `cmd:${name}` }, { location: `/v1/runs/${r.run.id}` });
-      return;
-    }
-    if (r.reason === 'not_found') throw new HttpError('not_found', `no job named "${name.slice(0, 64)}"`);
-    if (r.reason === 'running') throw new HttpError('conflict', `job "${name}" is already running; one run per job at a time`);
-    throw new HttpError('unavailable', 'the producer is shutting down');
-  }
-
-  function getRun(res: ServerResponse, id: string): void {
-    const run = opts.jobs.getRun(id);
-    if (run === undefined) throw new HttpError('not_found', 'no such run (finished runs are kept for a while, not forever)');
-    sendJson(res, 200, run.summary());
-  }
-
-  function stopRun(res: ServerResponse, id: string): void {
-    const r = opts.jobs.stopRun(id);
-    if (r === 'not_found') throw new HttpError('not_found', 'no such run');
-    if (r === 'finished') throw new HttpError('conflict', 'the run has already ended');
-    sendJson(res, 202, { run: id, state: 'stopping' });
+  async function runs(res: ServerResponse, req: RunsRequest): Promise<void> {
+    const reply = await opts.runs(req);
+    sendJson(res, reply.status, reply.body, reply.headers);
   }
 
   async function publish(req: IncomingMessage, res: ServerResponse, caller: Caller | undefined): Promise<void> {

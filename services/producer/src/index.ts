@@ -10,3 +10,5 @@ export type { JobStatus, RestartBackoff } from './job-manager.js';
 export type { RunSummary, RunOutcome, RunTrigger } from './run.js';
 export type { OutputPublication, StreamName } from './output-batcher.js';
 export type { UptimeData } from './uptime.js';
+export { PRODUCER_LEASE } from './leader-role.js';
+export type { RunsRequest, RunsHandler, ApiReply } from './runs-api.js';

@@ -29,6 +29,17 @@ export interface JobManagerOptions {
   backoff?: RestartBackoff;
   /** Finished runs kept for `GET /v1/runs/{run}`. */
   keepFinishedRuns?: number;
+  /** Begin as a standby that starts nothing until `lead` (a producer among several); default false. */
+  standby?: boolean;
+  /** Told of every run's start and end (the producer records its runs with its lease). */
+  watcher?: { started(run: Run): void; ended(run: Run, byShutdown: boolean): void };
+}
+
+/** What a new leader starts (SPEC §12): boot runs only for the cluster's first leader. */
+export interface LeadPlan {
+  boot: boolean;
+  /** Jobs whose runs the previous leader lost or stopped to hand over: started again now unless `restart: never`. */
+  resume: readonly string[];
 }
 
 /** What `GET /v1/jobs` shows for one job. */
@@ -45,7 +56,7 @@ export interface JobStatus {
   lastRun: RunSummary | null;
 }
 
-export type StartRunResult = { ok: true; run: Run } | { ok: false; reason: 'not_found' | 'running' | 'closed' };
+export type StartRunResult = { ok: true; run: Run } | { ok: false; reason: 'not_found' | 'running' | 'closed' | 'standby' };
 export type StopRunResult = 'stopping' | 'not_found' | 'finished';
 
 interface JobState {
@@ -71,10 +82,15 @@ export class JobManager {
   private readonly backoff: RestartBackoff;
   private readonly keepFinished: number;
   private closed = false;
+  /** Starts runs only while leading (from the start, or from `lead` until `standDown`). */
+  private leading: boolean;
+  /** Schedules are armed (`lead` ran). */
+  private scheduled = false;
 
   constructor(private readonly opts: JobManagerOptions) {
     this.backoff = opts.backoff ?? DEFAULT_RESTART_BACKOFF;
     this.keepFinished = opts.keepFinishedRuns ?? 500;
+    this.leading = opts.standby !== true;
     for (const spec of opts.jobs) {
       this.jobs.set(spec.name, {
         spec,
@@ -89,8 +105,16 @@ export class JobManager {
     }
   }
 
-  /** Starts the boot runs and the schedules. */
+  /** Starts the boot runs and the schedules (a producer that is the only one: always the leader). */
   start(): void {
+    this.lead({ boot: true, resume: [] });
+  }
+
+  /** Becomes the one that runs the jobs: schedules, then boot runs or restarts of lost runs. */
+  lead(plan: LeadPlan): void {
+    if (this.closed || this.scheduled) return;
+    this.leading = true;
+    this.scheduled = true;
     for (const state of this.jobs.values()) {
       const every = state.spec.everyMs;
       if (every !== undefined) {
@@ -104,13 +128,33 @@ export class JobManager {
           this.startRun(state.spec.name, 'schedule');
         }, every);
       }
-      if (state.spec.startOnBoot) this.startRun(state.spec.name, 'boot');
+      if (plan.boot && state.spec.startOnBoot) this.startRun(state.spec.name, 'boot');
+      else if (plan.resume.includes(state.spec.name) && state.spec.restart !== 'never') this.startRun(state.spec.name, 'restart', 1);
     }
+  }
+
+  /**
+   * Another producer leads now (or may, once our lease runs out): schedules and restarts stop and
+   * every run's process group is killed at once; their ends are the next leader's to announce.
+   */
+  standDown(): void {
+    if (!this.leading) return;
+    this.leading = false;
+    this.scheduled = false;
+    for (const s of this.jobs.values()) {
+      this.stopTimers(s);
+      s.current?.lose();
+    }
+  }
+
+  get isLeading(): boolean {
+    return this.leading;
   }
 
   /** `attempt`: for restarts, the how-many-th restart in a row without a healthy run (1, 2, …). */
   startRun(name: string, trigger: RunTrigger, attempt?: number): StartRunResult {
     if (this.closed) return { ok: false, reason: 'closed' };
+    if (!this.leading) return { ok: false, reason: 'standby' };
     const state = this.jobs.get(name);
     if (state === undefined) return { ok: false, reason: 'not_found' };
     if (state.current !== undefined) return { ok: false, reason: 'running' };
@@ -123,6 +167,7 @@ export class JobManager {
     this.prune();
     this.opts.metrics?.runStarted(name);
     run.ended.then((summary) => this.ended(state, run, summary));
+    this.opts.watcher?.started(run);
     run.start();
     return { ok: true, run };
   }
@@ -169,11 +214,12 @@ export class JobManager {
   private ended(state: JobState, run: Run, summary: RunSummary): void {
     if (state.current === run) state.current = undefined;
     state.last = summary;
+    this.opts.watcher?.ended(run, this.closed);
     this.opts.metrics?.runEnded(state.spec.name, summary.outcome ?? 'failure');
     this.prune();
     const log = summary.outcome === 'success' || summary.outcome === 'killed' ? this.opts.logger.debug : this.opts.logger.info;
     log.call(this.opts.logger, { job: state.spec.name, run: run.id, code: summary.code, signal: summary.signal, outcome: summary.outcome, durationMs: summary.durationMs }, 'run ended');
-    if (this.closed || summary.stopped) {
+    if (this.closed || summary.stopped || !this.leading) {
       state.restarts = 0;
       return;
     }
@@ -191,6 +237,13 @@ export class JobManager {
       this.startRun(state.spec.name, 'restart', attempt);
     }, delay);
     this.opts.logger.debug({ job: state.spec.name, delayMs: delay, attempt: state.restarts }, 'restart scheduled');
+  }
+
+  private stopTimers(s: JobState): void {
+    this.cancelRestart(s);
+    if (s.everyTimer !== undefined) clearInterval(s.everyTimer);
+    s.everyTimer = undefined;
+    s.nextTickAt = undefined;
   }
 
   private cancelRestart(state: JobState): void {
@@ -221,10 +274,7 @@ export class JobManager {
     this.closed = true;
     const pending: Promise<unknown>[] = [];
     for (const s of this.jobs.values()) {
-      this.cancelRestart(s);
-      if (s.everyTimer !== undefined) clearInterval(s.everyTimer);
-      s.everyTimer = undefined;
-      s.nextTickAt = undefined;
+      this.stopTimers(s);
       const run = s.current;
       if (run !== undefined) {
         run.stop();

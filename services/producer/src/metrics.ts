@@ -9,6 +9,7 @@ export interface ProducerMetricsSources {
   activeRuns(): number;
   outbox(): { bytes: number; messages: number };
   busReady(): boolean;
+  leader(): boolean;
 }
 
 export interface ProducerMetrics {
@@ -20,11 +21,12 @@ export interface ProducerMetrics {
   bus: BusMetrics;
   /** For a shared bus: a not ready → ready transition the producer observed by sampling. */
   busReconnected(): void;
+  leadership: { elected(): void };
   /** Exposes every job × outcome and stream at 0, so that rates work from the first scrape. */
   initJobs(jobs: readonly string[]): void;
 }
 
-const OUTCOMES = ['success', 'failure', 'timeout', 'killed'] as const;
+const OUTCOMES = ['success', 'failure', 'timeout', 'killed', 'lost'] as const;
 
 /** The producer's metrics (docs/metrics.md), registered on the service's registry. */
 export function createProducerMetrics(registry: Registry, sources: ProducerMetricsSources): ProducerMetrics {
@@ -33,7 +35,7 @@ export function createProducerMetrics(registry: Registry, sources: ProducerMetri
   const runs = new Counter({
     name: `${p}producer_runs_total`,
     // `job_name`, not `job`: Prometheus keeps `job` for the scrape job and would rename ours.
-    help: 'Job runs that ended, by job and outcome (success, failure, timeout, killed).',
+    help: 'Job runs that ended, by job and outcome (success, failure, timeout, killed, lost).',
     labelNames: ['job_name', 'outcome'],
     registers,
   });
@@ -84,6 +86,19 @@ export function createProducerMetrics(registry: Registry, sources: ProducerMetri
       this.set(sources.busReady() ? 1 : 0);
     },
   });
+  new Gauge({
+    name: `${p}producer_leader`,
+    help: '1 while this producer holds the leader lease and runs the jobs, else 0.',
+    registers,
+    collect() {
+      this.set(sources.leader() ? 1 : 0);
+    },
+  });
+  const leaderChanges = new Counter({
+    name: `${p}producer_leader_changes_total`,
+    help: 'Times this producer became the leader (summed over replicas: leadership changes).',
+    registers,
+  });
   const reconnects = new Counter({ name: `${p}bus_reconnects_total`, help: 'Times the bus became ready again after being unavailable.', registers });
   const resubscribe = new Histogram({
     name: `${p}bus_resubscribe_duration_seconds`,
@@ -113,12 +128,14 @@ export function createProducerMetrics(registry: Registry, sources: ProducerMetri
       resubscribed: (seconds) => resubscribe.observe(seconds),
     },
     busReconnected: () => reconnects.inc(),
+    leadership: { elected: () => leaderChanges.inc() },
     initJobs: (jobs) => {
       for (const job of jobs) for (const outcome of OUTCOMES) runs.inc({ job_name: job, outcome }, 0);
       for (const stream of ['stdout', 'stderr']) lines.inc({ stream }, 0);
       publications.inc(0);
       publishErrors.inc(0);
       reconnects.inc(0);
+      leaderChanges.inc(0);
     },
   };
 }

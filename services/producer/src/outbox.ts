@@ -1,8 +1,8 @@
-import type { Bus } from '@megaphone/bus';
+import { FencedError, type Bus } from '@megaphone/bus';
 import { backoffDelay, EQUAL_JITTER, type StreamPosition } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 
-export type OutboxResult = { ok: true; position: StreamPosition } | { ok: false; reason: 'cancelled' | 'conflated' | 'closed' };
+export type OutboxResult = { ok: true; position: StreamPosition } | { ok: false; reason: 'cancelled' | 'conflated' | 'closed' | 'fenced' };
 
 export interface OutboxTicket {
   /** Settles when the publication is on the bus, or when it is dropped knowingly (never rejects). */
@@ -27,11 +27,15 @@ export interface OutboxOptions {
   /** No progress for this long while holding publications = stuck (`/readyz` fails). */
   stuckAfterMs?: number;
   now?: () => number;
+  /** A fenced publication was refused: another producer holds the lease now (SPEC §12). */
+  onFenced?(err: FencedError): void;
 }
 
 interface Item {
   readonly channel: string;
   dataJson: string;
+  /** The leader's fencing number (job output, uptime); absent for API publications. */
+  fence: number | undefined;
   bytes: number;
   readonly enqueuedAt: number;
   readonly conflate: boolean;
@@ -113,7 +117,7 @@ export class Outbox {
    * Queues one publication. `conflate`: state-like data (uptime) where only the latest value matters;
    * a queued, not yet sent conflatable publication on the same channel is replaced instead of growing the queue.
    */
-  enqueue(channel: string, dataJson: string, opts: { conflate?: boolean } = {}): OutboxTicket {
+  enqueue(channel: string, dataJson: string, opts: { conflate?: boolean; fence?: number } = {}): OutboxTicket {
     const conflate = opts.conflate === true;
     if (this.closed) {
       if (this.lateDrops++ === 0) this.opts.logger.warn({ channel }, 'publication after the outbox closed (shutdown) was not published');
@@ -131,6 +135,7 @@ export class Outbox {
         last.resolve({ ok: false, reason: 'conflated' });
         this.totalBytes += bytes - last.bytes;
         last.dataJson = dataJson;
+        last.fence = opts.fence;
         last.bytes = bytes;
         let resolve!: (r: OutboxResult) => void;
         const done = new Promise<OutboxResult>((r) => (resolve = r));
@@ -140,7 +145,7 @@ export class Outbox {
     }
     let resolve!: (r: OutboxResult) => void;
     const done = new Promise<OutboxResult>((r) => (resolve = r));
-    const item: Item = { channel, dataJson, bytes, enqueuedAt: this.now(), conflate, resolve };
+    const item: Item = { channel, dataJson, fence: opts.fence, bytes, enqueuedAt: this.now(), conflate, resolve };
     if (this.count === 0) this.lastProgressAt = this.now();
     q.items.push(item);
     this.totalBytes += bytes;
@@ -185,7 +190,7 @@ export class Outbox {
     q.inFlight = true;
     let published: Promise<StreamPosition>;
     try {
-      published = this.opts.bus.publish(channel, item.dataJson);
+      published = item.fence === undefined ? this.opts.bus.publish(channel, item.dataJson) : this.opts.bus.publish(channel, item.dataJson, { fence: item.fence });
     } catch (err) {
       published = Promise.reject(err);
     }
@@ -206,6 +211,16 @@ export class Outbox {
       },
       (err: unknown) => {
         q.inFlight = false;
+        if (err instanceof FencedError) {
+          // Refused for good (a newer leader wrote here): dropped, never retried.
+          q.items.shift();
+          this.lastProgressAt = this.now();
+          this.release(item);
+          item.resolve({ ok: false, reason: 'fenced' });
+          this.opts.onFenced?.(err);
+          this.pump(channel, q);
+          return;
+        }
         q.failures++;
         this.opts.metrics?.failed();
         // One warning when trouble starts and then one per 100 failures, never one per message.

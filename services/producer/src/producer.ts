@@ -1,16 +1,15 @@
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { TokenVerifier } from '@megaphone/auth';
-import { createBus, type Bus } from '@megaphone/bus';
-import { UPTIME_CHANNEL } from '@megaphone/protocol';
+import { createBus, hasLease, inProcessLease, type Bus } from '@megaphone/bus';
 import { createLogger, createRegistry, historyPolicyFor, startAdminServer, type Logger, type Readiness } from '@megaphone/runtime';
 import type { ProducerConfig } from './config.js';
 import { createApiServer, listen } from './http-api.js';
+import { startLeaderRole, type LeaderRole } from './leader-role.js';
 import { DEFAULT_RESTART_BACKOFF, JobManager, type RestartBackoff } from './job-manager.js';
 import { createProducerMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { DEFAULT_CHILD_PATH } from './run.js';
-import { startUptime } from './uptime.js';
 
 /** Knobs that are not environment variables: fixed in production, shortened by tests. */
 export interface ProducerTuning {
@@ -27,6 +26,10 @@ export interface ProducerTuning {
   busWatchMs: number;
   /** `PATH` of the children unless a job sets its own. */
   childPath: string;
+  /** A standby waits this long for the leader to answer a forwarded job/run request, then answers 503. */
+  forwardTimeoutMs: number;
+  /** Forwarded requests waiting at once on a standby; more get 503 at once. */
+  forwardMaxPending: number;
 }
 
 export const DEFAULT_TUNING: ProducerTuning = {
@@ -38,6 +41,8 @@ export const DEFAULT_TUNING: ProducerTuning = {
   shutdownFlushMs: 5000,
   busWatchMs: 500,
   childPath: DEFAULT_CHILD_PATH,
+  forwardTimeoutMs: 3000,
+  forwardMaxPending: 256,
 };
 
 export interface StartProducerOptions {
@@ -56,6 +61,8 @@ export interface ProducerHandle {
   readonly jobs: JobManager;
   readonly outbox: Outbox;
   readonly registry: Registry;
+  /** True while this replica holds the leader lease and runs the jobs. */
+  isLeader(): boolean;
   readiness(): Readiness;
   /** Stops commands (their process groups), flushes the outbox (bounded), closes servers and an owned bus. */
   close(): Promise<void>;
@@ -69,10 +76,12 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   let jobs: JobManager | undefined;
   let outbox: Outbox | undefined;
   let bus: Bus | undefined = opts.bus;
+  let role: LeaderRole | undefined;
   const metrics = createProducerMetrics(registry, {
     activeRuns: () => jobs?.activeRuns ?? 0,
     outbox: () => ({ bytes: outbox?.bytes ?? 0, messages: outbox?.messages ?? 0 }),
     busReady: () => bus?.isReady() ?? false,
+    leader: () => role?.isLeader() ?? false,
   });
   metrics.initJobs(config.jobs.map((j) => j.name));
   const ownsBus = opts.bus === undefined;
@@ -92,6 +101,7 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
     retryInitialMs: tuning.outboxRetryInitialMs,
     retryMaxMs: tuning.outboxRetryMaxMs,
     stuckAfterMs: tuning.outboxStuckAfterMs,
+    onFenced: (err) => role?.fenced(err.fence),
   });
   outbox = box;
   const manager = new JobManager({
@@ -99,8 +109,11 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
     logger: logger.child({ component: 'jobs' }),
     metrics: metrics.jobs,
     backoff: tuning.restartBackoff,
+    standby: true,
+    watcher: { started: (run) => role?.watcher.started(run), ended: (run, byShutdown) => role?.watcher.ended(run, byShutdown) },
     run: {
-      publish: (channel, data) => void box.enqueue(channel, JSON.stringify(data)),
+      // Job output and lifecycle carry the leader's fencing number (SPEC §12).
+      publish: (channel, data) => void box.enqueue(channel, JSON.stringify(data), fenceOf()),
       backpressure: box,
       lines: metrics.lines,
       maxPublicationBytes: config.maxPublicationBytes,
@@ -110,6 +123,34 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
     },
   });
   jobs = manager;
+  const fenceOf = (): { fence?: number } => {
+    const fence = role?.currentFence();
+    return fence === undefined ? {} : { fence };
+  };
+  // With Redis, the producers talk among themselves on a bus of their own: its own key prefix, so
+  // no API client can publish there, no gateway subscribes there, and it keeps no history.
+  const controlBus =
+    config.bus.kind === 'redis'
+      ? await createBus(
+          { ...config.bus, keyPrefix: `${config.bus.keyPrefix}#ctl`, metaTtlMs: 60_000 },
+          { history: () => ({ size: 0, ttlMs: 60_000 }), logger: logger.child({ component: 'control-bus' }), clientName: `${config.nodeName}-producer-ctl` },
+        )
+      : undefined;
+  role = startLeaderRole({
+    // A bus without leases (a test double) has one producer, always the leader.
+    lease: hasLease(bus) ? bus : inProcessLease(),
+    jobs: manager,
+    outbox: box,
+    controlBus,
+    forwardTimeoutMs: tuning.forwardTimeoutMs,
+    forwardMaxPending: tuning.forwardMaxPending,
+    node: config.nodeName,
+    leaseMs: config.leaseMs,
+    uptimeIntervalMs: config.uptimeIntervalMs,
+    logger,
+    metrics: metrics.leadership,
+  });
+  const theRole: LeaderRole = role;
 
   // Bus state is sampled (the producer must not take the bus handler, which a shared bus gives to
   // the gateway's hub): on a timer and on every readiness check. A bus the producer created counts
@@ -129,9 +170,11 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   }
 
   let closing = false;
+  let roleStarted = false;
   const readiness = (): Readiness => {
     const reasons: string[] = [];
     if (closing) reasons.push('shutting down');
+    if (!roleStarted) reasons.push('starting: trying for the leader lease');
     if (!observeBus()) reasons.push('bus not ready');
     if (box.isFull()) reasons.push('outbox full');
     if (box.isStuck()) reasons.push('outbox stuck: publications are not reaching the bus');
@@ -140,13 +183,18 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
 
   const verifier = new TokenVerifier(config.auth, { logger: logger.child({ component: 'auth' }) });
   const api = createApiServer({
-    jobs: manager,
+    runs: theRole.runs,
     outbox: box,
     bus,
     apiToken: config.apiToken,
     verifier,
     allowedHosts: config.allowedHosts,
-    jobOfRun: (id) => manager.getRun(id)?.summary().job,
+    // Through the runs handler: a standby asks the leader, which holds the run.
+    jobOfRun: async (id) => {
+      const reply = await theRole.runs({ op: 'get', run: id });
+      const job = reply.status === 200 ? (reply.body as { job?: unknown }).job : undefined;
+      return typeof job === 'string' ? job : undefined;
+    },
     maxBodyBytes: config.maxBodyBytes,
     maxPublicationBytes: config.maxPublicationBytes,
     publishTimeoutMs: tuning.publishTimeoutMs,
@@ -162,6 +210,7 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
     api.close();
     verifier.close();
     box.close();
+    await controlBus?.close();
     if (ownsBus) await bus.close();
     throw err;
   }
@@ -170,14 +219,11 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   busWatch.unref();
 
   for (const warning of config.warnings) logger.warn(warning);
-  const stopUptime = startUptime({
-    intervalMs: config.uptimeIntervalMs,
-    node: config.nodeName,
-    publish: (data) => void box.enqueue(UPTIME_CHANNEL, JSON.stringify(data), { conflate: true }),
-  });
-  manager.start();
+  // One try for the lease before the start is reported: a lone producer leads from here on.
+  await theRole.start();
+  roleStarted = true;
   logger.info(
-    { port, adminPort: admin.port, jobs: config.jobs.map((j) => j.name), jobsFile: config.jobsFile, bus: bus.kind },
+    { port, adminPort: admin.port, jobs: config.jobs.map((j) => j.name), jobsFile: config.jobsFile, bus: bus.kind, leader: theRole.isLeader() },
     'producer started',
   );
 
@@ -185,20 +231,33 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       closing = true;
-      stopUptime();
       clearInterval(busWatch);
       const apiClosed = closeServer(api);
       await manager.close(config.killGraceMs + 2000);
       const flushed = await box.flush(tuning.shutdownFlushMs);
       if (!flushed) logger.error({ queued: box.messages }, 'shutdown: the outbox could not be flushed in time');
+      // The runs have ended and their ends are published: hand the lease over at once.
+      await theRole.stop();
       box.close();
-      await apiClosed;
-      await admin.close();
+      // Each step is bounded: a client that keeps a connection busy, or a bus still reconnecting,
+      // must not keep a stopping producer alive past the orchestrator's grace period.
+      await bounded(apiClosed, 2000, () => api.closeAllConnections());
+      await bounded(admin.close(), 2000);
       verifier.close();
-      if (ownsBus) await bus.close();
+      await bounded(controlBus?.close() ?? Promise.resolve(), 2000);
+      if (ownsBus) await bounded(bus.close(), 2000);
     })());
 
-  return { port, adminPort: admin.port, bus, jobs: manager, outbox: box, registry, readiness, close };
+  return { port, adminPort: admin.port, bus, jobs: manager, outbox: box, registry, isLeader: () => theRole.isLeader(), readiness, close };
+}
+
+/** Waits for `p` at most `ms` (then calls `onTimeout`); never rejects. */
+async function bounded(p: Promise<unknown>, ms: number, onTimeout?: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ms)));
+  const result = await Promise.race([p.then(() => 'done' as const, () => 'done' as const), late]);
+  clearTimeout(timer);
+  if (result === 'late') onTimeout?.();
 }
 
 function closeServer(server: Server): Promise<void> {

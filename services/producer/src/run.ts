@@ -6,9 +6,11 @@ import type { JobSpec } from './jobs-file.js';
 import { LineSplitter } from './line-splitter.js';
 import { OutputBatcher, type StreamName } from './output-batcher.js';
 import { groupAlive, signalGroup } from './process-group.js';
+import { guardProcessGroup, type RunGuard } from './run-guard.js';
 
 export type RunTrigger = 'boot' | 'schedule' | 'restart' | 'api';
-export type RunOutcome = 'success' | 'failure' | 'timeout' | 'killed';
+/** `lost`: the run's producer lost its leadership (or died) while the run was going (SPEC §12). */
+export type RunOutcome = 'success' | 'failure' | 'timeout' | 'killed' | 'lost';
 
 /** What `GET /v1/runs/{run}` shows. */
 export interface RunSummary {
@@ -61,6 +63,9 @@ export class Run {
   private signal: string | null = null;
   private timedOut = false;
   private stopped = false;
+  /** Killed because this producer lost its lease: the next leader announces the end (SPEC §12). */
+  private lost = false;
+  private guard: RunGuard | undefined;
   private error: string | null = null;
   private finished = false;
   private exited = false;
@@ -88,6 +93,7 @@ export class Run {
     this.startedAtMs = this.now();
     this.ended = new Promise((r) => (this.resolveEnded = r));
     this.batcher = new OutputBatcher(id, ctx.maxPublicationBytes, (pub) => {
+      if (this.lost) return;
       this.ctx.publish(jobChannel(this.job.name), pub);
       this.applyBackpressure();
     });
@@ -124,6 +130,7 @@ export class Run {
       child.once('error', (err) => this.failToStart(err));
       return;
     }
+    this.guard = guardProcessGroup(child.pid, (err) => this.ctx.logger.warn({ err, job: job.name, run: this.id }, 'the run\'s guard could not start: the run would outlive a killed producer'));
     this.lifecycle({ event: 'started', pid: child.pid, ...this.startInfo() });
     this.ctx.logger.debug({ job: job.name, run: this.id, pid: child.pid, trigger: this.trigger }, 'run started');
     child.on('error', (err) => this.ctx.logger.warn({ err, job: job.name, run: this.id }, 'child process error'));
@@ -190,6 +197,19 @@ export class Run {
     return true;
   }
 
+  /**
+   * This producer is no longer the leader: SIGKILL the group at once (another leader may start the
+   * job within the lease's safety margin) and publish nothing more of the run; its output and end
+   * are no longer ours to announce (the next leader announces it as `lost`).
+   */
+  lose(): void {
+    if (this.finished) return;
+    this.lost = true;
+    const pid = this.child?.pid;
+    if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+    this.resume();
+  }
+
   /** For shutdown: keep reading even if the outbox is full, so that the pipes close and the run ends. */
   unblock(): void {
     this.resume();
@@ -242,6 +262,7 @@ export class Run {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.guard?.dispose();
     this.clearTimeout();
     if (this.pipeTimer !== undefined) clearTimeout(this.pipeTimer);
     this.pipeTimer = undefined;
@@ -252,8 +273,12 @@ export class Run {
       clearTimeout(this.killTimer);
       this.killTimer = undefined;
     }
-    this.batcher.flush();
     const s = this.summary();
+    if (this.lost) {
+      this.resolveEnded(s);
+      return;
+    }
+    this.batcher.flush();
     this.lifecycle({
       event: 'exited',
       code: s.code,
@@ -282,6 +307,7 @@ export class Run {
 
   private outcome(): RunOutcome | null {
     if (!this.finished && !this.exited) return null;
+    if (this.lost) return 'lost';
     if (this.timedOut) return 'timeout';
     if (this.stopped) return 'killed';
     return this.code === 0 ? 'success' : 'failure';

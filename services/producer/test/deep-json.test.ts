@@ -20,7 +20,7 @@ test('100,000-deep nested data is answered 400 and nothing is logged at error le
   const logger = { error: (...args: unknown[]) => errors.push(args), warn: ignore, info: ignore, debug: ignore } as unknown as Logger;
   const bus = memoryBus();
   const server = createApiServer({
-    jobs: { list: () => [], startRun: () => ({ ok: false, reason: 'not_found' }), getRun: () => undefined, stopRun: () => 'not_found' } as never,
+    runs: () => assert.fail('no job or run request is made'),
     outbox: { isFull: () => false, enqueue: () => assert.fail('nothing may be published') } as never,
     bus,
     apiToken: undefined,

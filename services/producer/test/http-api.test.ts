@@ -308,3 +308,24 @@ test('close() stops running commands (process groups) and flushes their exited e
   assert.deepEqual(events, ['started', 'exited']);
   await bus.close();
 });
+
+test('close() ends even while a client keeps its keep-alive connection busy with requests', async () => {
+  const p = await startProducer({ config: testConfig([]), bus: memoryBus(), tuning: { shutdownFlushMs: 200 } });
+  let busy = true;
+  const loop = (async () => {
+    while (busy) {
+      const body = JSON.stringify({ channel: 'news', data: 1 });
+      await fetch(`http://127.0.0.1:${p.port}/v1/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.arrayBuffer()).catch(() => undefined);
+      await sleep(50);
+    }
+  })();
+  try {
+    await waitFor('requests flowing', async () => (await http(p.adminPort, 'GET', '/metrics')).body.includes('route="/v1/publish"'));
+    const t0 = Date.now();
+    await p.close();
+    assert.ok(Date.now() - t0 < 5000, `closed in ${Date.now() - t0} ms`);
+  } finally {
+    busy = false;
+    await loop;
+  }
+});

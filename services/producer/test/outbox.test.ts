@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Outbox } from '../src/outbox.js';
-import { FlakyBus, published, silentLogger, waitFor } from './helpers.js';
+import { FlakyBus, memoryBus, published, silentLogger, waitFor } from './helpers.js';
 
 function outbox(bus: FlakyBus, maxBytes = 1_000_000, stuckAfterMs = 5000, now: () => number = Date.now): { box: Outbox; failures: () => number; latencies: number[] } {
   let failures = 0;
@@ -163,4 +163,21 @@ test('property: whatever the bus does (reject, go down, recover), each channel g
     ),
     { numRuns: 40 },
   );
+});
+
+test('a fenced publication is refused for good: dropped, reported once, and the channel goes on', async () => {
+  const bus = memoryBus();
+  await bus.publish('uptime', '"newer leader"', { fence: 200 });
+  const fenced: number[] = [];
+  const box = new Outbox({ bus, maxBytes: 1_000_000, logger: silentLogger, retryInitialMs: 10, retryMaxMs: 50, onFenced: (err) => fenced.push(err.fence) });
+  const old = box.enqueue('uptime', '"deposed"', { fence: 100 });
+  const current = box.enqueue('uptime', '"current"', { fence: 200 });
+  const unfenced = box.enqueue('uptime', '"api"');
+  assert.deepEqual(await old.done, { ok: false, reason: 'fenced' });
+  assert.ok((await current.done).ok);
+  assert.ok((await unfenced.done).ok);
+  assert.deepEqual(fenced, [100]);
+  assert.deepEqual(await published(bus, 'uptime'), ['newer leader', 'current', 'api']);
+  assert.equal(box.messages, 0);
+  box.close();
 });

@@ -18,6 +18,8 @@ test('Redis down: the command blocks, /readyz and publish answer 503, then every
       REDIS_KEY_PREFIX: 'mp-producer-test',
       HISTORY_SIZE: '100000',
       PRODUCER_OUTBOX_MAX_BYTES: '65536',
+      // Longer than the outage: a leader that cannot renew its lease would stop the run (SPEC §12).
+      PRODUCER_LEASE_MS: '120000',
     }),
     tuning: { outboxRetryInitialMs: 20, outboxRetryMaxMs: 200, outboxStuckAfterMs: 500, publishTimeoutMs: 1000 },
   });

@@ -216,6 +216,14 @@ export class RecordingClient {
     return recorded;
   }
 
+  /** Stops reading for `ms` (a slow consumer: the gateway's queue for it grows, then catches up). */
+  pauseFor(ms: number): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    ws.pause();
+    setTimeout(() => ws.resume(), ms).unref();
+  }
+
   /** Closes this connection and continues every channel on `url` from where it stood. */
   async resumeOn(url: string): Promise<void> {
     await this.closeSocket();

@@ -166,6 +166,14 @@ export class SseRecorder {
     }
   }
 
+  /** Stops reading for `ms` (a slow consumer). */
+  pauseFor(ms: number): void {
+    const res = this.res;
+    if (!res || res.destroyed) return;
+    res.pause();
+    setTimeout(() => res.resume(), ms).unref();
+  }
+
   /** Drops the stream as a browser tab would (no goodbye). */
   disconnect(): void {
     this.closedByUs = true;

@@ -18,7 +18,10 @@ export interface LocalCluster {
   wsUrl: string;
   balancer: BalancerInfo;
   redis: { port: number; url: string; pid: number };
+  /** The first producer (`producers[0]`). */
   producer: { port: number; adminPort: number; pid: number; url: string; metricsUrl: string };
+  /** Every producer: one leads, the others stand by (SPEC §12). Same shape as a gateway's entry. */
+  producers: ClusterGateway[];
   gateways: ClusterGateway[];
   signalGateway(index: number, signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
@@ -27,6 +30,7 @@ export interface LocalCluster {
 export interface ClusterOptions {
   port?: number;
   gateways?: number;
+  producers?: number;
   balancer?: 'auto' | 'haproxy' | 'node';
   env?: Record<string, string>;
   startTimeoutMs?: number;
@@ -36,6 +40,9 @@ export async function startLocalCluster(opts: ClusterOptions = {}): Promise<Loca
   const t = await startTopology({
     bins: { gatewayBin: GATEWAY_BIN, gatewayNodeFlags: GATEWAY_NODE_FLAGS, producerBin: PRODUCER_BIN },
     gateways: opts.gateways ?? 3,
+    // Two producers, as `npm run cluster` starts: one leads, the other stands by (SPEC §12).
+    producers: opts.producers ?? 2,
+    producerName: (i) => (i === 0 ? 'producer' : `producer-${i + 1}`),
     balancer: opts.balancer ?? 'auto',
     port: opts.port ?? 0,
     env: { LOG_LEVEL: 'warn', ...opts.env },
@@ -52,6 +59,7 @@ export async function startLocalCluster(opts: ClusterOptions = {}): Promise<Loca
     balancer,
     redis: { port: server.port, url: server.url, pid: server.pid! },
     producer: { port: producer.port, adminPort: producer.adminPort, pid: producer.pid, url: producer.httpUrl, metricsUrl: `${producer.adminUrl}/metrics` },
+    producers: t.producers.map((p) => ({ name: p.name, port: p.port, adminPort: p.adminPort, pid: p.pid, url: p.httpUrl, metricsUrl: `${p.adminUrl}/metrics`, exited: p.exited! })),
     gateways: t.gateways.map((g) => ({ name: g.name, port: g.port, adminPort: g.adminPort, pid: g.pid, url: g.httpUrl, metricsUrl: `${g.adminUrl}/metrics`, exited: g.exited! })),
     signalGateway: (index, signal = 'SIGTERM') => {
       const g = t.gateways[index];

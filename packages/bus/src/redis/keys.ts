@@ -38,3 +38,19 @@ export function channelOfPubsub(prefix: string, pubsub: string): string | undefi
 export function keySlot(key: string): number {
   return calculateSlot(key);
 }
+
+/** Redis names of one lease (lease.ts); one hash tag, so its scripts run on one Cluster slot. */
+export interface LeaseKeys {
+  /** String `<fence> <owner>` with the lease's expiry. */
+  lease: string;
+  /** The last fencing number granted. */
+  fence: string;
+  /** Hash: the holder's records. */
+  records: string;
+}
+
+export function leaseKeys(prefix: string, name: string): LeaseKeys {
+  // `#` appears in no channel name, so a lease can never share a tag with a channel.
+  const tag = `{${prefix}#lease:${name}}`;
+  return { lease: `${tag}:l`, fence: `${tag}:f`, records: `${tag}:r` };
+}

@@ -29,10 +29,24 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * publish(KEYS meta stream pubsub; ARGV candidateEpoch channel dataJson historySize historyTtlMs
- * publishCommand metaTtlMs guard) → {epoch, offset, time}
+ * Fencing (lease.ts): ARGV[9] is the publisher's fencing number, or '' for an unfenced publish. The
+ * meta hash's `f` keeps the largest number the channel has taken; a smaller one is refused before
+ * anything is written. It is read before the epoch prologue, which may reset the hash.
  */
-export const PUBLISH_SCRIPT = `${EPOCH}
+const FENCE = `
+local fence = ARGV[9]
+if fence ~= '' then
+  local seen = redis.call('HGET', KEYS[1], 'f')
+  if seen and tonumber(seen) > tonumber(fence) then return redis.error_reply('FENCED ' .. seen) end
+end
+`;
+
+/**
+ * publish(KEYS meta stream pubsub; ARGV candidateEpoch channel dataJson historySize historyTtlMs
+ * publishCommand metaTtlMs guard fence) → {epoch, offset, time}, or the error `FENCED <newer>`
+ */
+export const PUBLISH_SCRIPT = `${FENCE}${EPOCH}
+if fence ~= '' then redis.call('HSET', meta, 'f', fence) end
 local offset = redis.call('HINCRBY', meta, 'o', 1)
 redis.call('PEXPIRE', meta, ARGV[7])
 local os = string.format('%d', offset)

@@ -49,6 +49,8 @@ export interface TopologyOptions {
   /** Every output line of every process, with the process's name. */
   onLine?: (name: string, line: string) => void;
   startTimeoutMs?: number;
+  /** Each service's ports (default freePort: ephemeral ones; a soak that restarts services on their ports picks stabler ones). */
+  pickPort?: () => Promise<number>;
 }
 
 export interface BalancerInfo {
@@ -92,7 +94,8 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
       redis = { REDIS_URL: server.url };
     }
     const service = async (role: Role, i: number): Promise<ServiceProcess> => {
-      const [port, adminPort] = [await freePort(), await freePort()];
+      const pick = opts.pickPort ?? freePort;
+      const [port, adminPort] = [await pick(), await pick()];
       const upper = role.toUpperCase();
       const name = role === 'gateway' ? (opts.gatewayName?.(i) ?? `gateway-${i + 1}`) : (opts.producerName?.(i) ?? `producer-${i + 1}`);
       const flags = role === 'gateway' ? [...opts.bins.gatewayNodeFlags, ...(opts.nodeFlags?.gateway ?? [])] : [...(opts.nodeFlags?.producer ?? [])];

@@ -117,6 +117,7 @@ function describeLifecycle(d: Record<string, unknown>): string {
   }
   const parts: string[] = [`■ run ${run}`];
   if (typeof d['error'] === 'string') parts.push(`failed to start: ${d['error']}`);
+  else if (d['outcome'] === 'lost') parts.push(`lost with its producer${typeof d['producer'] === 'string' ? ` ${d['producer']}` : ''}`);
   else if (d['timedOut'] === true) parts.push('timed out');
   else if (typeof d['signal'] === 'string') parts.push(`killed by ${d['signal']}`);
   else parts.push(`exited with code ${typeof d['code'] === 'number' ? d['code'] : '?'}`);

@@ -7,6 +7,7 @@ const STATUS_LABEL: Readonly<Record<JobStatus, string>> = {
   failure: 'failed',
   timeout: 'timed out',
   killed: 'stopped',
+  lost: 'lost',
 };
 
 /** The list of jobs with their state; choosing one shows its output. */

@@ -3,7 +3,8 @@
  * `{"job","run","event":"started",…}` and `{"job","run","event":"exited","code","signal",
  * "durationMs","timedOut","outcome",…}`.
  */
-export type JobStatus = 'running' | 'success' | 'failure' | 'timeout' | 'killed';
+/** `lost`: the run's producer stopped leading (or died) while it ran (SPEC §12). */
+export type JobStatus = 'running' | 'success' | 'failure' | 'timeout' | 'killed' | 'lost';
 
 export interface JobState {
   name: string;
@@ -82,7 +83,7 @@ export class JobsModel {
 
 function outcomeOf(data: LifecycleEvent): JobStatus {
   const outcome = data['outcome'];
-  if (outcome === 'success' || outcome === 'failure' || outcome === 'timeout' || outcome === 'killed') return outcome;
+  if (outcome === 'success' || outcome === 'failure' || outcome === 'timeout' || outcome === 'killed' || outcome === 'lost') return outcome;
   if (data['timedOut'] === true) return 'timeout';
   if (data['stopped'] === true) return 'killed';
   return data['code'] === 0 ? 'success' : 'failure';

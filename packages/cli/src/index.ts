@@ -1,0 +1,13 @@
+export { runCli, COMMANDS, VERSION } from './cli.js';
+export type { CliIo } from './cli.js';
+export { CLI_ENV_NAMES, DEFAULTS, readCliEnv, resolveEndpoints, gatewayUrl } from './config.js';
+export type { CliEnv, Endpoints } from './config.js';
+export { keepColours, stripAnsi, sanitizeLine } from './ansi.js';
+export { Terminal } from './terminal.js';
+export type { OutStream, Style } from './terminal.js';
+export { mintToken, signingSecret } from './commands/token.js';
+export type { TokenClaims } from './commands/token.js';
+export { parseDurationSeconds } from './duration.js';
+export { renderTop, clip, formatBytes } from './top-view.js';
+export type { ConnectionInfo, ChannelInfo, TopSnapshot, SortKey } from './top-view.js';
+export { UsageError } from './usage.js';
