@@ -3,17 +3,11 @@ import { MegaphoneClient, type WebSocketConstructor } from '@megaphone/client';
 import type { Endpoints } from './config.js';
 import type { Terminal } from './terminal.js';
 
-/**
- * `ws`'s WebSocket with the token in `Authorization: Bearer …` on the upgrade request (SPEC §10:
- * how programs authenticate) and a bound on the opening handshake.
- */
-function webSocketClass(token: string | undefined): WebSocketConstructor {
-  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
-  return class AuthenticatedWebSocket extends WebSocket {
-    constructor(url: string) {
-      super(url, { headers, handshakeTimeout: 10_000 });
-    }
-  };
+/** `ws`'s WebSocket with a bound on the opening handshake. */
+class BoundedWebSocket extends WebSocket {
+  constructor(url: string) {
+    super(url, { handshakeTimeout: 10_000 });
+  }
 }
 
 export interface LiveClient {
@@ -27,7 +21,12 @@ export interface LiveClient {
  * a TTY), errors that end the connection for good turned into `failed`.
  */
 export function openClient(endpoints: Endpoints, term: Terminal): LiveClient {
-  const client = new MegaphoneClient({ url: endpoints.gateway, WebSocket: webSocketClass(endpoints.token) });
+  // The SDK sends the token in its `auth` command on every connection (SPEC §10).
+  const client = new MegaphoneClient({
+    url: endpoints.gateway,
+    WebSocket: BoundedWebSocket,
+    ...(endpoints.token === undefined ? {} : { token: endpoints.token }),
+  });
   let opened = false;
   let warned = false;
   client.on('state', (s) => {
