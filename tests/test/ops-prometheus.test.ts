@@ -19,7 +19,8 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
     cluster = await startLocalCluster({ port: 0 });
     prom = await startPrometheus([
       { job: 'megaphone-gateway', targets: cluster.gateways.map((g) => `127.0.0.1:${g.adminPort}`) },
-      { job: 'megaphone-producer', targets: [`127.0.0.1:${cluster.producer.adminPort}`] },
+      // Every producer: whichever wins the lease runs the jobs, so its metrics carry the runs.
+      { job: 'megaphone-producer', targets: cluster.producers.map((p) => `127.0.0.1:${p.adminPort}`) },
     ], { ruleFiles: [repoPath('monitoring/prometheus/alerts.yml')] });
     // Clients through the balancer, so deliveries happen on several gateways.
     for (let i = 0; i < 6; i++) {
@@ -58,9 +59,9 @@ describe('Prometheus scraping a local cluster', { timeout: 120_000 }, () => {
   test('every gateway and the producer are up, and the producer\'s job_name label arrives untouched', async () => {
     const up = await waitFor('all targets up', async () => {
       const r = await prom.query('up == 1');
-      return r.length === 4 ? r : undefined;
+      return r.length === 3 + cluster.producers.length ? r : undefined;
     }, { timeoutMs: 30_000, intervalMs: 500 });
-    assert.deepEqual(up.map((s) => s.metric.job).sort(), ['megaphone-gateway', 'megaphone-gateway', 'megaphone-gateway', 'megaphone-producer']);
+    assert.deepEqual(up.map((s) => s.metric.job).sort(), ['megaphone-gateway', 'megaphone-gateway', 'megaphone-gateway', ...cluster.producers.map(() => 'megaphone-producer')]);
     const runs = await waitFor('finished job runs', async () => {
       const r = await prom.query('megaphone_producer_runs_total > 0');
       return r.length > 0 ? r : undefined;
