@@ -13,6 +13,8 @@ export interface CliOptions {
   boost: number | undefined;
   /** Megaphone with token authentication on: a key configured, every client authenticates. */
   auth: boolean;
+  /** Measured rounds of the alternating scenarios (default: the scenario's own, 5). */
+  rounds: number | undefined;
   help: boolean;
 }
 
@@ -28,6 +30,7 @@ export const USAGE = `npm run bench -- [options]
   --no-hub                skip the hub micro-benchmark (bench/src/hub/)
   --auth                  Megaphone with tokens on (AUTH_JWT_SECRET set, no public channel; every
                           client sends {"op":"auth"} before subscribing), to compare with a run without
+  --rounds N              measured rounds of low-rate-ab (default 5; more rounds, steadier medians)
   --boost N               on a shared machine: run every process the bench starts in its own session
                           (own autogroup) at autogroup niceness N, e.g. -10 (root); recorded in results`;
 
@@ -53,6 +56,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         'no-hub': { type: 'boolean' },
         auth: { type: 'boolean' },
         boost: { type: 'string' },
+        rounds: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -69,6 +73,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     hubMicro: !(values['no-hub'] ?? false),
     boost: undefined,
     auth: values.auth ?? false,
+    rounds: undefined,
     help: values.help ?? false,
   };
   const systems = values.systems ?? values.system;
@@ -81,6 +86,11 @@ export function parseCli(argv: readonly string[]): CliOptions {
     const n = Number(values.boost);
     if (!/^-?\d+$/.test(values.boost) || n < -20 || n > 19) throw new Error('--boost takes a niceness from -20 to 19');
     opts.boost = n;
+  }
+  if (values.rounds !== undefined) {
+    const n = Number(values.rounds);
+    if (!/^\d+$/.test(values.rounds) || n < 1 || n > 100) throw new Error('--rounds takes a whole number from 1 to 100');
+    opts.rounds = n;
   }
   return opts;
 }

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       log(`\n-- ${spec.title}`);
       const sc: ScenarioResult = { id: spec.id, title: spec.title, systems: [] };
       const runOpts = { redisPort: redis.port, redisPid: redis.pid, log, auth: opts.auth };
-      if (spec.alternateRounds !== undefined) sc.systems.push(...(await runAlternating(opts.systems, spec, spec.alternateRounds, runOpts)));
+      if (spec.alternateRounds !== undefined) sc.systems.push(...(await runAlternating(opts.systems, spec, opts.rounds ?? spec.alternateRounds, runOpts)));
       else for (const name of opts.systems) sc.systems.push(await runScenarioOn(name, spec, runOpts));
       results.push(sc);
     }

@@ -36,6 +36,11 @@ export interface StepResult {
   closeCodes: Record<string, number>;
   stalledDelivered: number;
   windowMs: number;
+  /**
+   * Alternating scenarios only: every measured round's CPU per delivery and p99, in run order
+   * (round r of every system ran next to each other, so ratios are best taken round by round).
+   */
+  rounds?: Array<{ cpuUsPerDelivery: number; p99Ms: number }>;
 }
 
 export interface SystemResult {

@@ -216,6 +216,7 @@ export async function runAlternating(names: readonly SystemName[], spec: Scenari
         label: step.label,
         valid: s.runs.every((r) => r.valid),
         completeness: Math.min(...s.runs.map((r) => r.completeness)),
+        rounds: s.runs.map((r) => ({ cpuUsPerDelivery: r.cpuUsPerDelivery, p99Ms: r.p99Ms })),
       });
     }
   } catch (err) {

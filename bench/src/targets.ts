@@ -22,6 +22,23 @@ export function peakDelivered(r: SystemResult | undefined, completeOnly: boolean
   return best;
 }
 
+/** Megaphone's CPU per delivery ÷ the floor's, round by round (alternating scenarios only). */
+export function pairedRatios(mp: StepResult, floor: StepResult): number[] {
+  const a = mp.rounds ?? [];
+  const b = floor.rounds ?? [];
+  const out: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (b[i]!.cpuUsPerDelivery > 0) out.push(a[i]!.cpuUsPerDelivery / b[i]!.cpuUsPerDelivery);
+  }
+  return out;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 const f1 = (n: number): string => n.toFixed(1);
 const f2 = (n: number): string => n.toFixed(2);
 
@@ -64,23 +81,37 @@ export function checkTargets(scenarios: ScenarioResult[], quick: boolean): Targe
         met: ratio === undefined ? undefined : ratio <= 1.5,
         detail: floorStep ? `${f2(mp.s.cpuUsPerDelivery)} vs floor ${f2(floorStep.cpuUsPerDelivery)} µs (×${f2(ratio ?? 0)}) at ${mp.s.label}` : `floor has no ${mp.s.label} step`,
       });
+      // Issue 8: the hub rework may not give back saturation (×0.91 of the floor before it); the
+      // 5% on top is this machine's run-to-run noise at that step.
+      out.push({
+        target: 'Saturation: CPU per delivery no worse than before the hub rework (×0.91 of the floor, +5% noise)',
+        met: ratio === undefined ? undefined : ratio <= 0.96,
+        detail: floorStep ? `×${f2(ratio ?? 0)} at ${mp.s.label}` : `floor has no ${mp.s.label} step`,
+      });
     }
   }
 
-  // Low rate: 1,000 × 50/s; the alternating scenario when it ran (less exposed to drift).
+  // Low rate: 1,000 × 50/s; the alternating scenario when it ran (less exposed to drift). Issue 8's
+  // targets (≤ 1.0× the floor's CPU, p99 within 10 ms) replace issue 5's (1.1×, 20 ms).
   const low = byId('low-rate-ab') ?? byId('fanout-1k');
   const mpLow = step(sys(low, 'megaphone'), '50 msg/s');
   const floorLow = step(sys(low, 'floor'), '50 msg/s');
   if (mpLow && floorLow) {
-    const ratio = mpLow.cpuUsPerDelivery / floorLow.cpuUsPerDelivery;
+    const how = low?.id === 'low-rate-ab' ? ', alternating' : '';
+    const paired = pairedRatios(mpLow, floorLow);
+    // Round by round when the rounds are known: the two ran seconds apart, under the same load.
+    const ratio = paired.length > 0 ? median(paired) : mpLow.cpuUsPerDelivery / floorLow.cpuUsPerDelivery;
+    const pairedText = paired.length > 0
+      ? `; round by round ×${f2(Math.min(...paired))}–×${f2(Math.max(...paired))}, median ×${f2(ratio)} of ${paired.length}`
+      : '';
     out.push({
-      target: `Low rate (1,000 × 50/s${low?.id === 'low-rate-ab' ? ', alternating medians' : ''}): CPU per delivery within 1.1× of the floor`,
-      met: ratio <= 1.1,
-      detail: `${f2(mpLow.cpuUsPerDelivery)} vs ${f2(floorLow.cpuUsPerDelivery)} µs (×${f2(ratio)})`,
+      target: `Low rate (1,000 × 50/s${how}): CPU per delivery ≤ 1.0× the floor's`,
+      met: ratio <= 1.0,
+      detail: `medians ${f2(mpLow.cpuUsPerDelivery)} vs ${f2(floorLow.cpuUsPerDelivery)} µs (×${f2(mpLow.cpuUsPerDelivery / floorLow.cpuUsPerDelivery)})${pairedText}`,
     });
     out.push({
-      target: `Low rate (1,000 × 50/s${low?.id === 'low-rate-ab' ? ', alternating medians' : ''}): p99 ≤ floor's p99 + 20 ms`,
-      met: mpLow.p99Ms <= floorLow.p99Ms + 20,
+      target: `Low rate (1,000 × 50/s${how}): p99 within 10 ms of the floor's`,
+      met: mpLow.p99Ms <= floorLow.p99Ms + 10,
       detail: `${f1(mpLow.p99Ms)} ms vs floor ${f1(floorLow.p99Ms)} ms`,
     });
   }

@@ -16,6 +16,8 @@ test('bench options: defaults, lists, values', () => {
   assert.equal(parseCli(['--out=/tmp/y']).outDir, '/tmp/y');
   assert.equal(parseCli(['--boost=-5']).boost, -5);
   assert.equal(parseCli(['--boost', '3']).boost, 3);
+  assert.equal(parseCli([]).rounds, undefined);
+  assert.equal(parseCli(['--rounds', '9']).rounds, 9);
 });
 
 test('bench options: unknown options, missing values and bad values are errors', () => {
@@ -23,6 +25,8 @@ test('bench options: unknown options, missing values and bad values are errors',
   assert.throws(() => parseCli(['--out']), /argument missing/);
   assert.throws(() => parseCli(['--systems', 'redis']), /unknown system redis/);
   assert.throws(() => parseCli(['--boost', '1.5']), /niceness/);
+  assert.throws(() => parseCli(['--rounds', '0']), /--rounds takes a whole number/);
+  assert.throws(() => parseCli(['--rounds', '2.5']), /--rounds takes a whole number/);
   assert.throws(() => parseCli(['extra']), /Unexpected argument 'extra'/);
 });
 
