@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,16 +11,21 @@ import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
 import { startTopology, type Topology } from '@megaphone/testing';
 import { PRODUCER_BIN } from '@megaphone/producer';
 
-export type SystemName = 'megaphone' | 'socketio' | 'naive' | 'floor' | 'batched-ws';
-/** The default run; `batched-ws` is a diagnostic peer chosen with `--systems`. */
+export type SystemName = 'megaphone' | 'socketio' | 'naive' | 'floor' | 'batched-ws' | 'megaphone-base';
+/**
+ * The default run. Diagnostic systems chosen with `--systems`: `batched-ws` (the floor's batching
+ * written with ws.send) and `megaphone-base` (the gateway of another built checkout, named by
+ * BENCH_BASE_DIR, against this one in the same alternating rounds: did a change cost anything?).
+ */
 export const SYSTEM_NAMES: readonly SystemName[] = ['megaphone', 'socketio', 'naive', 'floor'];
-export const ALL_SYSTEM_NAMES: readonly SystemName[] = [...SYSTEM_NAMES, 'batched-ws'];
+export const ALL_SYSTEM_NAMES: readonly SystemName[] = [...SYSTEM_NAMES, 'batched-ws', 'megaphone-base'];
 export const SYSTEM_LABELS: Record<SystemName, string> = {
   megaphone: 'Megaphone',
   socketio: 'Socket.IO',
   naive: 'naive ws',
   floor: 'floor',
   'batched-ws': 'batched ws',
+  'megaphone-base': 'Megaphone (base)',
 };
 
 /** One server under test, started fresh for each scenario against a shared Redis. */
@@ -71,7 +76,20 @@ function benchToken(): Promise<string> {
 
 /** A profiled gateway needs time to exit cleanly so that node writes its `.cpuprofile`. */
 export async function startSystem(name: SystemName, opts: StartOptions): Promise<RunningSystem> {
-  return name === 'megaphone' ? startMegaphone(opts) : startPeer(name, opts);
+  if (name === 'megaphone') return startMegaphone(opts);
+  if (name === 'megaphone-base') return startMegaphone(opts, baseGatewayBin());
+  return startPeer(name, opts);
+}
+
+/** `megaphone-base`'s gateway: the bin (or, in older checkouts, dist/src/main.js) under BENCH_BASE_DIR. */
+function baseGatewayBin(): string {
+  const dir = process.env.BENCH_BASE_DIR;
+  if (dir === undefined || dir === '') throw new Error('megaphone-base needs BENCH_BASE_DIR: a built checkout (npm ci && npm run build) to compare with');
+  for (const rel of ['services/gateway/bin/megaphone-gateway.js', 'services/gateway/dist/src/main.js']) {
+    const p = join(dir, rel);
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`BENCH_BASE_DIR=${dir} has no built gateway (services/gateway/bin/megaphone-gateway.js or dist/src/main.js)`);
 }
 
 async function startPeer(name: Exclude<SystemName, 'megaphone'>, opts: StartOptions): Promise<RunningSystem> {
@@ -92,7 +110,7 @@ async function startPeer(name: Exclude<SystemName, 'megaphone'>, opts: StartOpti
   };
 }
 
-async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
+async function startMegaphone(opts: StartOptions, gatewayBin: string = GATEWAY_BIN): Promise<RunningSystem> {
   const dir = mkdtempSync(join(tmpdir(), 'megaphone-bench-'));
   const burst = opts.burst ?? { lines: 5000, durationMs: 1000 };
   const jobsFile = join(dir, 'jobs.yaml');
@@ -113,7 +131,7 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
   let topology: Topology;
   try {
     topology = await startTopology({
-      bins: { gatewayBin: GATEWAY_BIN, gatewayNodeFlags: GATEWAY_NODE_FLAGS, producerBin: PRODUCER_BIN },
+      bins: { gatewayBin, gatewayNodeFlags: GATEWAY_NODE_FLAGS, producerBin: PRODUCER_BIN },
       redis: { REDIS_URL: `redis://127.0.0.1:${opts.redisPort}` },
       gateways: 1,
       producers: 1,
@@ -139,7 +157,7 @@ async function startMegaphone(opts: StartOptions): Promise<RunningSystem> {
   const gateway = topology.gateways[0]!;
   const producer = topology.producers[0]!;
   return {
-    name: 'megaphone',
+    name: gatewayBin === GATEWAY_BIN ? 'megaphone' : 'megaphone-base',
     pid: gateway.pid,
     protocol: 'megaphone',
     port: gateway.port,

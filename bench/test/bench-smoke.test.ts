@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHistogram } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { startRedis, runScenarioOn, SYSTEM_NAMES, countMarks, scanSample, markedText, type RedisHandle, type ScenarioSpec } from '../src/index.js';
 
 // End to end through each system under test (Redis, the server pinned as in the benchmark, the
@@ -38,6 +39,22 @@ for (const name of SYSTEM_NAMES) {
     assert.equal(s.latencySamples, s.delivered);
   });
 }
+
+test('megaphone-base runs the gateway of the checkout BENCH_BASE_DIR names (here: this one), and says so when it is unset', async () => {
+  const saved = process.env.BENCH_BASE_DIR;
+  try {
+    delete process.env.BENCH_BASE_DIR;
+    await assert.rejects(runScenarioOn('megaphone-base', tiny(5, 1), { redisPort: redis.port, redisPid: redis.pid, log: () => undefined }), /megaphone-base needs BENCH_BASE_DIR/);
+    process.env.BENCH_BASE_DIR = fileURLToPath(new URL('../../..', import.meta.url));
+    const r = await runScenarioOn('megaphone-base', tiny(20, 1), { redisPort: redis.port, redisPid: redis.pid, log: () => undefined });
+    assert.equal(r.error, undefined);
+    assert.equal(r.system, 'megaphone-base');
+    assert.equal(r.steps[0]!.delivered, 40 * 20);
+  } finally {
+    if (saved === undefined) delete process.env.BENCH_BASE_DIR;
+    else process.env.BENCH_BASE_DIR = saved;
+  }
+});
 
 test('megaphone --auth: clients authenticate before subscribing and the publisher presents its token', async () => {
   const r = await runScenarioOn('megaphone', tiny(20, 2, { ratePerChannel: 10 }), { redisPort: redis.port, redisPid: redis.pid, log: () => undefined, auth: true });
