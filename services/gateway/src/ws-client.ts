@@ -1,6 +1,5 @@
-import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { WebSocket, type RawData } from 'ws';
+import type { RawData } from 'ws';
 import { readAccess, type Patterns, type Principal, type TokenVerifier } from '@megaphone/auth';
 import type { Framing, Hub, HubConnection, Sink } from '@megaphone/hub';
 import { CloseCode, ErrorCode, Reason, closeReason, parseClientFrame, type AuthCommand, type ClientCommand, type ErrorMessage, type ParseLimits, type SubscribeCommand } from '@megaphone/protocol';
@@ -10,6 +9,7 @@ import type { ExpiryEntry } from './expiry-queue.js';
 import type { GatewayMetrics } from './metrics.js';
 import { CommandRateLimiter } from './rate-limit.js';
 import { frameHeader, textFrame, wsFraming } from './ws-frame.js';
+import { pingPayload, type GatewayWebSocket, type WsEvents } from './ws-socket.js';
 
 /** What every WebSocket client of one gateway shares (one object, not one per connection). */
 export interface WsShared {
@@ -37,19 +37,6 @@ export interface WsShared {
   canRead(client: WsClient, channel: string): boolean;
 }
 
-/** Random bytes for ping payloads, drawn 4 at a time (never all zero). */
-const pingPool = Buffer.alloc(4096);
-let pingPoolAt = pingPool.length;
-function pingPayload(): Buffer {
-  if (pingPoolAt + 4 > pingPool.length) {
-    randomFillSync(pingPool);
-    pingPoolAt = 0;
-  }
-  const out = Buffer.from(pingPool.subarray(pingPoolAt, (pingPoolAt += 4)));
-  if (out.readUInt32BE(0) === 0) out[3] = 1;
-  return out;
-}
-
 /** Commands held while an `auth` is verified, at most; beyond it they are refused as rate limited. */
 const MAX_WAITING_COMMANDS = 32;
 
@@ -57,64 +44,10 @@ const MAX_WAITING_COMMANDS = 32;
 const CLOSE_GRACE_MS = 5000;
 
 /**
- * The WebSocket class the gateway's server creates (ws's documented `WebSocket` option): it carries
- * its client and hands it the events ws emits, so that a connection holds no listeners at all —
- * neither closures nor an `_events` dictionary, which costs ~180 bytes empty and grows with every
- * event name (idle memory per connection is a product target). Any listener added by others still
- * gets its events.
- */
-export class GatewayWebSocket extends WebSocket {
-  client: WsClient | undefined;
-
-  constructor(...args: unknown[]) {
-    super(...(args as ConstructorParameters<typeof WebSocket>));
-    // EventEmitter starts every instance with an empty dictionary-mode `_events` object (~180
-    // bytes); it creates one itself when the first listener is added, so none is needed until then.
-    (this as unknown as { _events: object | undefined })._events = undefined;
-  }
-
-  /**
-   * Every close frame ws sends goes through here, its own (a protocol error, the peer's close)
-   * as well as the gateway's: from then on nothing may be written, and the client knows it
-   * without reading the socket's state per write.
-   */
-  override close(code?: number, data?: string | Buffer): void {
-    if (this.client !== undefined) this.client.closing = true;
-    super.close(code, data);
-  }
-
-  override terminate(): void {
-    if (this.client !== undefined) this.client.closing = true;
-    super.terminate();
-  }
-
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    const client = this.client;
-    switch (event) {
-      case 'message':
-        client?.onMessage(args[0] as RawData, args[1] as boolean);
-        break;
-      case 'pong':
-        client?.onPong(args[0] as Buffer);
-        break;
-      case 'error':
-        // Handled here whatever the state, so that an error never throws for want of a listener.
-        if (client !== undefined) client.shared.logger.debug({ err: (args[0] as Error).message, session: client.session }, 'websocket error');
-        if (this.listenerCount('error') === 0) return true;
-        break;
-      case 'close':
-        client?.onClosed(args[0] as number);
-        break;
-    }
-    return super.emit(event, ...args);
-  }
-}
-
-/**
  * One WebSocket client: turns frames into hub commands and is the hub's sink for this connection.
  * Knows nothing of channels or queues; the hub does.
  */
-export class WsClient implements ClientConnection, Sink {
+export class WsClient implements ClientConnection, Sink, WsEvents {
   readonly conn: HubConnection;
   /**
    * The payload of the ping waiting for its pong (0: none). A pong counts only when it echoes it,
@@ -250,6 +183,10 @@ export class WsClient implements ClientConnection, Sink {
       return;
     }
     this.run(parsed.command);
+  }
+
+  onError(err: Error): void {
+    this.shared.logger.debug({ err: err.message, session: this.session }, 'websocket error');
   }
 
   onClosed(peerCode: number): void {

@@ -7,7 +7,8 @@ import { MAX_CLIENT_FRAME_BYTES } from '@megaphone/protocol';
 import type { EndpointContext } from './endpoint-context.js';
 import { originAllowed } from './origin.js';
 import { pathOf, refuseUpgrade } from './upgrade.js';
-import { GatewayWebSocket, WsClient, type WsShared } from './ws-client.js';
+import { WsClient, type WsShared } from './ws-client.js';
+import { GatewayWebSocket } from './ws-socket.js';
 
 /** Until ws takes the socket over (it adds its own handler), a socket error just ends it. */
 function destroyOnError(this: Duplex): void {

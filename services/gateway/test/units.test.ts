@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ReadinessTracker } from '../src/bus-health.js';
 import { CommandRateLimiter } from '../src/rate-limit.js';
 import { originAllowed } from '../src/origin.js';
-import { GatewayWebSocket } from '../src/ws-client.js';
+import { GatewayWebSocket } from '../src/ws-socket.js';
 
 test('rate limiter: a burst of the rate, then refill over time; a flood becomes abusive', () => {
   let now = 0;
