@@ -7,7 +7,7 @@ export type { Logger } from './logger.js';
 export { METRIC_PREFIX, LATENCY_BUCKETS_SECONDS, createRegistry } from './metrics.js';
 export { ADMIN_MAX_CONNECTIONS, startAdminServer, OPEN_ADMIN_PATHS } from './admin.js';
 export type { AdminServer, AdminServerOptions, Readiness } from './admin.js';
-export { handleSignals } from './shutdown.js';
+export { DEFAULT_SHUTDOWN_DEADLINE_MS, handleSignals, type SignalOptions } from './shutdown.js';
 export { HTTP_SERVER_LIMITS, answerClientError } from './http-limits.js';
 export { readOpenFileLimit } from './file-limit.js';
 export { checkBearer, secretMatches, isLoopbackAddress } from './bearer.js';

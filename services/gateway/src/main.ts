@@ -14,5 +14,7 @@ try {
 const logger = createLogger({ level: config.logLevel, service: 'gateway', node: config.nodeName });
 // Signals are handled from the first moment: a SIGTERM during startup drains once started.
 const starting = startGateway({ config, logger });
-handleSignals(async () => (await starting).drain(), logger);
+// Past the drain window plus 15 s for the bus and servers to close, the process exits regardless
+// (k8s/base: preStop 5 s + drain 15 s + 15 s, within its 40 s grace period).
+handleSignals(async () => (await starting).drain(), logger, { deadlineMs: config.drainMs + 15_000 });
 await starting;

@@ -40,7 +40,7 @@ handleSignals(async () => {
   await gateway.drain();
   await producer.close();
   await bus.close();
-}, logger);
+}, logger, { deadlineMs: config.gateway.drainMs + config.producer.killGraceMs + 30_000 });
 const { bus, producer, gateway } = await starting;
 
 const host = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? 'localhost' : config.gateway.host;
