@@ -44,6 +44,7 @@ export async function inject(t: SoakTopology, name: FaultName, rng: Rng, leaseMs
           await g.kill9();
           throw new Error(`${g.name} did not exit within 15 s of SIGTERM\n${g.tail(20)}`);
         }
+        await expectCleanExit(g);
       }
       await sleep(rng.int(200, 2000));
       await restart(g);
@@ -65,6 +66,7 @@ export async function inject(t: SoakTopology, name: FaultName, rng: Rng, leaseMs
         await leader.kill9();
         throw new Error(`${leader.name} did not exit within 30 s of SIGTERM\n${leader.tail(20)}`);
       }
+      if (name === 'sigterm-leader') await expectCleanExit(leader);
       await restart(leader);
       return { name, detail: `${leader.name} (${other.name} took over)`, ...(takeoverMs !== undefined ? { takeoverMs } : {}) };
     }
@@ -118,4 +120,15 @@ export async function recovered(t: SoakTopology, timeoutMs: number): Promise<voi
     },
     { timeoutMs, intervalMs: 100 },
   );
+}
+
+/**
+ * After SIGTERM a service exits 0: a 1 means its stop failed or ran into the shutdown deadline
+ * (runtime's handleSignals), i.e. some step of it was not bounded: the soak reports it with the log.
+ */
+async function expectCleanExit(p: ServiceProcess): Promise<void> {
+  const exit = await p.exited;
+  if (exit !== undefined && exit.code !== 0) {
+    throw new Error(`${p.name} exited with code ${exit.code}${exit.signal !== null ? ` (${exit.signal})` : ''} after SIGTERM\n${p.tail(30)}`);
+  }
 }
