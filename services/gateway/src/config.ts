@@ -2,7 +2,7 @@ import { authWarnings, readAllowedHosts, readAuthConfig, type AuthConfig, type H
 import { isValidChannel } from '@megaphone/protocol';
 import { readBusConfig, type BusConfig } from '@megaphone/bus';
 import { EnvReader, freeze, readCommonConfig, readOpenFileLimit, type CommonConfig, type Env } from '@megaphone/runtime';
-import { parseCidr } from './client-address.js';
+import { parseCidr } from './http/client-address.js';
 
 /**
  * Which browser origins may open a WebSocket or an SSE stream:

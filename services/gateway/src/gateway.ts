@@ -8,15 +8,15 @@ import { Hub } from '@megaphone/hub';
 import { createLogger, createRegistry, historyPolicyFor, startAdminServer, type Logger, type Readiness } from '@megaphone/runtime';
 import { ReadinessTracker, busMetrics, observeBusReadiness } from './bus-health.js';
 import { PUBLIC_SOCKET_HEADROOM, conflateMatcher, type GatewayConfig } from './config.js';
-import { ConnectionSet } from './connections.js';
-import { closeSpread } from './drain.js';
-import { EndpointContext } from './endpoint-context.js';
+import { ConnectionSet } from './connections/connections.js';
+import { closeSpread } from './connections/drain.js';
+import { EndpointContext } from './connections/endpoint-context.js';
 import { hubMetrics, namespaceLabel, sampleHub } from './hub-metrics.js';
-import { listenHttp } from './http-server.js';
+import { listenHttp } from './http/http-server.js';
 import { GatewayMetrics } from './metrics.js';
-import { createSseEndpoint } from './sse-endpoint.js';
+import { createSseEndpoint } from './sse/sse-endpoint.js';
 import { Operator } from './operator/operator.js';
-import { createWsEndpoint } from './ws-endpoint.js';
+import { createWsEndpoint } from './ws/ws-endpoint.js';
 
 export interface StartGatewayOptions {
   config: GatewayConfig;

@@ -1,6 +1,6 @@
 import type { Bus } from '@megaphone/bus';
 import type { Hub, HubMetrics } from '@megaphone/hub';
-import type { ConnectionSet } from './connections.js';
+import type { ConnectionSet } from './connections/connections.js';
 import { QUEUE_BYTES_BUCKETS, type GatewayMetrics, type ScrapeSample } from './metrics.js';
 import type { ClusterPresence } from './operator/presence.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AddressLimits } from '../src/address-limits.js';
-import { ClientAddresses, limitKey, parseCidr } from '../src/client-address.js';
+import { AddressLimits } from '../src/connections/address-limits.js';
+import { ClientAddresses, limitKey, parseCidr } from '../src/http/client-address.js';
 import type { IncomingMessage } from 'node:http';
 import { httpGet, startTestGateway, upgradeStatus, TestClient } from './helpers.js';
 

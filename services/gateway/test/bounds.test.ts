@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { CommandRateLimiter } from '../src/rate-limit.js';
+import { CommandRateLimiter } from '../src/connections/rate-limit.js';
 import { httpGet, isOp, sleep, startTestGateway, TestClient } from './helpers.js';
 
 test('pongs that do not echo the heartbeat’s ping do not keep a client alive; echoing ones do', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ExpiryQueue, type ExpiryClock } from '../src/expiry-queue.js';
+import { ExpiryQueue, type ExpiryClock } from '../src/connections/expiry-queue.js';
 import { httpGet, startTestGateway } from './helpers.js';
 
 /** A clock whose timers the test fires; counts how many are armed at once. */

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { MemoryBus } from '@megaphone/bus';
 import { Hub, type Sink } from '@megaphone/hub';
 import { decodeSseId } from '@megaphone/protocol';
-import { sseFraming } from '../src/sse-frame.js';
+import { sseFraming } from '../src/sse/sse-frame.js';
 
 interface SseEvent {
   id: string | undefined;

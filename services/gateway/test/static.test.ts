@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveStaticPath } from '../src/static-files.js';
+import { resolveStaticPath } from '../src/http/static-files.js';
 import { httpGet, startTestGateway } from './helpers.js';
 
 test('static paths never leave the public directory', () => {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadinessTracker } from '../src/bus-health.js';
-import { CommandRateLimiter } from '../src/rate-limit.js';
-import { originAllowed } from '../src/origin.js';
-import { GatewayWebSocket } from '../src/ws-socket.js';
+import { CommandRateLimiter } from '../src/connections/rate-limit.js';
+import { originAllowed } from '../src/http/origin.js';
+import { GatewayWebSocket } from '../src/ws/ws-socket.js';
 
 test('rate limiter: a burst of the rate, then refill over time; a flood becomes abusive', () => {
   let now = 0;

@@ -1,4 +1,4 @@
-// The gateway writes pre-framed text frames to the socket ws owns (src/ws-frame.ts). These tests pin
+// The gateway writes pre-framed text frames to the socket ws owns (src/ws/ws-frame.ts). These tests pin
 // down what that relies on in ws, so that a ws upgrade that changes it fails here, loudly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { createConnection, type AddressInfo, type Socket } from 'node:net';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
-import { frameHeader, textFrame } from '../src/ws-frame.js';
+import { frameHeader, textFrame } from '../src/ws/ws-frame.js';
 
 interface Pair {
   server: Server;

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isValidChannel, type HttpErrorCode } from '@megaphone/protocol';
 import { checkBearer, type Logger } from '@megaphone/runtime';
-import type { ClientConnection, ConnectionSet } from '../connections.js';
-import { sendHttpError } from '../http-error.js';
+import type { ClientConnection, ConnectionSet } from '../connections/connections.js';
+import { sendHttpError } from '../http/http-error.js';
 import { OPERATOR_PAGE } from './page.js';
 import type { ClusterPresence } from './presence.js';
 import { topN } from './top-n.js';

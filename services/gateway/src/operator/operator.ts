@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BusUnavailableError, type Bus } from '@megaphone/bus';
 import type { Hub } from '@megaphone/hub';
 import type { Logger } from '@megaphone/runtime';
-import type { ConnectionSet } from '../connections.js';
+import type { ConnectionSet } from '../connections/connections.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { ApiError, adminRoutes } from './admin-api.js';
 import { decodeControl, encodeControl, type ControlMessage } from './control.js';

@@ -4,10 +4,10 @@ import { readAccess, type Patterns, type Principal, type TokenVerifier } from '@
 import type { Framing, Hub, HubConnection, Sink } from '@megaphone/hub';
 import { CloseCode, ErrorCode, Reason, closeReason, parseClientFrame, type AuthCommand, type ClientCommand, type ErrorMessage, type ParseLimits, type SubscribeCommand } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
-import type { ClientConnection } from './connections.js';
-import type { ExpiryEntry } from './expiry-queue.js';
-import type { GatewayMetrics } from './metrics.js';
-import { CommandRateLimiter } from './rate-limit.js';
+import type { ClientConnection } from '../connections/connections.js';
+import type { ExpiryEntry } from '../connections/expiry-queue.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { CommandRateLimiter } from '../connections/rate-limit.js';
 import { frameHeader, textFrame, wsFraming } from './ws-frame.js';
 import { pingPayload, type GatewayWebSocket, type WsEvents } from './ws-socket.js';
 

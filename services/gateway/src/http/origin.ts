@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isSameOrigin } from '@megaphone/auth';
-import type { OriginPolicy } from './config.js';
+import type { OriginPolicy } from '../config.js';
 
 /**
  * Decides whether a browser page may connect (WebSocket upgrade or SSE). Browsers always send

@@ -4,11 +4,11 @@ import { hostAllowed, type TokenVerifier } from '@megaphone/auth';
 import type { Hub } from '@megaphone/hub';
 import type { Logger } from '@megaphone/runtime';
 import { AddressLimits, type Admission } from './address-limits.js';
-import { ClientAddresses, limitKey } from './client-address.js';
-import type { GatewayConfig } from './config.js';
+import { ClientAddresses, limitKey } from '../http/client-address.js';
+import type { GatewayConfig } from '../config.js';
 import type { ClientConnection, ConnectionSet } from './connections.js';
 import { ExpiryQueue } from './expiry-queue.js';
-import type { GatewayMetrics } from './metrics.js';
+import type { GatewayMetrics } from '../metrics.js';
 
 /** What the WebSocket and SSE endpoints share: the hub, the connection set and the admission rules. */
 export class EndpointContext {

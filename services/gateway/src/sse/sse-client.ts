@@ -4,9 +4,9 @@ import { sseFraming } from './sse-frame.js';
 import { CloseCode, type StreamPosition, type SubscribeCommand } from '@megaphone/protocol';
 import type { Principal } from '@megaphone/auth';
 import type { Logger } from '@megaphone/runtime';
-import type { ClientConnection } from './connections.js';
-import type { ExpiryEntry } from './expiry-queue.js';
-import type { GatewayMetrics } from './metrics.js';
+import type { ClientConnection } from '../connections/connections.js';
+import type { ExpiryEntry } from '../connections/expiry-queue.js';
+import type { GatewayMetrics } from '../metrics.js';
 
 export interface SseRequest {
   channels: readonly string[];

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerToken, readAccess, type Principal } from '@megaphone/auth';
-import type { EndpointContext } from './endpoint-context.js';
-import { sendHttpError } from './http-error.js';
-import { originAllowed } from './origin.js';
+import type { EndpointContext } from '../connections/endpoint-context.js';
+import { sendHttpError } from '../http/http-error.js';
+import { originAllowed } from '../http/origin.js';
 import { SseClient, type SseRequest } from './sse-client.js';
 import { parseSseRequest } from './sse-request.js';
 
