@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { readBusConfig, type BusConfig } from '@megaphone/bus';
 import { authWarnings, readAllowedHosts, readAuthConfig, type AuthConfig, type HostPolicy } from '@megaphone/auth';
 import { EnvReader, freeze, readCommonConfig, type CommonConfig, type Env } from '@megaphone/runtime';
-import { loadJobsFile, type JobSpec } from './jobs-file.js';
+import { loadJobsFile, type JobSpec } from './jobs/jobs-file.js';
 
 /** The example jobs shipped with the package, resolved from the package (not the working directory). */
 export const DEFAULT_JOBS_FILE = fileURLToPath(new URL('../../jobs.example.yaml', import.meta.url));

@@ -1,9 +1,9 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BusMetrics } from '@megaphone/bus';
 import { LATENCY_BUCKETS_SECONDS, METRIC_PREFIX } from '@megaphone/runtime';
-import type { JobManagerMetrics } from './job-manager.js';
+import type { JobManagerMetrics } from './jobs/job-manager.js';
 import type { OutboxMetrics } from './outbox.js';
-import type { StreamName } from './output-batcher.js';
+import type { StreamName } from './jobs/output-batcher.js';
 
 export interface ProducerMetricsSources {
   activeRuns(): number;

@@ -4,12 +4,12 @@ import { TokenVerifier } from '@megaphone/auth';
 import { createBus, hasLease, inProcessLease, type Bus } from '@megaphone/bus';
 import { createLogger, createRegistry, historyPolicyFor, startAdminServer, type Logger, type Readiness } from '@megaphone/runtime';
 import type { ProducerConfig } from './config.js';
-import { createApiServer, listen } from './http-api.js';
-import { startLeaderRole, type LeaderRole } from './leader-role.js';
-import { DEFAULT_RESTART_BACKOFF, JobManager, type RestartBackoff } from './job-manager.js';
+import { createApiServer, listen } from './http/http-api.js';
+import { startLeaderRole, type LeaderRole } from './leader/leader-role.js';
+import { DEFAULT_RESTART_BACKOFF, JobManager, type RestartBackoff } from './jobs/job-manager.js';
 import { createProducerMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
-import { DEFAULT_CHILD_PATH } from './run.js';
+import { DEFAULT_CHILD_PATH } from './jobs/run.js';
 
 /** Knobs that are not environment variables: fixed in production, shortened by tests. */
 export interface ProducerTuning {

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenVerifier } from '@megaphone/auth';
 import type { Logger } from '@megaphone/runtime';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../src/json-depth.js';
-import { createApiServer, listen } from '../src/http-api.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../src/http/json-depth.js';
+import { createApiServer, listen } from '../src/http/http-api.js';
 import { http, memoryBus } from './helpers.js';
 
 test('nesting depth is counted over arrays and objects, never inside strings', () => {

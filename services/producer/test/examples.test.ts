@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readProducerConfig } from '../src/config.js';
-import { JobManager } from '../src/job-manager.js';
+import { JobManager } from '../src/jobs/job-manager.js';
 import { Recorder, silentLogger, waitFor } from './helpers.js';
 
 test('the example jobs run on a plain Linux box: endless ticker, periodic, coloured, failing', async () => {

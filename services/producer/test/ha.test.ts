@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { RedisServer } from '@megaphone/testing';
 import { RedisBus } from '@megaphone/bus';
 import type { BusConfig } from '@megaphone/bus';
-import { PRODUCER_LEASE } from '../src/leader-role.js';
+import { PRODUCER_LEASE } from '../src/leader/leader-role.js';
 import { startProducer, type ProducerHandle } from '../src/producer.js';
 import { http, job, published, silentLogger, testConfig, waitFor } from './helpers.js';
 

@@ -5,7 +5,7 @@ import { BusUnavailableError, MemoryBus, type Bus, type BusHandler, type History
 import type { StreamPosition } from '@megaphone/protocol';
 import { createLogger } from '@megaphone/runtime';
 import { readProducerConfig, type ProducerConfig } from '../src/config.js';
-import type { JobSpec } from '../src/jobs-file.js';
+import type { JobSpec } from '../src/jobs/jobs-file.js';
 
 export const silentLogger = createLogger({ level: 'silent', service: 'producer-test', node: 'test' });
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
 import { TokenVerifier } from '@megaphone/auth';
 import { TEST_SECRET } from '@megaphone/auth/testing';
-import { authenticate, isLoopback, tokenMatches } from '../src/auth.js';
+import { authenticate, isLoopback, tokenMatches } from '../src/http/auth.js';
 import { startProducer, type ProducerHandle } from '../src/producer.js';
-import type { JobSpec } from '../src/jobs-file.js';
+import type { JobSpec } from '../src/jobs/jobs-file.js';
 import { FlakyBus, http, job, memoryBus, pidAlive, published, sleep, testConfig, waitFor } from './helpers.js';
 
 const TOKEN = 'test-token-0123456789abcdef';

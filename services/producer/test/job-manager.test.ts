@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JobManager, restartDelayMs, type RestartBackoff } from '../src/job-manager.js';
-import type { JobSpec } from '../src/jobs-file.js';
+import { JobManager, restartDelayMs, type RestartBackoff } from '../src/jobs/job-manager.js';
+import type { JobSpec } from '../src/jobs/jobs-file.js';
 import { job, pidAlive, Recorder, silentLogger, waitFor } from './helpers.js';
 
 const FAST: RestartBackoff = { initialMs: 50, maxMs: 200, healthyAfterMs: 60_000 };

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '@megaphone/runtime';
 import { DEFAULT_JOBS_FILE, PRODUCER_ENV_NAMES, readProducerConfig } from '../src/config.js';
-import { formatDuration, parseDuration } from '../src/duration.js';
-import { loadJobsFile, parseJobsFile } from '../src/jobs-file.js';
+import { formatDuration, parseDuration } from '../src/jobs/duration.js';
+import { loadJobsFile, parseJobsFile } from '../src/jobs/jobs-file.js';
 import { tempDir, writeJobsFile } from './helpers.js';
 
 test('durations accept ms, s, m, h and combinations, and refuse bare numbers', () => {

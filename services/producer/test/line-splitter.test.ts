@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { LineSplitter, utf8Boundary, type SplitLine } from '../src/line-splitter.js';
-import { OutputBatcher, type OutputPublication } from '../src/output-batcher.js';
+import { LineSplitter, utf8Boundary, type SplitLine } from '../src/jobs/line-splitter.js';
+import { OutputBatcher, type OutputPublication } from '../src/jobs/output-batcher.js';
 
 function feed(max: number, chunks: Buffer[]): SplitLine[] {
   const s = new LineSplitter(max);

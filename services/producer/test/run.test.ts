@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JobManager } from '../src/job-manager.js';
-import type { JobSpec } from '../src/jobs-file.js';
-import type { Run, RunSummary } from '../src/run.js';
+import { JobManager } from '../src/jobs/job-manager.js';
+import type { JobSpec } from '../src/jobs/jobs-file.js';
+import type { Run, RunSummary } from '../src/jobs/run.js';
 import { blockedWriting, job, pidAlive, Recorder, silentLogger, waitFor } from './helpers.js';
 
 /** Runs one job once and returns its summary and what it published. */

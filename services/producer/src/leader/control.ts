@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Bus, Publication } from '@megaphone/bus';
 import type { Logger } from '@megaphone/runtime';
-import { HttpError } from './http-util.js';
-import { errorReply, parseRunsRequest, type ApiReply, type RunsRequest } from './runs-api.js';
+import { HttpError } from '../http/http-util.js';
+import { errorReply, parseRunsRequest, type ApiReply, type RunsRequest } from '../http/runs-api.js';
 
 /** Requests to the leader; every replica listens, only the leader answers. */
 export const CONTROL_CHANNEL = 'producer:control';

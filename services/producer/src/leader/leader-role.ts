@@ -3,12 +3,12 @@ import type { Bus, Lease } from '@megaphone/bus';
 import { JOBS_CHANNEL, UPTIME_CHANNEL, jobChannel } from '@megaphone/protocol';
 import type { Logger } from '@megaphone/runtime';
 import { ControlLink } from './control.js';
-import type { JobManager } from './job-manager.js';
+import type { JobManager } from '../jobs/job-manager.js';
 import { Leadership } from './leadership.js';
-import type { Outbox } from './outbox.js';
-import type { Run } from './run.js';
-import { localRuns, type RunsHandler } from './runs-api.js';
-import { startUptime } from './uptime.js';
+import type { Outbox } from '../outbox.js';
+import type { Run } from '../jobs/run.js';
+import { localRuns, type RunsHandler } from '../http/runs-api.js';
+import { startUptime } from '../uptime.js';
 
 /** The lease every producer of one Redis competes for. */
 export const PRODUCER_LEASE = 'producer';

@@ -6,7 +6,7 @@ import type { StreamPosition } from '@megaphone/protocol';
 import { HTTP_SERVER_LIMITS, answerClientError, type Logger } from '@megaphone/runtime';
 import { authenticate, callerName, permits, type Caller } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-util.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox } from '../outbox.js';
 import { parsePublishBody } from './publish-request.js';
 import { guardRequest, MUTATING } from './request-guard.js';
 import type { RunsHandler, RunsRequest } from './runs-api.js';

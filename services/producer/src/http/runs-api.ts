@@ -1,6 +1,6 @@
 import { httpErrorBody, jobChannel } from '@megaphone/protocol';
 import { HttpError } from './http-util.js';
-import type { JobManager } from './job-manager.js';
+import type { JobManager } from '../jobs/job-manager.js';
 
 /** The job and run requests of the API (SPEC §5), as data: answered here or by the leader. */
 export type RunsRequest = { op: 'list' } | { op: 'start'; job: string } | { op: 'get'; run: string } | { op: 'stop'; run: string };
