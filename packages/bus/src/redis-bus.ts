@@ -7,7 +7,8 @@ import { BusUnavailableError, checkControlMessage, FencedError, type Bus, type B
 import type { BusMetrics } from './bus-metrics.js';
 import { newEpoch } from './epoch.js';
 import type { Lease, LeaseHolder } from './lease.js';
-import { channelKeys, controlPubsub, keySlot } from './redis/keys.js';
+import { channelKeys, controlPubsub } from './redis/keys.js';
+import { FailoverGuard } from './redis/failover-guard.js';
 import { clusterOptions, connectionOptions, DEFAULT_TIMEOUTS, retryDelay, type RedisTimeouts } from './redis/options.js';
 import { RedisLeases } from './redis/lease.js';
 import { HISTORY_SCRIPT, PUBLISH_SCRIPT } from './redis/scripts.js';
@@ -46,6 +47,8 @@ const TRANSIENT_REPLY = /^(CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|BUSY
  *   calls `handler.resubscribed` so the node fills holes from history (the source of truth).
  * - hung connections are replaced within `pingIntervalMs + pingTimeoutMs` (default 2.5 s).
  * - leases (lease.ts, redis/lease.ts) on the command connection; fenced publishes (scripts.ts).
+ * - every script carries the master's replication id (redis/failover-guard.ts), so a channel
+ *   written before a failover or a restart from an older snapshot starts a new epoch.
  * See docs/architecture.md.
  */
 export class RedisBus implements Bus, Lease {
@@ -64,17 +67,8 @@ export class RedisBus implements Bus, Lease {
   private readonly metaTtlMs: number;
   /** REDIS_TLS_CA_FILE contents: trusted for `rediss://` connections. */
   private readonly tlsCa: Buffer | undefined;
-  /**
-   * Standalone/Sentinel: the connected master's replication id (scripts.ts, failover guard); it
-   * changes on failover and restart, exactly when the master may have lost acknowledged writes.
-   */
-  private guard = '';
-  /** False until the guard of the current command connection is known (always true on Cluster). */
-  private guardKnown: boolean;
-  /** Counts command-connection readies, so a slow guard read from an older connection is ignored. */
-  private connectionGeneration = 0;
-  /** Cluster: the failover guard per master, by node key, fetched lazily and dropped on disconnect. */
-  private readonly nodeGuards = new Map<string, Promise<string>>();
+  /** The master's replication id every script carries (redis/failover-guard.ts). */
+  private readonly guard: FailoverGuard;
   private readonly leases: RedisLeases;
 
   private constructor(
@@ -84,7 +78,6 @@ export class RedisBus implements Bus, Lease {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.publishCommand = config.mode === 'cluster' ? 'spublish' : 'publish';
     this.metaTtlMs = config.metaTtlMs ?? DEFAULT_META_TTL_MS;
-    this.guardKnown = config.mode === 'cluster';
     this.tlsCa = config.tlsCaFile !== undefined ? readFileSync(config.tlsCaFile) : undefined;
     if (config.mode === 'cluster') {
       this.cmd = new Cluster(
@@ -92,14 +85,10 @@ export class RedisBus implements Bus, Lease {
         clusterOptions(config, this.timeouts, opts.clientName, this.tlsCa),
       );
       this.cmd.on('refresh', () => void this.subscriptions.rebalance());
-      this.cmd.on('+node', (node: Redis) => {
-        const key = nodeKey(node);
-        node.on('close', () => this.nodeGuards.delete(key));
-      });
-      this.cmd.on('-node', (node: Redis) => this.nodeGuards.delete(nodeKey(node)));
     } else {
       this.cmd = new Redis(connectionOptions(config, 'command', this.timeouts, opts.clientName, this.tlsCa));
     }
+    this.guard = new FailoverGuard(this.cmd, { logger: opts.logger, known: () => this.updateReadiness() });
     this.subscriptions = new Subscriptions({
       keyPrefix: config.keyPrefix,
       cluster: this.cmd instanceof Cluster ? this.cmd : undefined,
@@ -122,12 +111,11 @@ export class RedisBus implements Bus, Lease {
     this.cmd.on('ready', () => {
       if (this.cmdEverReady) this.opts.metrics?.reconnected?.();
       this.cmdEverReady = true;
-      this.connectionGeneration++;
-      if (config.mode !== 'cluster') void this.readGuard(this.connectionGeneration);
+      this.guard.connected();
       this.updateReadiness();
     });
     this.cmd.on('close', () => {
-      if (config.mode !== 'cluster') this.guardKnown = false;
+      this.guard.disconnected();
       this.updateReadiness();
     });
     this.cmd.on('end', () => this.updateReadiness());
@@ -170,38 +158,7 @@ export class RedisBus implements Bus, Lease {
   // ---- readiness -------------------------------------------------------------------------------
 
   private cmdReady(): boolean {
-    return this.cmd.status === 'ready' && this.guardKnown;
-  }
-
-  /** The guard for a channel's script: the replication id of the master that will run it. */
-  private async guardFor(metaKey: string): Promise<string> {
-    if (!(this.cmd instanceof Cluster)) return this.guard;
-    const owner = this.cmd.slots[keySlot(metaKey)]?.[0];
-    const node = owner === undefined ? undefined : this.cmd.nodes('master').find((n) => nodeKey(n) === owner);
-    if (owner === undefined || node === undefined) throw new BusUnavailableError('the Redis Cluster slot map is not known yet');
-    let guard = this.nodeGuards.get(owner);
-    if (guard === undefined) {
-      guard = readReplicationId(node);
-      this.nodeGuards.set(owner, guard);
-      guard.catch(() => this.nodeGuards.delete(owner));
-    }
-    return guard;
-  }
-
-  /** Learn the replication id of the master we just connected to before publishing there. */
-  private async readGuard(generation: number): Promise<void> {
-    const conn = this.cmd as Redis;
-    try {
-      const guard = await readReplicationId(conn);
-      if (generation !== this.connectionGeneration || conn.status !== 'ready') return;
-      this.guard = guard;
-      this.guardKnown = true;
-      this.updateReadiness();
-    } catch (err) {
-      if (generation !== this.connectionGeneration) return;
-      this.opts.logger.warn({ err: (err as Error).message }, 'could not read the master replication id; reconnecting');
-      if (conn.status === 'ready') dropSocket(conn);
-    }
+    return this.cmd.status === 'ready' && this.guard.isKnown();
   }
 
   isReady(): boolean {
@@ -271,7 +228,7 @@ export class RedisBus implements Bus, Lease {
     const keys = channelKeys(this.config.keyPrefix, channel);
     const policy = this.opts.history(channel);
     try {
-      const guard = await this.guardFor(keys.meta);
+      const guard = await this.guard.forKey(keys.meta);
       const [epoch, offset] = await this.scripts.mpPublish(
         keys.meta,
         keys.stream,
@@ -301,7 +258,7 @@ export class RedisBus implements Bus, Lease {
     const { since, limit, maxBytes } = query;
     let reply: HistoryReply;
     try {
-      const guard = await this.guardFor(keys.meta);
+      const guard = await this.guard.forKey(keys.meta);
       reply = await this.scripts.mpHistoryBuffer(
         keys.meta,
         keys.stream,
@@ -385,18 +342,6 @@ function toPublication(channel: string, epoch: string, entry: [Buffer, Buffer[]]
   }
   if (frame === undefined || offset < 1) return undefined;
   return { channel, epoch, offset, time, frame };
-}
-
-function nodeKey(node: Redis): string {
-  return `${node.options.host}:${node.options.port}`;
-}
-
-/** A master's `master_replid` (the failover guard); fails on a replica. */
-async function readReplicationId(conn: Redis): Promise<string> {
-  const info = await conn.info('replication');
-  const replid = /^master_replid:(\w+)/m.exec(info)?.[1];
-  if (replid === undefined || !/^role:master/m.test(info)) throw new Error('not a master');
-  return replid;
 }
 
 function asBusError(err: unknown): Error {
