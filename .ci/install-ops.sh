@@ -16,7 +16,7 @@ RECIPE=v1 # bump when the image recipe below changes, to rebuild cached root fil
 SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
-# Keep these names in sync with docker-compose.yml and the Dockerfiles (tests/src/ops/images.ts checks).
+# Keep these names in sync with docker-compose.yml and the Dockerfiles (tests/test/ops-compose.test.ts checks).
 NODE_IMAGE=docker.io/library/node:20-bookworm-slim
 REDIS_IMAGE=docker.io/library/redis:7.0-bookworm
 HAPROXY_IMAGE=docker.io/library/haproxy:2.6-bookworm
