@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { MegaphoneClient, type GapEvent, type StateChange, type Anomaly, type ClientError } from '../src/index.js';
 import type { WebSocketConstructor } from '../src/index.js';
+import { ManualClock } from '@megaphone/testing';
 import { FakeGateway } from './fake-gateway.js';
+import { assertStaysClosed } from './stays-closed.js';
 import { waitFor } from './wait.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
@@ -37,8 +39,8 @@ function recorder(): Recorder & { onMessage(d: unknown, m: { offset: number }): 
   };
 }
 
-function client(gw: FakeGateway): MegaphoneClient {
-  return new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 } });
+function client(gw: FakeGateway, clock?: ManualClock): MegaphoneClient {
+  return new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 }, ...(clock ? { clock } : {}) });
 }
 
 function range(from: number, to: number): number[] {
@@ -195,7 +197,8 @@ test('a gap announced by the server moves the position and reaches the applicati
 
 test('a policy close (1008) is not retried and is reported', async () => {
   const gw = await FakeGateway.start();
-  const c = client(gw);
+  const clock = new ManualClock();
+  const c = client(gw, clock);
   try {
     const errors: ClientError[] = [];
     c.on('error', (e) => errors.push(e));
@@ -203,7 +206,7 @@ test('a policy close (1008) is not retried and is reported', async () => {
     await waitFor('open', () => c.state === 'open');
     gw.closeAll(1008, 'origin not allowed');
     await waitFor('closed', () => c.state === 'closed');
-    await new Promise((r) => setTimeout(r, 250));
+    assertStaysClosed(c, clock);
     assert.equal(gw.connectionCount, 1);
     assert.equal(errors[0]?.kind, 'fatal');
     assert.equal(errors[0]?.code, 1008);
@@ -215,7 +218,8 @@ test('a policy close (1008) is not retried and is reported', async () => {
 
 test('4401 emits an auth error and waits for connect()', async () => {
   const gw = await FakeGateway.start();
-  const c = client(gw);
+  const clock = new ManualClock();
+  const c = client(gw, clock);
   try {
     const errors: ClientError[] = [];
     c.on('error', (e) => errors.push(e));
@@ -224,7 +228,7 @@ test('4401 emits an auth error and waits for connect()', async () => {
     gw.closeAll(4401, 'token expired');
     await waitFor('closed', () => c.state === 'closed');
     assert.equal(errors[0]?.kind, 'unauthorized');
-    await new Promise((r) => setTimeout(r, 150));
+    assertStaysClosed(c, clock);
     assert.equal(gw.connectionCount, 1);
     c.connect();
     await waitFor('reopened', () => c.state === 'open');
@@ -375,20 +379,26 @@ test('a silent connection gets an application ping, then is dropped and replaced
   }
 });
 
-test('reconnectNow skips the backoff wait', async () => {
+test('reconnectNow skips the backoff wait, and does nothing when no reconnect is scheduled', async () => {
   let gw = await FakeGateway.start();
   const port = gw.port;
-  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 60_000, maxMs: 60_000, random: () => 0.99 } });
+  const clock = new ManualClock();
+  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, clock, backoff: { initialMs: 60_000, maxMs: 60_000, random: () => 0.99 } });
   try {
     c.connect();
     await waitFor('open', () => c.state === 'open');
     await gw.close();
     await waitFor('reconnecting', () => c.state === 'reconnecting');
+    assert.equal(clock.armed, 1, 'the reconnect, and nothing else');
+    assert.ok(clock.nextDueIn! >= 59_000, `the reconnect is due in ${clock.nextDueIn} ms`);
     gw = await FakeGateway.start(port);
     c.reconnectNow();
-    await waitFor('open again', () => c.state === 'open', { timeoutMs: 2000 });
+    assert.equal(clock.armed, 0, 'the scheduled reconnect is cancelled');
+    await waitFor('open again', () => c.state === 'open');
+    const changes: string[] = [];
+    c.on('state', (s) => changes.push(s.state));
     c.reconnectNow(); // nothing scheduled: no effect
-    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(changes, []);
     assert.equal(gw.connectionCount, 1);
   } finally {
     c.close();
