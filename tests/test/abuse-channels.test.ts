@@ -8,6 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { MemoryBus } from '@megaphone/bus';
 import { readGatewayConfig, startGateway, type GatewayHandle } from '@megaphone/gateway';
 import { createLogger, historyPolicyFor } from '@megaphone/runtime';
+import { waitFor } from '@megaphone/testing';
 import { CommandClient } from '../src/abuse/clients.js';
 
 setFlagsFromString('--expose-gc');
@@ -67,10 +68,17 @@ async function touch(tag: string, names: number): Promise<void> {
 }
 
 it(`${NAMES.toLocaleString('en')} made-up channel names, subscribed and let go, leave no state and no heap behind`, async () => {
+  // The clients' closes reach the gateway after touch() returns; their connections are heap too.
+  const settled = (): Promise<boolean> =>
+    waitFor('every connection closed and every made-up channel let go', () => {
+      const hub = gateway.hub.stats();
+      return hub.connections === 0 && hub.channels === 0 && bus.channelCount === 0;
+    });
   await touch('warm', 10_000);
+  await settled();
   const before = heapAfterGc();
   await touch('flood', NAMES);
-  await new Promise((r) => setTimeout(r, 100));
+  await settled();
   const after = heapAfterGc();
   const perName = (after - before) / NAMES;
   console.log(

@@ -82,7 +82,7 @@ test('the SDK resumes after its gateway restarts: every publication made meanwhi
   await stack.stopGateway();
   await waitFor('reconnecting', () => probe.client.state === 'reconnecting');
   const atStop = pub.count();
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor('publications while no gateway is up', () => pub.count() >= atStop + 20);
   await stack.startGateway();
   await waitFor('reconnected to the new gateway', () => probe.client.state === 'open' && probe.client.node === stack.node);
   await waitFor('publications after the restart', () => probe.received.length >= atStop + 20);

@@ -44,6 +44,8 @@ test('the console shows how many watch the selected job, and says so when an ope
   await stack.bus.publish('jobs', JSON.stringify({ job: 'build', run: 'r1', event: 'started', pid: 1, trigger: 'api', startedAt: new Date().toISOString() }));
   const others = await Promise.all([watcher('cmd:build'), watcher('cmd:build')]);
   const page = await browser.newPage();
+  // The page's timers run on a clock the test can run forward (time flows as usual until then).
+  await page.clock.install();
   await page.goto(`${stack.url}#job=build`);
   await waitFor('"3 watching"', async () => (await page.textContent('[data-testid="watching"]')) === '3 watching');
   others[0]!.terminate();
@@ -58,8 +60,11 @@ test('the console shows how many watch the selected job, and says so when an ope
   await waitFor('the console closed', async () => (await page.getAttribute('[data-testid="connection"]', 'data-state')) === 'closed');
   assert.equal(await page.textContent('[data-testid="connection"] .status-text'), 'disconnected by an operator');
   assert.equal(await page.getAttribute('[data-testid="connection"]', 'data-close-code'), '4403');
-  // It must not come back on its own: the SDK's first retry would come within its 500 ms backoff.
-  await new Promise((r) => setTimeout(r, 1500));
+  // It must not come back on its own: a minute of the page's time runs every timer armed in it
+  // (the SDK's first retry would be due within its 500 ms backoff), and any (re)connect would
+  // show at once as a state other than closed.
+  await page.clock.runFor(60_000);
+  assert.equal(await page.getAttribute('[data-testid="connection"]', 'data-state'), 'closed');
   const after = (await (await fetch(`${admin}/v1/connections`)).json()) as Row[];
   assert.equal(after.length, 1, 'only the other watcher is connected');
   others[1]!.terminate();

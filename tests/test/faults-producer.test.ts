@@ -5,9 +5,10 @@ import { Cluster } from '../src/cluster/fixture.js';
 import { RecordingClient } from '../src/cluster/recording-client.js';
 import { checkStream, describe as describeStream } from '../src/cluster/stream-check.js';
 import { httpStatus } from '../src/cluster/services.js';
-import { sleep, waitFor } from '../src/cluster/wait.js';
+import { waitFor } from '../src/cluster/wait.js';
 
 type JobData = { run?: string; stream?: string; lines?: string[]; event?: string };
+type JobStatus = { name: string; state: string; lastRun: { run: string; state: string } | null };
 
 describe('the producer while Redis is down', { timeout: 180_000 }, () => {
   let redis: RedisServer;
@@ -42,7 +43,11 @@ describe('the producer while Redis is down', { timeout: 180_000 }, () => {
     const run = await cluster.api.startRun('lines');
     assert.equal(run.status, 202, `a run starts while Redis is down: ${JSON.stringify(run.body)}`);
     // The run prints its 200 lines in about half a second, all while Redis is away.
-    await sleep(2000);
+    await waitFor('the run to end while Redis is away', async () => {
+      const jobs = (await cluster.api.request('GET', '/v1/jobs')).body as { jobs?: JobStatus[] };
+      const lines = jobs.jobs?.find((j) => j.name === 'lines');
+      return lines?.state === 'idle' && lines.lastRun?.state === 'exited' && lines.lastRun.run === run.run;
+    }, { timeoutMs: 10_000 });
 
     await redis.restart();
     await cluster.producer.waitReady(20_000);
@@ -82,8 +87,9 @@ describe('the producer while Redis is down', { timeout: 180_000 }, () => {
     await waitFor('producer /readyz 503', async () => (await httpStatus(`${cluster.producer.adminUrl}/readyz`)) === 503, { timeoutMs: 10_000 });
     const run = await cluster.api.startRun('flood');
     assert.equal(run.status, 202, JSON.stringify(run.body));
-    // Printing 600 kB takes the shell a few milliseconds; still running seconds later means it is blocked.
-    await sleep(2500);
+    // 600 kB is far more than the outbox and a pipe hold: once the outbox is full its readers pause,
+    // and the job, with most of its output still to print, can only wait on its pipe.
+    await waitFor('the outbox to fill', async () => (await cluster.producer.metric('megaphone_producer_outbox_bytes')) >= 65536, { timeoutMs: 10_000 });
     const jobs = await cluster.api.request('GET', '/v1/jobs');
     const flood = (jobs.body as { jobs?: { name: string; state: string }[] }).jobs?.find((j) => j.name === 'flood');
     assert.equal(flood?.state, 'running', `the job waits on its full pipe: ${JSON.stringify(flood)}`);

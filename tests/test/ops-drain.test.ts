@@ -118,7 +118,8 @@ describe('SIGTERM on a gateway holding 300 clients', { timeout: 120_000 }, () =>
     exitedAfterMs = Date.now() - signalledAt;
     // Everyone is back; publish a little more, then check every stream up to the last offset.
     await waitFor('all clients resumed', () => tracked.every((t) => t.second && t.second.messages.some((m) => m.op === 'subscribed')), { timeoutMs: 20_000, intervalMs: 100 });
-    await new Promise((r) => setTimeout(r, 500));
+    const resumedAt = lastOffset;
+    await waitFor('a few publications after the resume', () => lastOffset >= resumedAt + 3, { timeoutMs: 20_000, intervalMs: 50 });
     publishing = false;
     await publisher;
     await waitFor('every client to reach the last offset', () => tracked.every((t) => offsetsOf(t.second).at(-1) === lastOffset), { timeoutMs: 20_000, intervalMs: 100 });

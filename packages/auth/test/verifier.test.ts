@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { EnvReader } from '@megaphone/runtime';
+import { waitFor } from '@megaphone/testing';
 import { readAuthConfig, readAccess, TokenError, TokenVerifier, bearerToken, compilePatterns, isPatterns, type Patterns } from '../src/index.js';
 import { TEST_SECRET, jwksOf, mintHs256, mintWith, testKeyPair, unsignedToken } from '../src/testing.js';
 
@@ -23,14 +24,6 @@ function tmpFile(name: string, text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'mp-auth-')), name);
   writeFileSync(path, text);
   return path;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 test('an HS256 token yields its sub, expiry and claims (arrays or comma-separated strings)', async () => {
@@ -125,7 +118,7 @@ test('a changed JWK Set file is picked up without a restart; a malformed one kee
     // Replaced the way secret mounts do it: a new file renamed over the old one.
     writeFileSync(`${file}.new`, jwksOf(second));
     renameSync(`${file}.new`, file);
-    await waitFor('the new key', () => v.verify(newToken).then(() => true, () => false));
+    await waitFor('the new key', () => v.verify(newToken), { timeoutMs: 5000 });
     await refused(v, await mintWith(first, { sub: 'old' }), /no configured key/);
     writeFileSync(file, '{"keys": [');
     assert.equal(await v.reloadKeys(), false);

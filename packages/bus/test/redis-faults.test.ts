@@ -101,7 +101,7 @@ describe('RedisBus on standalone Redis under faults', () => {
       await waitFor('the subscriber to notice the hung server', () => !subscriber.isReady(), { timeoutMs: HUNG_BOUND_MS + 2000 });
       assert.ok(Date.now() - stoppedAt <= HUNG_BOUND_MS + 1000, `noticed after ${Date.now() - stoppedAt} ms`);
       await waitFor('the publisher to notice the hung server', () => !publisher.isReady(), { timeoutMs: 2000 });
-      await sleep(500);
+      await sleep(500); // the fault's length, not a wait: the replacement connections meet a hung server too
     } finally {
       server.resume();
     }

@@ -1,4 +1,5 @@
 import { createLogger } from '@megaphone/runtime';
+import { waitFor } from '@megaphone/testing';
 import type { Bus, HistoryPolicyResolver, Publication } from '../src/bus.js';
 import { parseRedisUrl, type BusConfig, type RedisBusConfig } from '../src/config.js';
 import type { BusMetrics } from '../src/bus-metrics.js';
@@ -55,14 +56,6 @@ export class Recorder {
 }
 
 /** Publishes until one succeeds (the bus may still be reconnecting); returns its position. */
-export async function publishWhenUp(bus: Bus, channel: string, dataJson: string, timeoutMs = 15_000): Promise<{ epoch: string; offset: number }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await bus.publish(channel, dataJson);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+export function publishWhenUp(bus: Bus, channel: string, dataJson: string, timeoutMs = 15_000): Promise<{ epoch: string; offset: number }> {
+  return waitFor(`a publish on ${channel} to succeed`, () => bus.publish(channel, dataJson), { timeoutMs, intervalMs: 50 });
 }

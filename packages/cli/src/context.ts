@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { CliEnv } from './config.js';
 import type { Terminal } from './terminal.js';
+import { parseCommandLine, type CommandLine, type CommandOptions } from './usage.js';
 
 /** Why a command is asked to stop. */
 export type StopReason = 'interrupt' | 'terminate' | 'stdout-closed';
@@ -24,6 +25,28 @@ export interface Command {
   help: string;
   /** Resolves to the process's exit code. */
   run(ctx: CommandContext): Promise<number>;
+}
+
+/**
+ * A command from its help, its options and its body: the command line is parsed before the body
+ * runs (mistakes are usage errors), and `--help` prints the help and exits 0 without running it.
+ */
+export function defineCommand<O extends CommandOptions, P extends boolean>(spec: {
+  name: string;
+  help: string;
+  options: O;
+  /** Whether the command takes arguments besides its options. */
+  positionals: P;
+  run(ctx: CommandContext, line: CommandLine<O, P>): Promise<number>;
+}): Command {
+  return {
+    name: spec.name,
+    help: spec.help,
+    async run(ctx) {
+      const line = parseCommandLine(ctx, spec);
+      return line === undefined ? 0 : await spec.run(ctx, line);
+    },
+  };
 }
 
 /** Resolves when the signal aborts (at once if it already has). */

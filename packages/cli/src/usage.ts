@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 /** A mistake on the command line: exit code 2 and a one-line message naming the command. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -16,6 +18,30 @@ export const CONNECTION_OPTIONS = {
 } as const;
 
 export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+/** A command's flags: `HELP_OPTION` and its own. */
+export type CommandOptions = NonNullable<ParseArgsConfig['options']> & typeof HELP_OPTION;
+
+/** A command's command line: what `parseArgs` makes of it, strictly. */
+export type CommandLine<O extends CommandOptions, P extends boolean> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: P; strict: true }>
+>;
+
+/**
+ * A command's arguments parsed strictly against its options (mistakes are `UsageError`s), or, with
+ * `--help`, its help printed and undefined returned (`defineCommand` in context.ts runs this first).
+ */
+export function parseCommandLine<O extends CommandOptions, P extends boolean>(
+  ctx: { argv: readonly string[]; term: { out(text: string): void } },
+  spec: { help: string; options: O; positionals: P },
+): CommandLine<O, P> | undefined {
+  const line = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: spec.options, allowPositionals: spec.positionals, strict: true }));
+  if ((line.values as { help?: boolean }).help === true) {
+    ctx.term.out(spec.help);
+    return undefined;
+  }
+  return line;
+}
 
 /**
  * Runs a `node:util` parseArgs call (strict), turning its errors into one-line usage messages

@@ -1,9 +1,10 @@
 import type { ClientCommand, ServerMessage, StreamPosition } from '@megaphone/protocol';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { realClock, type Clock } from './clock.js';
 import { closeAction } from './close-policy.js';
 import { Emitter } from './emitter.js';
 import { IdleWatch } from './idle-watch.js';
-import type { Anomaly, ClientError, ConnectionState, GapEvent, StateChange } from './events.js';
+import type { ClientEvents, ConnectionState, StateChange } from './events.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 import { TokenKeeper, type TokenOptions } from './token-keeper.js';
 import { OPEN, frameText, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
@@ -20,16 +21,8 @@ export interface MegaphoneClientOptions extends TokenOptions {
    * WebSocket ping frames, so a half-open TCP connection is only noticed this way.
    */
   idleTimeoutMs?: number;
-}
-
-export interface ClientEvents extends Record<string, unknown[]> {
-  state: [StateChange];
-  welcome: [{ node: string; session: string; heartbeatMs: number }];
-  /** The gateway accepted the token (on connect and on every refresh). */
-  authed: [{ sub: string; expiresAt: number }];
-  gap: [GapEvent];
-  anomaly: [Anomaly];
-  error: [ClientError];
+  /** For tests: the timers of reconnects, pings and token refresh (clock.ts). Defaults to the real ones. */
+  clock?: Clock;
 }
 
 /** Refused subscribe commands worth retrying rather than giving up on. */
@@ -50,11 +43,9 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
   private currentState: ConnectionState = 'idle';
   private currentNode: string | undefined;
   private nextId = 1;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly idle = new IdleWatch(
-    () => this.send({ op: 'ping', id: this.nextId++ }),
-    () => this.dropDeadSocket(),
-  );
+  private reconnectTimer: unknown;
+  private readonly clock: Clock;
+  private readonly idle: IdleWatch;
   private wanted = false;
   /** `presence` commands waiting for their reply, by command id. */
   private readonly presenceWaits = new Map<number, { resolve(n: number): void; reject(err: Error): void }>();
@@ -69,7 +60,9 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.WebSocketCtor = ctor;
     this.backoff = new Backoff(options.backoff);
     this.idleTimeoutOverride = options.idleTimeoutMs;
-    this.tokens = new TokenKeeper(options, () => this.refreshToken());
+    this.clock = options.clock ?? realClock;
+    this.idle = new IdleWatch(this.clock, () => this.send({ op: 'ping', id: this.nextId++ }), () => this.dropDeadSocket());
+    this.tokens = new TokenKeeper(options, this.clock, () => this.refreshToken());
   }
 
   get state(): ConnectionState {
@@ -274,7 +267,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
         if (RETRYABLE_ERRORS.has(msg.code)) {
           // A busy server's hint is a floor; the jitter spreads the clients it refused at once.
           const floor = msg.retryAfterMs ?? 500;
-          setTimeout(() => {
+          this.clock.setTimeout(() => {
             if (this.subs.get(sub.channel) === sub && !sub.live && this.isOpen()) this.sendSubscribe(sub);
           }, floor + Math.random() * Math.max(1500, floor / 2));
         } else {
@@ -355,7 +348,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     }
     const hint = action.kind === 'reconnect' ? action.retryAfterMs : undefined;
     const delayMs = hint === undefined ? this.backoff.next() : this.backoff.afterHint(hint);
-    this.reconnectTimer = setTimeout(() => this.open('reconnecting'), delayMs);
+    this.reconnectTimer = this.clock.setTimeout(() => this.open('reconnecting'), delayMs);
     this.setState({ state: 'reconnecting', delayMs, attempt: this.backoff.attempts, closeCode: code, closeReason: reason });
   }
 
@@ -387,7 +380,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
   }
 
   private clearReconnect(): void {
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    if (this.reconnectTimer !== undefined) this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
   }
 

@@ -72,3 +72,14 @@ export interface ClientError {
   code?: string | number;
   message: string;
 }
+
+/** What `MegaphoneClient` emits (`client.on(name, listener)`). */
+export interface ClientEvents extends Record<string, unknown[]> {
+  state: [StateChange];
+  welcome: [{ node: string; session: string; heartbeatMs: number }];
+  /** The gateway accepted the token (on connect and on every refresh). */
+  authed: [{ sub: string; expiresAt: number }];
+  gap: [GapEvent];
+  anomaly: [Anomaly];
+  error: [ClientError];
+}

@@ -1,5 +1,6 @@
 export { MegaphoneClient } from './client.js';
-export type { MegaphoneClientOptions, ClientEvents } from './client.js';
+export type { MegaphoneClientOptions } from './client.js';
+export type { Clock } from './clock.js';
 export type { SubscribeOptions } from './subscription.js';
 export type { TokenOptions } from './token-keeper.js';
 export type {
@@ -10,6 +11,7 @@ export type {
   SubscribedInfo,
   Anomaly,
   ClientError,
+  ClientEvents,
 } from './events.js';
 export { Backoff, DEFAULT_BACKOFF } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';

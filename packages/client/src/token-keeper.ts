@@ -1,3 +1,5 @@
+import type { Clock } from './clock.js';
+
 /** Where the client's token comes from (SPEC §10): a fixed one, or a function asked on every connect and refresh. */
 export interface TokenOptions {
   /** A token that does not change (a program's long-lived token). */
@@ -19,12 +21,13 @@ const MIN_REFRESH_MS = 1000;
  * `authed` reply's `expiresAt`), and asked for once more after a 4401 before the client gives up.
  */
 export class TokenKeeper {
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: unknown;
   /** A 4401 was answered with one more token and no `authed` has come since. */
   private retried = false;
 
   constructor(
     private readonly opts: TokenOptions,
+    private readonly clock: Clock,
     private readonly refreshDue: () => void,
   ) {}
 
@@ -39,14 +42,14 @@ export class TokenKeeper {
   }
 
   /** The gateway accepted a token valid until `expiresAt` (ms): schedule the refresh. */
-  authed(expiresAt: number, now = Date.now()): void {
+  authed(expiresAt: number): void {
     this.retried = false;
     this.stop();
     if (this.opts.getToken === undefined) return; // a fixed token cannot be refreshed
-    const left = expiresAt - now;
+    const left = expiresAt - this.clock.now();
     const delay = Math.max(MIN_REFRESH_MS, Math.min(left - REFRESH_LEAD_MS, left * 0.8));
-    this.timer = setTimeout(this.refreshDue, delay);
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timer = this.clock.setTimeout(this.refreshDue, delay);
+    (this.timer as { unref?: () => void }).unref?.(); // a Node process does not stay up for a refresh alone
   }
 
   /** After a 4401: true the first time (reconnect with a fresh token), false when that failed too. */
@@ -57,7 +60,7 @@ export class TokenKeeper {
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { MegaphoneClient, type GapEvent, type StateChange, type Anomaly, type ClientError } from '../src/index.js';
+import { MegaphoneClient, type GapEvent, type StateChange, type Anomaly } from '../src/index.js';
 import type { WebSocketConstructor } from '../src/index.js';
 import { FakeGateway } from './fake-gateway.js';
 import { waitFor } from './wait.js';
@@ -193,69 +193,6 @@ test('a gap announced by the server moves the position and reaches the applicati
   }
 });
 
-test('a policy close (1008) is not retried and is reported', async () => {
-  const gw = await FakeGateway.start();
-  const c = client(gw);
-  try {
-    const errors: ClientError[] = [];
-    c.on('error', (e) => errors.push(e));
-    c.connect();
-    await waitFor('open', () => c.state === 'open');
-    gw.closeAll(1008, 'origin not allowed');
-    await waitFor('closed', () => c.state === 'closed');
-    await new Promise((r) => setTimeout(r, 250));
-    assert.equal(gw.connectionCount, 1);
-    assert.equal(errors[0]?.kind, 'fatal');
-    assert.equal(errors[0]?.code, 1008);
-  } finally {
-    c.close();
-    await gw.close();
-  }
-});
-
-test('4401 emits an auth error and waits for connect()', async () => {
-  const gw = await FakeGateway.start();
-  const c = client(gw);
-  try {
-    const errors: ClientError[] = [];
-    c.on('error', (e) => errors.push(e));
-    c.connect();
-    await waitFor('open', () => c.state === 'open');
-    gw.closeAll(4401, 'token expired');
-    await waitFor('closed', () => c.state === 'closed');
-    assert.equal(errors[0]?.kind, 'unauthorized');
-    await new Promise((r) => setTimeout(r, 150));
-    assert.equal(gw.connectionCount, 1);
-    c.connect();
-    await waitFor('reopened', () => c.state === 'open');
-    assert.equal(gw.connectionCount, 2);
-  } finally {
-    c.close();
-    await gw.close();
-  }
-});
-
-test('a draining close (1001) waits at least the hinted delay before reconnecting', async () => {
-  const gw = await FakeGateway.start();
-  const c = client(gw);
-  try {
-    const states: StateChange[] = [];
-    c.on('state', (s) => states.push(s));
-    c.connect();
-    await waitFor('open', () => c.state === 'open');
-    const closedAt = Date.now();
-    gw.closeAll(1001, '{"retryAfterMs":300}');
-    await waitFor('reconnected', () => gw.connectionCount === 2);
-    assert.ok(Date.now() - closedAt >= 300, 'reconnected before the hint');
-    const reconnecting = states.find((s) => s.state === 'reconnecting');
-    assert.ok(reconnecting?.delayMs !== undefined && reconnecting.delayMs >= 300);
-    assert.equal(reconnecting.closeCode, 1001);
-  } finally {
-    c.close();
-    await gw.close();
-  }
-});
-
 test('keeps retrying while the gateway is down and resumes when it is back on the same port', async () => {
   let gw = await FakeGateway.start();
   const port = gw.port;
@@ -369,27 +306,6 @@ test('a silent connection gets an application ping, then is dropped and replaced
     const pings = gw.commands.filter((cmd) => cmd.op === 'ping').length;
     await waitFor('four more answered pings', () => gw.commands.filter((cmd) => cmd.op === 'ping').length >= pings + 4, { timeoutMs: 5000 });
     assert.equal(gw.connectionCount, 2);
-  } finally {
-    c.close();
-    await gw.close();
-  }
-});
-
-test('reconnectNow skips the backoff wait', async () => {
-  let gw = await FakeGateway.start();
-  const port = gw.port;
-  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 60_000, maxMs: 60_000, random: () => 0.99 } });
-  try {
-    c.connect();
-    await waitFor('open', () => c.state === 'open');
-    await gw.close();
-    await waitFor('reconnecting', () => c.state === 'reconnecting');
-    gw = await FakeGateway.start(port);
-    c.reconnectNow();
-    await waitFor('open again', () => c.state === 'open', { timeoutMs: 2000 });
-    c.reconnectNow(); // nothing scheduled: no effect
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(gw.connectionCount, 1);
   } finally {
     c.close();
     await gw.close();

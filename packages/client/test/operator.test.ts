@@ -2,20 +2,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { MegaphoneClient, type ClientError, type WebSocketConstructor } from '../src/index.js';
+import { ManualClock } from '@megaphone/testing';
 import { FakeGateway } from './fake-gateway.js';
+import { assertStaysClosed } from './stays-closed.js';
 import { waitFor } from './wait.js';
 
 // What operators do to clients (SPEC §11), as the SDK sees it: a 4403 close, the presence command.
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 
-function client(gw: FakeGateway): MegaphoneClient {
-  return new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 } });
+function client(gw: FakeGateway, clock?: ManualClock): MegaphoneClient {
+  return new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 }, ...(clock ? { clock } : {}) });
 }
 
 test('4403 (disconnected by an operator) is final: an error that says why, no reconnect until connect()', async () => {
   const gw = await FakeGateway.start();
-  const c = client(gw);
+  const clock = new ManualClock();
+  const c = client(gw, clock);
   try {
     const errors: ClientError[] = [];
     const states: string[] = [];
@@ -29,7 +32,7 @@ test('4403 (disconnected by an operator) is final: an error that says why, no re
     assert.equal(errors[0]?.code, 4403);
     assert.match(errors[0]!.message, /disconnected by an operator/);
     assert.ok(!states.includes('reconnecting'));
-    await new Promise((r) => setTimeout(r, 150));
+    assertStaysClosed(c, clock);
     assert.equal(gw.connectionCount, 1, 'no reconnect on its own');
     c.connect();
     await waitFor('reopened', () => c.state === 'open');

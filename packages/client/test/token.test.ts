@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import type { ClientCommand } from '@megaphone/protocol';
 import { MegaphoneClient, type ClientError, type WebSocketConstructor } from '../src/index.js';
+import { ManualClock } from '@megaphone/testing';
 import { FakeGateway } from './fake-gateway.js';
+import { assertStaysClosed } from './stays-closed.js';
 import { waitFor } from './wait.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
@@ -75,11 +77,16 @@ test('after a 4401 the client asks getToken once more and reconnects; a second 4
 test('with a fixed token a 4401 is final: a new token is the application’s to give', async () => {
   const gw = await FakeGateway.start();
   gw.onAuth = () => undefined;
-  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, token: 'x.y.z', backoff: { initialMs: 20, maxMs: 50 } });
+  const clock = new ManualClock();
+  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, token: 'x.y.z', clock, backoff: { initialMs: 20, maxMs: 50 } });
   try {
+    const errors: ClientError[] = [];
+    c.on('error', (e) => errors.push(e));
     c.connect();
     await waitFor('closed', () => c.state === 'closed');
-    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(errors.at(-1)?.kind, 'unauthorized');
+    assert.equal(errors.at(-1)?.code, 4401);
+    assertStaysClosed(c, clock);
     assert.equal(gw.connectionCount, 1);
   } finally {
     c.close();

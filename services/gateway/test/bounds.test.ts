@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '@megaphone/testing';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { CommandRateLimiter } from '../src/connections/rate-limit.js';
@@ -11,10 +12,14 @@ test('pongs that do not echo the heartbeat’s ping do not keep a client alive; 
     const faker = await TestClient.connect(t.ws, { autoPong: false });
     const timer = setInterval(() => faker.ws.readyState === faker.ws.OPEN && faker.ws.pong(Buffer.from([0, 0, 0, 1])), 20);
     const healthy = await TestClient.connect(t.ws);
+    let pings = 0;
+    healthy.ws.on('ping', () => pings++);
     const closed = await faker.closed;
     clearInterval(timer);
     assert.equal(closed.code, 4001);
-    await sleep(300);
+    // Each heartbeat round closes a client whose last ping went unanswered: three more rounds.
+    const seen = pings;
+    await waitFor('three more heartbeat rounds', () => pings >= seen + 3 || healthy.ws.readyState !== healthy.ws.OPEN);
     assert.equal(healthy.ws.readyState, healthy.ws.OPEN, 'a client that answers the pings it reads stays');
     await healthy.close();
   } finally {
@@ -65,9 +70,7 @@ test('an SSE client that stops reading is closed once nothing it was sent moved 
       await t.bus.publish('flood', big);
       if (i % 20 === 0) await sleep(10);
     }
-    const start = Date.now();
-    while (t.gw.hub.stats().connections > 0 && Date.now() - start < 5000) await sleep(20);
-    assert.equal(t.gw.hub.stats().connections, 0, 'the stuck SSE client was closed');
+    await waitFor('the stuck SSE client to be closed', () => t.gw.hub.stats().connections === 0, { timeoutMs: 5000 });
     const metrics = (await httpGet(`${t.admin}/metrics`)).body;
     assert.match(metrics, /^megaphone_connections_closed_total\{transport="sse",code="4000"[^}]*\} 1$/m);
     socket.destroy();

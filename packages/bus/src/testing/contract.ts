@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { encodePublicationFrame } from '@megaphone/protocol';
+import { waitFor } from '@megaphone/testing';
 import { MAX_CONTROL_MESSAGE_BYTES, type Bus, type HistoryPolicy, type HistoryPolicyResolver, type Publication } from '../bus.js';
 
 /**
@@ -54,12 +54,18 @@ class Inbox {
     return this.pubs.filter((p) => p.channel === channel);
   }
   async waitFor(channel: string, count: number, timeoutMs: number): Promise<Publication[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.on(channel).length < count) {
-      if (Date.now() > deadline) assert.fail(`expected ${count} publications on ${channel}, got ${this.on(channel).length}`);
-      await sleep(10);
-    }
+    await waitFor(`${count} publications on ${channel} (got ${this.on(channel).length})`, () => this.on(channel).length >= count, { timeoutMs, intervalMs: 10 });
     return this.on(channel);
+  }
+  /**
+   * Waits for publication `offset` of `channel` and returns the offsets that arrived on it by then.
+   * Delivery is in offset order per channel, so a publication that was wrongly delivered before
+   * `offset` is in the list: publishing one more and waiting for it proves that nothing else came.
+   */
+  async through(channel: string, offset: number, timeoutMs: number): Promise<number[]> {
+    const offsets = (): number[] => this.on(channel).map((p) => p.offset);
+    await waitFor(`offset ${offset} on ${channel} (got ${offsets().join(',')})`, () => offsets().includes(offset), { timeoutMs, intervalMs: 10 });
+    return offsets();
   }
 }
 
@@ -223,7 +229,9 @@ export function runBusContract(name: string, factory: BusNodesFactory, options: 
       const ch = channelIn('young');
       let epoch = '';
       for (let i = 1; i <= 3; i++) epoch = (await bus.publish(ch, data(i))).epoch;
-      await sleep(POLICIES.young!.ttlMs + 200);
+      // Age is measured by the bus's clock (Redis: the server's), so the test waits for the expiry
+      // it observes instead of sleeping past the TTL on its own clock.
+      await waitFor('history older than the TTL to expire', async () => (await bus.history(ch)).publications.length === 0, { timeoutMs: POLICIES.young!.ttlMs + timeout });
       const pos = await bus.publish(ch, data(4));
       assert.deepEqual(pos, { epoch, offset: 4 }, 'expiry of history keeps the epoch and offset');
       const h = await bus.history(ch);
@@ -272,9 +280,16 @@ export function runBusContract(name: string, factory: BusNodesFactory, options: 
       await inbox.waitFor(ch, 1, timeout);
       await bus.unsubscribe(ch);
       await bus.publish(ch, '2');
-      await sleep(300);
-      assert.equal(inbox.on(ch).length, 1);
-      assert.equal(inbox.on(quiet).length, 0);
+      // Offset 2 of ch and 1 of quiet must never arrive: subscribe, publish one more on each and
+      // wait for it; by then (offset order per channel) either would have arrived.
+      await bus.subscribe(ch);
+      await bus.subscribe(quiet);
+      await bus.publish(ch, '3');
+      await bus.publish(quiet, '2');
+      assert.deepEqual(await inbox.through(ch, 3, timeout), [1, 3]);
+      assert.deepEqual(await inbox.through(quiet, 2, timeout), [2]);
+      await bus.unsubscribe(ch);
+      await bus.unsubscribe(quiet);
     });
 
     it('treats a second subscribe to a channel as the same subscription (one delivery, one unsubscribe ends it)', async () => {
@@ -285,13 +300,14 @@ export function runBusContract(name: string, factory: BusNodesFactory, options: 
       await bus.subscribe(ch);
       await bus.publish(ch, '1');
       await bus.publish(ch, '2');
-      await inbox.waitFor(ch, 2, timeout);
-      await sleep(200);
-      assert.deepEqual(inbox.on(ch).map((p) => p.offset), [1, 2]);
-      await bus.unsubscribe(ch);
       await bus.publish(ch, '3');
-      await sleep(300);
-      assert.equal(inbox.on(ch).length, 2);
+      assert.deepEqual(await inbox.through(ch, 3, timeout), [1, 2, 3], 'each publication once');
+      await bus.unsubscribe(ch);
+      await bus.publish(ch, '4');
+      await bus.subscribe(ch); // a new subscription: what it delivers after 4 shows that 4 was not
+      await bus.publish(ch, '5');
+      assert.deepEqual(await inbox.through(ch, 5, timeout), [1, 2, 3, 5], 'nothing after the one unsubscribe');
+      await bus.unsubscribe(ch);
     });
 
     it('delivers one node’s publications to another node subscribed to the channel', async () => {
@@ -334,20 +350,20 @@ export function runBusContract(name: string, factory: BusNodesFactory, options: 
       const stopB = await b.listenControl((m) => m.includes(tag) && gotB.push(m));
       const message = JSON.stringify({ t: 'test', tag, text: 'ü "quoted"' });
       await a.publishControl(message);
-      const deadline = Date.now() + timeout;
-      while (gotA.length < 1 || gotB.length < 1) {
-        if (Date.now() > deadline) assert.fail(`control message not delivered (a: ${gotA.length}, b: ${gotB.length})`);
-        await sleep(10);
-      }
+      await waitFor(`the control message on both nodes (a: ${gotA.length}, b: ${gotB.length})`, () => gotA.length >= 1 && gotB.length >= 1, { timeoutMs: timeout, intervalMs: 10 });
       assert.deepEqual([gotA, gotB], [[message], [message]]);
       stopB();
       await b.publishControl(JSON.stringify({ t: 'test', tag, n: 2 }));
-      while (gotA.length < 2) {
-        if (Date.now() > deadline) assert.fail('second control message not delivered');
-        await sleep(10);
-      }
-      await sleep(100);
+      await waitFor('the second control message on a', () => gotA.length >= 2, { timeoutMs: timeout, intervalMs: 10 });
+      // One sender's control messages reach a node in the order sent: once a new listener on b has
+      // the third, b has handed out the second, and the stopped listener must not have had it.
+      const laterB: string[] = [];
+      const stopLaterB = await b.listenControl((m) => m.includes(tag) && laterB.push(m));
+      const third = JSON.stringify({ t: 'test', tag, n: 3 });
+      await b.publishControl(third);
+      await waitFor('the third control message on b', () => laterB.includes(third), { timeoutMs: timeout, intervalMs: 10 });
       assert.equal(gotB.length, 1, 'a listener that stopped gets nothing more');
+      stopLaterB();
       stopA();
     });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '@megaphone/testing';
 import { FencedError, type Bus } from '../bus.js';
 import type { Lease } from '../lease.js';
 
@@ -20,14 +21,6 @@ export interface LeaseContractOptions {
 
 const RECORDS_TTL = 60_000;
 const unique = (): string => `t-${randomBytes(5).toString('hex')}`;
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The Lease contract (lease.ts) and fenced publishes (bus.ts), run against every implementation. */
 export function runLeaseContract(name: string, factory: () => Promise<LeaseNodes>, options: LeaseContractOptions = {}): void {
@@ -67,7 +60,7 @@ export function runLeaseContract(name: string, factory: () => Promise<LeaseNodes
       const lease = unique();
       const fence = (await nodes.a.acquireLease(lease, 'p1', 200, RECORDS_TTL))!;
       let next: number | undefined;
-      await until('the lease to expire', async () => (next = await nodes.b.acquireLease(lease, 'p2', 10_000, RECORDS_TTL)) !== undefined);
+      await waitFor('the lease to expire', async () => (next = await nodes.b.acquireLease(lease, 'p2', 10_000, RECORDS_TTL)) !== undefined, { timeoutMs: 5000, intervalMs: 10 });
       assert.ok(next! > fence);
       assert.equal(await nodes.a.renewLease(lease, 'p1', fence, 10_000, RECORDS_TTL), false);
     });
@@ -75,7 +68,7 @@ export function runLeaseContract(name: string, factory: () => Promise<LeaseNodes
     it('lets the last holder renew a lapsed lease that nobody else took', async () => {
       const lease = unique();
       const fence = (await nodes.a.acquireLease(lease, 'p1', 100, RECORDS_TTL))!;
-      await until('the lease to lapse', async () => (await nodes.b.leaseHolder(lease)) === undefined);
+      await waitFor('the lease to lapse', async () => (await nodes.b.leaseHolder(lease)) === undefined, { timeoutMs: 5000, intervalMs: 10 });
       assert.equal(await nodes.a.renewLease(lease, 'p1', fence, 10_000, RECORDS_TTL), true);
       assert.deepEqual(await nodes.b.leaseHolder(lease), { owner: 'p1', fence });
       assert.equal(await nodes.b.acquireLease(lease, 'p2', 10_000, RECORDS_TTL), undefined);

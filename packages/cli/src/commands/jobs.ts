@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { resolveEndpoints } from '../config.js';
-import { CONNECTION_HELP, type Command, type CommandContext } from '../context.js';
+import { CONNECTION_HELP, defineCommand } from '../context.js';
 import { formatDuration, relativeTime } from '../describe.js';
 import { requestJson } from '../http.js';
 import { printTable, type Cell } from '../table.js';
 import type { Style } from '../terminal.js';
-import { CONNECTION_OPTIONS, HELP_OPTION, withUsageErrors } from '../usage.js';
+import { CONNECTION_OPTIONS, HELP_OPTION } from '../usage.js';
 
 const HELP = `Usage: megaphone jobs [--json]
 
@@ -62,15 +61,12 @@ export function jobRows(jobs: readonly JobStatus[], now: number): Cell[][] {
   });
 }
 
-export const jobs: Command = {
+export const jobs = defineCommand({
   name: 'jobs',
   help: HELP,
-  async run(ctx: CommandContext): Promise<number> {
-    const { values } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: false, strict: true }));
-    if (values.help === true) {
-      ctx.term.out(HELP);
-      return 0;
-    }
+  options: OPTIONS,
+  positionals: false,
+  async run(ctx, { values }) {
     const endpoints = resolveEndpoints(values, ctx.env);
     const reply = await requestJson<{ jobs: JobStatus[] }>(endpoints.api, '/v1/jobs', { token: endpoints.token, flag: '--api', signal: ctx.signal });
     if (values.json === true) {
@@ -84,4 +80,4 @@ export const jobs: Command = {
     printTable(ctx.term, ['JOB', 'STATE', 'LAST', 'EXIT', 'STARTED', 'TOOK', 'NEXT', 'DESCRIPTION'], jobRows(reply.jobs, Date.now()));
     return 0;
   },
-};
+});

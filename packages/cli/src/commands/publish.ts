@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { Backoff } from '@megaphone/client';
 import { isValidChannel } from '@megaphone/protocol';
 import { resolveEndpoints, type Endpoints } from '../config.js';
-import { CONNECTION_HELP, type Command, type CommandContext, type InputStream } from '../context.js';
+import { CONNECTION_HELP, defineCommand, type InputStream } from '../context.js';
 import { ApiError, authHint, requestJson } from '../http.js';
-import { CONNECTION_OPTIONS, HELP_OPTION, UsageError, withUsageErrors } from '../usage.js';
+import { CONNECTION_OPTIONS, HELP_OPTION, UsageError } from '../usage.js';
 
 const HELP = `Usage: megaphone publish <channel> [JSON]
        megaphone publish <channel> --lines < file
@@ -43,15 +42,12 @@ interface Position {
   offset: number;
 }
 
-export const publish: Command = {
+export const publish = defineCommand({
   name: 'publish',
   help: HELP,
-  async run(ctx: CommandContext): Promise<number> {
-    const { values, positionals } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: true, strict: true }));
-    if (values.help === true) {
-      ctx.term.out(HELP);
-      return 0;
-    }
+  options: OPTIONS,
+  positionals: true,
+  async run(ctx, { values, positionals }) {
     const [channel, json, ...extra] = positionals;
     if (channel === undefined) throw new UsageError('missing <channel> (e.g. megaphone publish notes \'{"text":"hi"}\')');
     if (!isValidChannel(channel)) throw new UsageError(`"${channel}" is not a channel name (1–128 of A-Z a-z 0-9 _ - . :)`);
@@ -74,7 +70,7 @@ export const publish: Command = {
     for (const p of await send([{ channel, data }])) ctx.term.out(JSON.stringify(p));
     return 0;
   },
-};
+});
 
 function parseJson(text: string, what: string): unknown {
   try {

@@ -1,12 +1,11 @@
-import { parseArgs } from 'node:util';
 import { jobChannel } from '@megaphone/protocol';
 import { resolveEndpoints, type Endpoints } from '../config.js';
 import { openClient } from '../connection.js';
-import { CONNECTION_HELP, whenAborted, type Command, type CommandContext } from '../context.js';
+import { CONNECTION_HELP, defineCommand, whenAborted, type CommandContext } from '../context.js';
 import { describeGap } from '../describe.js';
 import { ApiError, authHint, requestJson } from '../http.js';
 import { abnormalEnd, isLifecycle, isOutput, type LifecycleEvent } from '../job-output.js';
-import { CONNECTION_OPTIONS, HELP_OPTION, UsageError, withUsageErrors } from '../usage.js';
+import { CONNECTION_OPTIONS, HELP_OPTION, UsageError } from '../usage.js';
 
 const HELP = `Usage: megaphone run <job> [--follow]
 
@@ -33,15 +32,12 @@ const SUBSCRIBE_TIMEOUT_MS = 15_000;
 
 type Finish = { code: number; reason?: string };
 
-export const run: Command = {
+export const run = defineCommand({
   name: 'run',
   help: HELP,
-  async run(ctx: CommandContext): Promise<number> {
-    const { values, positionals } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: true, strict: true }));
-    if (values.help === true) {
-      ctx.term.out(HELP);
-      return 0;
-    }
+  options: OPTIONS,
+  positionals: true,
+  async run(ctx, { values, positionals }) {
     const [job, ...extra] = positionals;
     if (job === undefined) throw new UsageError('missing <job> (megaphone jobs lists them)');
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
@@ -53,7 +49,7 @@ export const run: Command = {
     }
     return follow(ctx, endpoints, job);
   },
-};
+});
 
 async function startRun(endpoints: Endpoints, job: string, signal: AbortSignal): Promise<{ run: string; channel: string }> {
   try {

@@ -1,13 +1,12 @@
-import { parseArgs } from 'node:util';
 import { isValidChannel, isValidEpoch, UPTIME_CHANNEL, type StreamPosition } from '@megaphone/protocol';
 import type { MessageMeta } from '@megaphone/client';
 import { resolveEndpoints } from '../config.js';
 import { openClient } from '../connection.js';
-import { CONNECTION_HELP, whenAborted, type Command, type CommandContext } from '../context.js';
+import { CONNECTION_HELP, defineCommand, whenAborted } from '../context.js';
 import { describeGap, formatDuration } from '../describe.js';
 import { abnormalEnd, isLifecycle, isOutput, type LifecycleEvent } from '../job-output.js';
 import type { Terminal } from '../terminal.js';
-import { CONNECTION_OPTIONS, HELP_OPTION, UsageError, intOption, withUsageErrors } from '../usage.js';
+import { CONNECTION_OPTIONS, HELP_OPTION, UsageError, intOption } from '../usage.js';
 
 const HELP = `Usage: megaphone tail <channel>… [--history N] [--since EPOCH:OFFSET] [--count N] [--json]
 
@@ -52,15 +51,12 @@ export function parseSince(value: string): StreamPosition {
   return { epoch, offset: Number(offset) };
 }
 
-export const tail: Command = {
+export const tail = defineCommand({
   name: 'tail',
   help: HELP,
-  async run(ctx: CommandContext): Promise<number> {
-    const { values, positionals } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: true, strict: true }));
-    if (values.help === true) {
-      ctx.term.out(HELP);
-      return 0;
-    }
+  options: OPTIONS,
+  positionals: true,
+  async run(ctx, { values, positionals }) {
     if (positionals.length === 0) throw new UsageError('missing <channel> (e.g. megaphone tail uptime)');
     const bad = positionals.find((c) => !isValidChannel(c));
     if (bad !== undefined) throw new UsageError(`"${bad}" is not a channel name (1–128 of A-Z a-z 0-9 _ - . :)`);
@@ -123,7 +119,7 @@ export const tail: Command = {
     if (outcome.message !== undefined && !ctx.signal.aborted) ctx.term.err(ctx.term.paintErr(`megaphone: ${outcome.message}`, 'red'));
     return outcome.code;
   },
-};
+});
 
 /** How one publication is printed (SPEC §13 `tail`). */
 function printer(term: Terminal, json: boolean, several: boolean): (data: unknown, meta: MessageMeta) => void {

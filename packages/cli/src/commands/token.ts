@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import type { CliEnv } from '../config.js';
-import type { Command, CommandContext } from '../context.js';
+import { defineCommand } from '../context.js';
 import { parseDurationSeconds } from '../duration.js';
-import { HELP_OPTION, UsageError, listOption, withUsageErrors } from '../usage.js';
+import { HELP_OPTION, UsageError, listOption } from '../usage.js';
 
 const HELP = `Usage: megaphone token --sub NAME [--channels P,…] [--publish P,…] [--run JOB,…] [--ttl 1h]
 
@@ -91,15 +90,12 @@ function patterns(name: string, value: string | undefined, valid: RegExp): strin
   return list;
 }
 
-export const token: Command = {
+export const token = defineCommand({
   name: 'token',
   help: HELP,
-  async run(ctx: CommandContext): Promise<number> {
-    const { values } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: false, strict: true }));
-    if (values.help === true) {
-      ctx.term.out(HELP);
-      return 0;
-    }
+  options: OPTIONS,
+  positionals: false,
+  async run(ctx, { values }) {
     if (values.sub === undefined || values.sub === '') throw new UsageError('missing --sub NAME (who the token is for)');
     const ttlSeconds = parseDurationSeconds(values.ttl ?? '1h');
     if (ttlSeconds === undefined) throw new UsageError(`--ttl must be a duration such as 90s, 15m, 1h or 1h30m, not "${values.ttl}"`);
@@ -119,4 +115,4 @@ export const token: Command = {
     }
     return 0;
   },
-};
+});

@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { resolveEndpoints, type Endpoints } from '../config.js';
-import { CONNECTION_HELP, whenAborted, type Command, type CommandContext } from '../context.js';
+import { CONNECTION_HELP, defineCommand, whenAborted, type CommandContext } from '../context.js';
 import { parseDurationSeconds } from '../duration.js';
 import { ApiError, authHint, requestJson } from '../http.js';
 import { SORT_KEYS, renderTop, type ChannelInfo, type ConnectionInfo, type SortKey, type TopSnapshot } from '../top-view.js';
-import { CONNECTION_OPTIONS, HELP_OPTION, UsageError, intOption, withUsageErrors } from '../usage.js';
+import { CONNECTION_OPTIONS, HELP_OPTION, UsageError, intOption } from '../usage.js';
 
 const HELP = `Usage: megaphone top [--sort queue|lag|age] [--limit N] [--prefix P] [--interval 2s] [--once]
 
@@ -67,15 +66,12 @@ function parseSort(value: string | undefined): SortKey {
   return sort as SortKey;
 }
 
-export const top: Command = {
+export const top = defineCommand({
   name: 'top',
   help: HELP,
-  async run(ctx: CommandContext): Promise<number> {
-    const { values } = withUsageErrors(() => parseArgs({ args: [...ctx.argv], options: OPTIONS, allowPositionals: false, strict: true }));
-    if (values.help === true) {
-      ctx.term.out(HELP);
-      return 0;
-    }
+  options: OPTIONS,
+  positionals: false,
+  async run(ctx, { values }) {
     const query: TopQuery = { sort: parseSort(values.sort), limit: intOption('limit', values.limit, 1, 1000) ?? 50, prefix: values.prefix ?? '' };
     const intervalText = values.interval ?? '2s';
     const intervalMs = /^\d+ms$/.test(intervalText) ? Number(intervalText.slice(0, -2)) : (parseDurationSeconds(intervalText) ?? 0) * 1000;
@@ -98,7 +94,7 @@ export const top: Command = {
     }
     return interactiveTop(ctx, endpoints, query, intervalMs);
   },
-};
+});
 
 /** The full-screen view: alternate screen, raw keyboard, redrawn in place; the terminal is restored on every way out. */
 async function interactiveTop(ctx: CommandContext, endpoints: Endpoints, query: TopQuery, intervalMs: number): Promise<number> {
