@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Hub } from '../src/index.js';
-import { FakeSink, settle } from './fake-sink.js';
+import { FakeSink, quiesce, settle } from './fake-sink.js';
 import { TestBus } from './test-bus.js';
 
 function setup() {
@@ -83,8 +83,7 @@ test('a connection closed while its subscribe waits for the bus leaves nothing b
   const joining = conn.subscribe({ op: 'subscribe', id: 1, channel: 'a' });
   conn.close();
   await joining;
-  await new Promise((r) => setTimeout(r, 30));
-  await settle();
+  await quiesce(bus);
   assert.equal(sink.writes.length, 0);
   assert.equal(bus.subscribed.has('a'), false);
   assert.equal(hub.stats().channels, 0);

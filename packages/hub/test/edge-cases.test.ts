@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryBus } from '@megaphone/bus';
 import { Hub } from '../src/index.js';
-import { FakeSink, PositionalFraming, settle } from './fake-sink.js';
+import { FakeSink, PositionalFraming, quiesce, settle } from './fake-sink.js';
 import { TestBus } from './test-bus.js';
 
 const PAYLOAD = JSON.stringify({ line: 'y'.repeat(500) });
@@ -32,8 +32,7 @@ test('unsubscribing while catching up stops delivery and releases the channel', 
   conn.drained();
   await conn.unsubscribe({ op: 'unsubscribe', id: 2, channel: 'a' });
   const count = sink.offsets('a').length;
-  await new Promise((r) => setTimeout(r, 30));
-  await settle();
+  await quiesce(bus);
   assert.equal(sink.offsets('a').length, count);
   assert.deepEqual(sink.messages().at(-1), { op: 'unsubscribed', id: 2, channel: 'a' });
   assert.equal(hub.stats().channels, 0);
@@ -76,8 +75,7 @@ test('a subscriber joining while the node fills a gap gets every publication onc
   const joining = hub.connect(late).subscribe({ op: 'subscribe', id: 1, channel: 'a', history: 10 });
   for (let i = 0; i < 4; i++) await bus.publish('a', '1');
   await joining;
-  await new Promise((r) => setTimeout(r, 50));
-  await settle();
+  await quiesce(bus);
   const all = Array.from({ length: 10 }, (_, i) => i + 1);
   assert.deepEqual(early.offsets('a'), all);
   const got = late.offsets('a');

@@ -76,3 +76,14 @@ export class FakeSink implements Sink {
 export async function settle(turns = 3): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise<void>((r) => setImmediate(r));
 }
+
+/**
+ * Until the hub has nothing left to do on its own: no bus call (subscribe, history read) under
+ * way and none started by what the last ones delivered. What a sink holds then is final.
+ */
+export async function quiesce(bus: { idle(): Promise<void>; readonly inFlight: number }): Promise<void> {
+  do {
+    await bus.idle();
+    await settle();
+  } while (bus.inFlight > 0);
+}

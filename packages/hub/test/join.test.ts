@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StreamPosition, SubscribeCommand, SubscribedMessage } from '@megaphone/protocol';
 import { Hub } from '../src/index.js';
-import { FakeSink, settle } from './fake-sink.js';
+import { waitFor } from '@megaphone/testing';
+import { FakeSink, quiesce } from './fake-sink.js';
 import { withSeed } from './seeded.js';
 import { TestBus } from './test-bus.js';
 
@@ -39,11 +40,12 @@ test('subscribers joining with history, since or plain while publishing goes on 
       await new Promise((r) => setTimeout(r, random() * 2));
     }
     await Promise.all(joins);
-    await new Promise((r) => setTimeout(r, 20));
+    // Publishing goes on after the last join (live delivery to every kind of joiner), then stops.
+    const lastJoin = published.offset;
+    await waitFor('20 publications after the last join', () => published.offset >= lastJoin + 20);
     running = false;
     await publisher;
-    await new Promise((r) => setTimeout(r, 20));
-    await settle();
+    await quiesce(bus);
     const end = published.offset;
     assert.ok(end > 100, `publishing went on during the joins (${end} publications)`);
     for (const { sink, cmd } of clients) {
@@ -77,10 +79,12 @@ test('on a busy channel with slow history reads, a joining subscriber catches up
   const calls = bus.historyCalls;
   const sink = new FakeSink();
   await hub.connect(sink).subscribe({ op: 'subscribe', id: 1, channel: 'a', since: first });
-  await new Promise((r) => setTimeout(r, 60));
+  // Live publications reach the joiner after its one history round.
+  const joinedAt = sink.offsets('a').at(-1) ?? 0;
+  await waitFor('live publications after the join', () => (sink.offsets('a').at(-1) ?? 0) >= joinedAt + 10);
   running = false;
   await publisher;
-  await settle();
+  await quiesce(bus);
   assert.equal(bus.historyCalls - calls, 1, 'one history read: the live publications meanwhile were kept aside');
   const offsets = sink.offsets('a');
   assert.ok(consecutive(offsets));

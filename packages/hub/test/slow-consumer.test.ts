@@ -1,3 +1,4 @@
+import { waitFor } from '@megaphone/testing';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryBus } from '@megaphone/bus';
@@ -106,7 +107,8 @@ test('a stalled client resumes from the periodic check even if its transport nev
   slow.stalled = true;
   await publishTurns(bus, hub, 1000, 50);
   slow.drain();
-  for (let i = 0; i < 100 && slow.offsets('a').length < 1000; i++) await new Promise((r) => setTimeout(r, 20));
+  // No drain event comes: the hub's periodic lag check must find it (LAG_CHECK_MS).
+  await waitFor('the stalled client caught up by the periodic check', () => slow.offsets('a').length >= 1000, { intervalMs: 20 });
   assert.deepEqual(slow.offsets('a'), Array.from({ length: 1000 }, (_, i) => i + 1));
   assert.deepEqual(events, ['lagged', 'caught_up']);
   await hub.close();

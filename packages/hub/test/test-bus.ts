@@ -79,9 +79,11 @@ export class TestBus implements Bus {
 
   async subscribe(channel: string): Promise<void> {
     this.subscribeCalls++;
-    if (this.subscribeDelayMs > 0) await new Promise((r) => setTimeout(r, this.subscribeDelayMs));
-    this.subscribed.add(channel);
-    await this.inner.subscribe(channel);
+    return this.track(async () => {
+      if (this.subscribeDelayMs > 0) await new Promise((r) => setTimeout(r, this.subscribeDelayMs));
+      this.subscribed.add(channel);
+      await this.inner.subscribe(channel);
+    });
   }
 
   async unsubscribe(channel: string): Promise<void> {
@@ -93,11 +95,31 @@ export class TestBus implements Bus {
   async history(channel: string, query?: HistoryQuery): Promise<HistoryResult> {
     this.historyCalls++;
     if (this.failHistory) throw new Error('history unavailable (test)');
-    // Read now, answer later: the answer is stale by the time it arrives, as over a network.
-    const result = this.mangleHistory(await this.inner.history(channel, query), query);
-    const delay = this.historyDelay();
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-    return result;
+    return this.track(async () => {
+      // Read now, answer later: the answer is stale by the time it arrives, as over a network.
+      const result = this.mangleHistory(await this.inner.history(channel, query), query);
+      const delay = this.historyDelay();
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      return result;
+    });
+  }
+
+  /** Subscribe and history calls under way (the ones that may still change what a sink gets). */
+  inFlight = 0;
+  private idlers: Array<() => void> = [];
+
+  private async track<T>(call: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await call();
+    } finally {
+      if (--this.inFlight === 0) for (const done of this.idlers.splice(0)) done();
+    }
+  }
+
+  /** Resolves once no subscribe or history call is under way. */
+  idle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idlers.push(resolve));
   }
 
   publishControl(message: string): Promise<void> {
