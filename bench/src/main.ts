@@ -84,11 +84,15 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   const profiles: NonNullable<BenchReport['profiles']> = [];
   try {
-    for (const spec of specs) {
+    for (const given of specs) {
+      // --rounds changes an alternating scenario's round count, and its title says so.
+      const spec = given.alternateRounds !== undefined && opts.rounds !== undefined
+        ? { ...given, alternateRounds: opts.rounds, title: given.title.replace(/then \d+ rounds/, `then ${opts.rounds} rounds`) }
+        : given;
       log(`\n-- ${spec.title}`);
       const sc: ScenarioResult = { id: spec.id, title: spec.title, systems: [] };
       const runOpts = { redisPort: redis.port, redisPid: redis.pid, log, auth: opts.auth };
-      if (spec.alternateRounds !== undefined) sc.systems.push(...(await runAlternating(opts.systems, spec, opts.rounds ?? spec.alternateRounds, runOpts)));
+      if (spec.alternateRounds !== undefined) sc.systems.push(...(await runAlternating(opts.systems, spec, spec.alternateRounds, runOpts)));
       else for (const name of opts.systems) sc.systems.push(await runScenarioOn(name, spec, runOpts));
       results.push(sc);
     }
