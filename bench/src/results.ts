@@ -40,7 +40,12 @@ export interface StepResult {
    * Alternating scenarios only: every measured round's CPU per delivery and p99, in run order
    * (round r of every system ran next to each other, so ratios are best taken round by round).
    */
-  rounds?: Array<{ cpuUsPerDelivery: number; p99Ms: number }>;
+  rounds?: Array<{ cpuUsPerDelivery: number; p99Ms: number; deliveriesPerFrame?: number }>;
+  /**
+   * Publications per WebSocket frame the clients received: 1.00 when every publication had its own
+   * turn and write, more when several shared one (cheaper per delivery, later on average).
+   */
+  deliveriesPerFrame?: number;
 }
 
 export interface SystemResult {

@@ -68,6 +68,7 @@ export function stepResult(step: StepSpec, r: RunReply): StepResult {
     closeCodes: r.closeCodes,
     stalledDelivered: r.stalledDelivered,
     windowMs: r.windowMs,
+    ...(r.frames > 0 ? { deliveriesPerFrame: (r.delivered + r.stalledDelivered) / r.frames } : {}),
   };
 }
 
@@ -202,7 +203,7 @@ export async function runAlternating(names: readonly SystemName[], spec: Scenari
         const s = started[(round + k) % started.length]!;
         const r = await runOnce(s, step.durationMs);
         s.runs.push(r);
-        opts.log(`  ${s.name} round ${round + 1}: ${r.cpuUsPerDelivery.toFixed(2)} µs/delivery, p99 ${r.p99Ms.toFixed(1)} ms, ${(r.completeness * 100).toFixed(2)}% complete`);
+        opts.log(`  ${s.name} round ${round + 1}: ${r.cpuUsPerDelivery.toFixed(2)} µs/delivery, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ${(r.deliveriesPerFrame ?? 0).toFixed(2)} publications/frame, ${(r.completeness * 100).toFixed(2)}% complete`);
         await new Promise((res) => setTimeout(res, 300));
       }
     }
@@ -216,7 +217,7 @@ export async function runAlternating(names: readonly SystemName[], spec: Scenari
         label: step.label,
         valid: s.runs.every((r) => r.valid),
         completeness: Math.min(...s.runs.map((r) => r.completeness)),
-        rounds: s.runs.map((r) => ({ cpuUsPerDelivery: r.cpuUsPerDelivery, p99Ms: r.p99Ms })),
+        rounds: s.runs.map((r) => ({ cpuUsPerDelivery: r.cpuUsPerDelivery, p99Ms: r.p99Ms, ...(r.deliveriesPerFrame !== undefined ? { deliveriesPerFrame: r.deliveriesPerFrame } : {}) })),
       });
     }
   } catch (err) {

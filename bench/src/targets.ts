@@ -33,6 +33,12 @@ export function pairedRatios(mp: StepResult, floor: StepResult): number[] {
   return out;
 }
 
+/** Publications per frame of both, when known: above 1.00 a system's publications shared writes (cheaper, later). */
+function framesText(mp: StepResult, floor: StepResult): string {
+  if (mp.deliveriesPerFrame === undefined || floor.deliveriesPerFrame === undefined) return '';
+  return `; publications per frame ${f2(mp.deliveriesPerFrame)} vs ${f2(floor.deliveriesPerFrame)}`;
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((x, y) => x - y);
   const m = Math.floor(s.length / 2);
@@ -107,7 +113,7 @@ export function checkTargets(scenarios: ScenarioResult[], quick: boolean): Targe
     out.push({
       target: `Low rate (1,000 × 50/s${how}): CPU per delivery ≤ 1.0× the floor's`,
       met: ratio <= 1.0,
-      detail: `medians ${f2(mpLow.cpuUsPerDelivery)} vs ${f2(floorLow.cpuUsPerDelivery)} µs (×${f2(mpLow.cpuUsPerDelivery / floorLow.cpuUsPerDelivery)})${pairedText}`,
+      detail: `medians ${f2(mpLow.cpuUsPerDelivery)} vs ${f2(floorLow.cpuUsPerDelivery)} µs (×${f2(mpLow.cpuUsPerDelivery / floorLow.cpuUsPerDelivery)})${pairedText}${framesText(mpLow, floorLow)}`,
     });
     out.push({
       target: `Low rate (1,000 × 50/s${how}): p99 within 10 ms of the floor's`,

@@ -1,15 +1,15 @@
 import { createHistogram } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
-import { createBus, readBusConfig, type Bus } from '@megaphone/bus';
-import { EnvReader, createLogger, historyPolicyFor, readCommonConfig } from '@megaphone/runtime';
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { BenchClient, type Tally } from './ws-client.js';
-import { publish } from './publisher.js';
+import type { PublishStats } from './publisher.js';
 import { coreBusy, coreTimes, processCpuUs, processRssBytes } from '../proc-stats.js';
-import type { ConnectReply, ConnectRequest, LoadgenReply, LoadgenRequest, RunReply, RunRequest } from './messages.js';
+import type { ConnectReply, ConnectRequest, LoadgenReply, LoadgenRequest, PublisherReply, PublisherRequest, RunReply, RunRequest } from './messages.js';
 
 /**
  * The load generator: a child process (pinned to the load core by the bench) that holds every
- * client, publishes, and measures. Driven over IPC by the bench, one request at a time.
+ * client and measures; its own child, the publisher (publisher-main.ts, same core), publishes.
+ * Driven over IPC by the bench, one request at a time.
  */
 const tally: Tally = {
   delivered: 0,
@@ -23,8 +23,37 @@ const tally: Tally = {
 let clients: BenchClient[] = [];
 let clientChannels: string[] = [];
 let channels: string[] = [];
-let redis: Redis | undefined;
-let bus: Bus | undefined;
+let publisher: ChildProcess | undefined;
+
+/** One step's publications, sent by the publisher process (started on first use, kept). */
+async function publishVia(req: PublisherRequest): Promise<PublishStats> {
+  if (publisher === undefined || publisher.exitCode !== null) {
+    publisher = fork(new URL('./publisher-main.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  }
+  const child = publisher;
+  const answer = once(child, 'message') as Promise<[PublisherReply]>;
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`the publisher exited (${String(code)})`);
+  });
+  child.send(req);
+  const [msg] = await Promise.race([answer, exited]);
+  if (msg.type === 'error') throw new Error(`publisher: ${msg.message}`);
+  return { published: msg.published, errors: msg.errors, ...(msg.firstError !== undefined ? { firstError: msg.firstError } : {}), perChannel: new Map(msg.perChannel) };
+}
+
+/** CPU of the load generator's own processes: this one and its publisher. */
+function ownCpuUs(): number {
+  const c = process.cpuUsage();
+  let us = c.user + c.system;
+  if (publisher?.pid !== undefined && publisher.exitCode === null) {
+    try {
+      us += processCpuUs(publisher.pid);
+    } catch {
+      // gone
+    }
+  }
+  return us;
+}
 
 function reply(msg: LoadgenReply): void {
   process.send?.(msg);
@@ -61,18 +90,6 @@ async function connectAll(req: ConnectRequest): Promise<ConnectReply> {
 }
 
 async function run(req: RunRequest): Promise<RunReply> {
-  if ((req.via.kind === 'redis-plain' || req.via.kind === 'redis-socketio') && redis === undefined) {
-    redis = new Redis({ port: req.via.redisPort, host: '127.0.0.1' });
-  }
-  if (req.via.kind === 'bus' && bus === undefined) {
-    const env = new EnvReader({ REDIS_URL: `redis://127.0.0.1:${req.via.redisPort}`, LOG_LEVEL: 'warn' });
-    const common = readCommonConfig(env);
-    bus = await createBus(readBusConfig(env), {
-      history: historyPolicyFor(common.namespaces),
-      logger: createLogger({ level: 'warn', service: 'bench', node: 'bench-publisher' }),
-      clientName: 'bench-publisher',
-    });
-  }
   const stallEvery = req.stallFraction > 0 ? Math.round(1 / req.stallFraction) : 0;
   const healthyPerChannel = new Map<string, number>();
   clients.forEach((c, i) => {
@@ -81,6 +98,7 @@ async function run(req: RunRequest): Promise<RunReply> {
     if (!c.stalled) healthyPerChannel.set(clientChannels[i]!, (healthyPerChannel.get(clientChannels[i]!) ?? 0) + 1);
   });
   tally.delivered = 0;
+  tally.frames = 0;
   tally.stalledDelivered = 0;
   tally.disorder = 0;
   tally.closed = 0;
@@ -96,13 +114,13 @@ async function run(req: RunRequest): Promise<RunReply> {
       // the server exited; the step reports what it saw
     }
   }, 100);
-  const cpu0 = process.cpuUsage();
+  const cpu0 = ownCpuUs();
   const cores0 = coreTimes();
   const server0 = processCpuUs(req.serverPid);
   const side0 = sideCpu(req.sidePids);
   const redis0 = sideCpu([req.redisPid]);
   const t0 = performance.now();
-  const stats = await publish(req.via, channels, req.ratePerChannel, req.durationMs, req.payloadChars, redis, bus);
+  const stats = await publishVia({ via: req.via, channels, ratePerChannel: req.ratePerChannel, durationMs: req.durationMs, payloadChars: req.payloadChars });
   const publishMs = performance.now() - t0;
   let expected = 0;
   for (const [channel, n] of stats.perChannel) expected += n * (healthyPerChannel.get(channel) ?? 0);
@@ -122,7 +140,7 @@ async function run(req: RunRequest): Promise<RunReply> {
   const serverCpuUs = processCpuUs(req.serverPid) - server0;
   const sideCpuUs = sideCpu(req.sidePids) - side0;
   const redisCpuUs = sideCpu([req.redisPid]) - redis0;
-  const cpu = process.cpuUsage(cpu0);
+  const cpuUs = ownCpuUs() - cpu0;
   const cores = coreBusy(cores0, coreTimes());
   const wallMs = performance.now() - t0;
   clearInterval(rssTimer);
@@ -136,11 +154,12 @@ async function run(req: RunRequest): Promise<RunReply> {
     expected,
     delivered: tally.delivered,
     stalledDelivered: tally.stalledDelivered,
+    frames: tally.frames,
     disorder: tally.disorder,
     windowMs,
     publishMs,
     latencyUs: { p50: us(h.percentile(50)), p99: us(h.percentile(99)), p999: us(h.percentile(99.9)), max: us(h.max), count: h.count },
-    loadgenCpu: (cpu.user + cpu.system) / 1000 / wallMs,
+    loadgenCpu: cpuUs / 1000 / wallMs,
     coreBusy: cores,
     serverCpuUs,
     sideCpuUs,
@@ -169,8 +188,8 @@ function stop(): void {
   for (const c of clients) c.close();
   clients = [];
   clientChannels = [];
-  redis?.disconnect();
-  void bus?.close();
+  // The publisher ends when its IPC channel does (publisher-main.ts).
+  publisher?.disconnect();
   process.disconnect?.();
   setTimeout(() => process.exit(0), 200).unref();
 }

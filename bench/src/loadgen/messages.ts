@@ -75,12 +75,14 @@ export interface RunReply {
   expected: number;
   delivered: number;
   stalledDelivered: number;
+  /** WebSocket frames the clients received (a frame may hold several publications). */
+  frames: number;
   disorder: number;
   /** Publish start → last delivery seen (or publish end), ms. */
   windowMs: number;
   publishMs: number;
   latencyUs: { p50: number; p99: number; p999: number; max: number; count: number };
-  /** The load generator's own CPU over the step, as a fraction of one core. */
+  /** The load generator's own CPU over the step (its publisher process included), as a fraction of one core. */
   loadgenCpu: number;
   /** Each CPU core's busy fraction over the step (all processes, including other users of the machine). */
   coreBusy: number[];
@@ -95,3 +97,16 @@ export interface RunReply {
 }
 
 export type LoadgenReply = ConnectReply | RunReply | { type: 'error'; message: string };
+
+/** The load generator asks its publisher process for one step's publications. */
+export interface PublisherRequest {
+  via: PublishVia;
+  channels: string[];
+  ratePerChannel: number;
+  durationMs: number;
+  payloadChars: number;
+}
+
+export type PublisherReply =
+  | { type: 'published'; published: number; errors: number; firstError?: string; perChannel: Array<[string, number]> }
+  | { type: 'error'; message: string };
