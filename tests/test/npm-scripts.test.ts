@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { freePort, getText, waitFor } from '../src/ops/net.js';
 import { ROOT } from '../src/ops/paths.js';
 import { OpsClient } from '../src/ops/ws-client.js';
+import { processAlive } from '@megaphone/testing';
 
 interface NpmRun {
   npm: ChildProcess;
@@ -58,17 +59,8 @@ function serviceOf(npmPid: number, tree: Set<number>): { pid: number; cmdline: s
   return { pid: children[0]!, cmdline: cmdline(children[0]!) };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function stop(run: NpmRun, tree: Set<number>): Promise<void> {
-  for (const pid of tree) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of tree) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
   if (run.npm.exitCode === null && run.npm.signalCode === null) {
     run.npm.kill('SIGKILL');
     await run.exited;
@@ -107,7 +99,7 @@ describe('npm scripts deliver signals to the service', { timeout: 120_000 }, () 
       assert.ok(failedAfter <= 300, `/readyz failed ${failedAfter} ms after SIGTERM`);
       for (const c of clients) assert.equal((await c.waitClosed(5000)).code, 1001);
       assert.deepEqual(await run.exited, { code: 0, signal: null }, run.output());
-      assert.equal(alive(service.pid), false, `the gateway (pid ${service.pid}) outlived npm`);
+      assert.equal(processAlive(service.pid), false, `the gateway (pid ${service.pid}) outlived npm`);
     } finally {
       for (const c of clients) c.ws.terminate();
       await stop(run, tree);
@@ -131,7 +123,7 @@ describe('npm scripts deliver signals to the service', { timeout: 120_000 }, () 
       run.npm.kill('SIGTERM');
       assert.deepEqual(await run.exited, { code: 0, signal: null }, run.output());
       assert.match(run.output(), /"msg":"stopped"/);
-      assert.equal(alive(service.pid), false, `the producer (pid ${service.pid}) outlived npm`);
+      assert.equal(processAlive(service.pid), false, `the producer (pid ${service.pid}) outlived npm`);
     } finally {
       await stop(run, tree);
     }
@@ -156,7 +148,7 @@ describe('npm scripts deliver signals to the service', { timeout: 120_000 }, () 
       run.npm.kill('SIGINT');
       assert.deepEqual(await run.exited, { code: 0, signal: null }, run.output());
       assert.match(run.output(), /"msg":"stopped"/);
-      assert.equal(alive(service.pid), false, `the service (pid ${service.pid}) outlived npm`);
+      assert.equal(processAlive(service.pid), false, `the service (pid ${service.pid}) outlived npm`);
     } finally {
       await stop(run, tree);
     }

@@ -8,15 +8,7 @@ import { getText, waitFor, portIsFree } from '../src/ops/net.js';
 import { repoPath } from '../src/ops/paths.js';
 import { readSse } from '../src/ops/sse.js';
 import { OpsClient } from '../src/ops/ws-client.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { processAlive } from '@megaphone/testing';
 
 describe('npm run cluster', { timeout: 90_000 }, () => {
   test('prints the URLs, serves the console and WebSocket clients through haproxy, and stops everything on SIGINT', async () => {
@@ -71,10 +63,10 @@ describe('npm run cluster', { timeout: 90_000 }, () => {
       const leaders = await Promise.all(cluster.producers.map(async (p) => /^megaphone_producer_leader\{[^}]*\} 1$/m.test((await getText(p.metricsUrl)).text)));
       assert.deepEqual(leaders.sort(), [false, true], 'one producer leads, the other stands by');
       const pids = [cluster.redis.pid, ...cluster.producers.map((p) => p.pid), ...cluster.gateways.map((g) => g.pid)];
-      assert.ok(pids.every(alive));
+      assert.ok(pids.every(processAlive));
       await cluster.stop();
       stopped = true;
-      assert.deepEqual(pids.filter(alive), []);
+      assert.deepEqual(pids.filter(processAlive), []);
     } finally {
       if (!stopped) await cluster.stop();
     }

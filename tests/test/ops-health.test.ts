@@ -12,6 +12,7 @@ import { repoPath } from '../src/ops/paths.js';
 import { OpsClient } from '../src/ops/ws-client.js';
 import { GATEWAY_BIN, GATEWAY_NODE_FLAGS } from '@megaphone/gateway';
 import { PRODUCER_BIN } from '@megaphone/producer';
+import { processAlive } from '@megaphone/testing';
 
 interface Proc {
   child: ChildProcess;
@@ -27,15 +28,6 @@ async function kill(p: Proc): Promise<void> {
   if (p.child.exitCode === null && p.child.signalCode === null) {
     p.child.kill('SIGKILL');
     await p.exited;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -105,14 +97,14 @@ describe('health and signals of the service processes', { timeout: 90_000 }, () 
     try {
       await waitFor('the job to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().length > 0, { timeoutMs: 20_000 });
       grandchild = Number(readFileSync(pidFile, 'utf8').trim());
-      assert.ok(alive(grandchild));
+      assert.ok(processAlive(grandchild));
       producer.child.kill('SIGTERM');
       const exit = await producer.exited;
       assert.deepEqual(exit, { code: 0, signal: null });
-      await waitFor('the job\'s background process to be gone', () => !alive(grandchild), { timeoutMs: 5000, intervalMs: 50 });
+      await waitFor('the job\'s background process to be gone', () => !processAlive(grandchild), { timeoutMs: 5000, intervalMs: 50 });
     } finally {
       await kill(producer);
-      if (grandchild && alive(grandchild)) process.kill(grandchild, 'SIGKILL');
+      if (grandchild && processAlive(grandchild)) process.kill(grandchild, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -2,17 +2,8 @@
 // cluster` start): N producers and M gateways on a Redis it starts, and a stop() that ends them all.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startTopology } from '@megaphone/testing';
+import { startTopology, processAlive } from '@megaphone/testing';
 import { BINS } from '../src/cluster/services.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('starts two producers and two gateways behind a Node balancer, all ready; stop() ends every process', { timeout: 90_000 }, async () => {
   const t = await startTopology({ bins: BINS, producers: 2, gateways: 2, balancer: 'node', env: { LOG_LEVEL: 'warn' } });
@@ -27,10 +18,10 @@ test('starts two producers and two gateways behind a Node balancer, all ready; s
     assert.equal(page.status, 200, 'the console through the balancer');
     await page.arrayBuffer();
     const pids = [t.redis.server!.pid!, ...t.producers.map((p) => p.pid), ...t.gateways.map((g) => g.pid)];
-    assert.ok(pids.every(alive));
+    assert.ok(pids.every(processAlive));
     await t.stop();
     stopped = true;
-    assert.deepEqual(pids.filter(alive), []);
+    assert.deepEqual(pids.filter(processAlive), []);
   } finally {
     if (!stopped) await t.stop();
   }

@@ -1,6 +1,7 @@
 export { waitFor, WaitAborted } from './wait.js';
 export type { WaitOptions } from './wait.js';
 export { ManualClock } from './manual-clock.js';
+export { processAlive } from './process-alive.js';
 export { freePort, portIsFree, HOST } from './ports.js';
 export { RedisServer, redisCli, parseInfo, makeTestCertificates } from './redis/process.js';
 export type { RedisServerOptions, TestCertificates } from './redis/process.js';
