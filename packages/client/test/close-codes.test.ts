@@ -12,15 +12,21 @@ import { waitFor } from './wait.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 
-function client(gw: FakeGateway, clock: ManualClock): MegaphoneClient {
-  return new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 }, clock });
-}
-
-test('a policy close (1008) is not retried and is reported', async () => {
+/** A fake gateway and a client of it on a manual clock (not yet connected); both closed after `body`. */
+async function withClient(body: (gw: FakeGateway, c: MegaphoneClient, clock: ManualClock) => Promise<void>): Promise<void> {
   const gw = await FakeGateway.start();
   const clock = new ManualClock();
-  const c = client(gw, clock);
+  const c = new MegaphoneClient({ url: gw.url, WebSocket: WS, backoff: { initialMs: 20, maxMs: 100 }, clock });
   try {
+    await body(gw, c, clock);
+  } finally {
+    c.close();
+    await gw.close();
+  }
+}
+
+test('a policy close (1008) is not retried and is reported', () =>
+  withClient(async (gw, c, clock) => {
     const errors: ClientError[] = [];
     c.on('error', (e) => errors.push(e));
     c.connect();
@@ -31,17 +37,10 @@ test('a policy close (1008) is not retried and is reported', async () => {
     assert.equal(gw.connectionCount, 1);
     assert.equal(errors[0]?.kind, 'fatal');
     assert.equal(errors[0]?.code, 1008);
-  } finally {
-    c.close();
-    await gw.close();
-  }
-});
+  }));
 
-test('4401 emits an auth error and waits for connect()', async () => {
-  const gw = await FakeGateway.start();
-  const clock = new ManualClock();
-  const c = client(gw, clock);
-  try {
+test('4401 emits an auth error and waits for connect()', () =>
+  withClient(async (gw, c, clock) => {
     const errors: ClientError[] = [];
     c.on('error', (e) => errors.push(e));
     c.connect();
@@ -54,17 +53,10 @@ test('4401 emits an auth error and waits for connect()', async () => {
     c.connect();
     await waitFor('reopened', () => c.state === 'open');
     assert.equal(gw.connectionCount, 2);
-  } finally {
-    c.close();
-    await gw.close();
-  }
-});
+  }));
 
-test('a draining close (1001) waits at least the hinted delay before reconnecting', async () => {
-  const gw = await FakeGateway.start();
-  const clock = new ManualClock();
-  const c = client(gw, clock);
-  try {
+test('a draining close (1001) waits at least the hinted delay before reconnecting', () =>
+  withClient(async (gw, c, clock) => {
     const states: StateChange[] = [];
     c.on('state', (s) => states.push(s));
     c.connect();
@@ -80,11 +72,7 @@ test('a draining close (1001) waits at least the hinted delay before reconnectin
     clock.advance(reconnecting.delayMs - 299);
     assert.equal(states.filter((s) => s.state === 'reconnecting').length, 2, 'the attempt when its delay is up');
     await waitFor('reconnected', () => gw.connectionCount === 2 && c.state === 'open');
-  } finally {
-    c.close();
-    await gw.close();
-  }
-});
+  }));
 
 test('reconnectNow skips the backoff wait, and does nothing when no reconnect is scheduled', async () => {
   let gw = await FakeGateway.start();
