@@ -134,6 +134,42 @@ test('a token that expires without a refresh closes the connection with 4401; a 
   }
 });
 
+test('presence answers only for readable channels: a private channel the token does not cover is forbidden, a public or covered one gets its count', async () => {
+  const t = await startTestGateway(AUTH);
+  try {
+    const reader = await TestClient.connect(t.ws, { headers: { authorization: `Bearer ${await mintHs256({ sub: 'alice', channels: ['cmd:a'] })}` } });
+    reader.send({ op: 'subscribe', id: 1, channel: 'cmd:a' });
+    reader.send({ op: 'subscribe', id: 2, channel: 'uptime' });
+    await reader.next(isOp('subscribed', 2));
+    await reader.next(isOp('subscribed', 1));
+    reader.send({ op: 'presence', id: 3, channel: 'cmd:a' });
+    assert.deepEqual(await reader.next(isOp('presence', 3)), { op: 'presence', id: 3, channel: 'cmd:a', subscribers: 1 });
+
+    const other = await TestClient.connect(t.ws);
+    other.send({ op: 'auth', id: 1, token: await mintHs256({ sub: 'bob', channels: ['cmd:b'] }) });
+    other.send({ op: 'presence', id: 2, channel: 'cmd:a' });
+    other.send({ op: 'presence', id: 3, channel: 'uptime' });
+    other.send({ op: 'presence', id: 4, channel: 'cmd:b' });
+    await other.next(isOp('authed', 1));
+    const refused = (await other.next(isOp('error', 2))) as ErrorMessage;
+    assert.equal(refused.code, 'forbidden');
+    assert.deepEqual(await other.next(isOp('presence', 3)), { op: 'presence', id: 3, channel: 'uptime', subscribers: 1 });
+    assert.deepEqual(await other.next(isOp('presence', 4)), { op: 'presence', id: 4, channel: 'cmd:b', subscribers: 0 });
+    assert.equal(other.messages.filter((m) => m.op === 'presence' && m.channel === 'cmd:a').length, 0);
+
+    const anonymous = await TestClient.connect(t.ws);
+    anonymous.send({ op: 'presence', id: 1, channel: 'cmd:a' });
+    anonymous.send({ op: 'presence', id: 2, channel: 'uptime' });
+    assert.equal(((await anonymous.next(isOp('error', 1))) as ErrorMessage).code, 'forbidden');
+    assert.deepEqual(await anonymous.next(isOp('presence', 2)), { op: 'presence', id: 2, channel: 'uptime', subscribers: 1 });
+    anonymous.send({ op: 'ping', id: 3 });
+    await anonymous.next(isOp('pong', 3));
+    await Promise.all([reader.close(), other.close(), anonymous.close()]);
+  } finally {
+    await t.close();
+  }
+});
+
 test('with no key configured every channel is public, and auth is refused without closing', async () => {
   const t = await startTestGateway({});
   try {
