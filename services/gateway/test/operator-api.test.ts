@@ -2,8 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, type Socket } from 'node:net';
 import { request } from 'node:http';
+import { TEST_SECRET, mintHs256 } from '@megaphone/auth/testing';
 import { CloseCode } from '@megaphone/protocol';
+import { waitFor } from '@megaphone/testing';
 import { TestClient, httpGet, isOp, startTestGateway, type TestGateway } from './helpers.js';
+import { SseStream } from './sse-helpers.js';
 
 /** Enough to fill the kernel's socket buffers of a client that stopped reading (≈ 6 MB). */
 const PUBLICATIONS = 600;
@@ -182,6 +185,60 @@ test('POST /v1/disconnect closes every connection of a sub with 4403 and leaves 
     bob.send({ op: 'ping', id: 9 });
     await bob.next(isOp('pong', 9));
     await bob.close();
+  } finally {
+    await t.close();
+  }
+});
+
+test('POST /v1/disconnect closes the connections whose verified token names the sub (on the upgrade or by auth), and no others', async () => {
+  const t = await startTestGateway({ ADMIN_TOKEN: TOKEN, AUTH_JWT_SECRET: TEST_SECRET, AUTH_PUBLIC_CHANNELS: 'uptime' });
+  try {
+    const bearer = async (sub: string): Promise<{ headers: Record<string, string> }> => ({ headers: { authorization: `Bearer ${await mintHs256({ sub, channels: ['cmd:*'] })}` } });
+    const byUpgrade = await TestClient.connect(t.ws, await bearer('alice'));
+    const byAuth = await TestClient.connect(t.ws);
+    byAuth.send({ op: 'auth', id: 1, token: await mintHs256({ sub: 'alice', channels: ['cmd:*'] }) });
+    assert.equal((await byAuth.next(isOp('authed', 1))).sub, 'alice');
+    const bob = await TestClient.connect(t.ws, await bearer('bob'));
+    const anonymous = await TestClient.connect(t.ws);
+    const rows = (await call(t, 'GET', '/v1/connections?sort=age', { token: TOKEN })).body as Row[];
+    assert.deepEqual(rows.map((r) => r.sub).sort(), ['alice', 'alice', 'bob', null]);
+    const r = await call(t, 'POST', '/v1/disconnect', { token: TOKEN, body: '{"sub":"alice"}' });
+    assert.deepEqual([r.status, r.body], [202, { closed: 2 }]);
+    assert.equal((await byUpgrade.closed).code, CloseCode.OperatorDisconnect);
+    assert.equal((await byAuth.closed).code, CloseCode.OperatorDisconnect);
+    for (const [i, c] of [bob, anonymous].entries()) {
+      c.send({ op: 'ping', id: 9 + i });
+      await c.next(isOp('pong', 9 + i));
+    }
+    assert.deepEqual(((await call(t, 'GET', '/v1/connections?sort=age', { token: TOKEN })).body as Row[]).map((x) => x.sub).sort(), ['bob', null]);
+    await Promise.all([bob.close(), anonymous.close()]);
+  } finally {
+    await t.close();
+  }
+});
+
+test('an SSE stream is listed with transport "sse", and DELETE ends it with a close event carrying 4403', async () => {
+  const t = await startTestGateway({ ADMIN_TOKEN: TOKEN });
+  try {
+    const s = await SseStream.open(`${t.base}/sse?channel=cmd:watched`);
+    await s.until(() => s.events.some((e) => e.event === 'subscribed'));
+    const { session } = JSON.parse(s.events.find((e) => e.event === 'welcome')!.data) as { session: string };
+    await t.bus.publish('cmd:watched', '{"n":1}');
+    await s.until(() => s.publications('cmd:watched').length === 1);
+    const rows = (await call(t, 'GET', '/v1/connections', { token: TOKEN })).body as Row[];
+    assert.equal(rows.length, 1);
+    assert.deepEqual(
+      { id: rows[0]!.id, transport: rows[0]!.transport, state: rows[0]!.state, channels: rows[0]!.channels },
+      { id: session, transport: 'sse', state: 'live', channels: [{ channel: 'cmd:watched', offset: 1, lag: 0 }] },
+    );
+    const del = await call(t, 'DELETE', `/v1/connections/${encodeURIComponent(session)}`, { token: TOKEN });
+    assert.deepEqual([del.status, del.body], [200, { closed: 1 }]);
+    await s.until(() => s.ended);
+    const close = s.events.at(-1)!;
+    assert.equal(close.event, 'close', 'the last event tells the client why');
+    assert.equal((JSON.parse(close.data) as { code: number }).code, CloseCode.OperatorDisconnect);
+    await waitFor('the close is counted', async () => /megaphone_connections_closed_total\{transport="sse",code="4403"[^}]*\} 1/.test((await httpGet(`${t.admin}/metrics`)).body));
+    assert.deepEqual((await call(t, 'GET', '/v1/connections', { token: TOKEN })).body, []);
   } finally {
     await t.close();
   }
