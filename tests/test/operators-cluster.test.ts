@@ -1,20 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
-import { RedisBus } from '@megaphone/bus';
-import { RedisServer } from '@megaphone/testing';
-import { readGatewayConfig, startGateway, type GatewayHandle } from '@megaphone/gateway';
+import type { GatewayHandle } from '@megaphone/gateway';
 import { CloseCode } from '@megaphone/protocol';
-import { createLogger, historyPolicyFor } from '@megaphone/runtime';
-import { OperatorTestClient } from '../src/cluster/operator-clients.js';
+import { OperatorCluster } from '../src/cluster/operator-cluster.js';
+import type { OperatorTestClient } from '../src/cluster/operator-clients.js';
 import { waitFor } from '../src/cluster/wait.js';
 
 // SPEC §11 end to end: two gateways on one real Redis, each with its own RedisBus, as deployed.
 const TOKEN = 'cluster-operator-token-0123456789';
 const INTERVAL_MS = 300;
-const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', service: 'test', node: 'test' });
-/** The hook that gives connections a `sub` until tokens exist: a header only tests send. */
-const identify = (req: IncomingMessage): string | null => (req.headers['x-test-sub'] as string | undefined) ?? null;
 
 interface ChannelView {
   channel: string;
@@ -28,51 +22,18 @@ interface Row {
 }
 
 describe('operators see and steer two gateways on one Redis', { timeout: 120_000 }, () => {
-  let redis: RedisServer;
-  let publisher: RedisBus;
-  const gateways: GatewayHandle[] = [];
-  const clients: OperatorTestClient[] = [];
-
-  const admin = async (gw: GatewayHandle, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
-    const res = await fetch(`http://127.0.0.1:${gw.adminPort}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: await res.json() };
-  };
-  const client = async (gw: GatewayHandle, sub?: string): Promise<OperatorTestClient> => {
-    const c = await OperatorTestClient.connect(`ws://127.0.0.1:${gw.port}/ws`, sub !== undefined ? { 'x-test-sub': sub } : {});
-    clients.push(c);
-    return c;
-  };
+  let cluster: OperatorCluster;
+  let gateways: readonly GatewayHandle[] = [];
+  const admin = (gw: GatewayHandle, method: string, path: string, body?: unknown) => cluster.admin(gw, method, path, body);
+  const client = (gw: GatewayHandle, sub?: string): Promise<OperatorTestClient> => cluster.client(gw, sub);
 
   before(async () => {
-    redis = await RedisServer.start();
-    for (const name of ['gw-1', 'gw-2']) {
-      const config = readGatewayConfig({
-        NODE_NAME: name,
-        REDIS_URL: redis.url,
-        GATEWAY_HOST: '127.0.0.1',
-        GATEWAY_PORT: '0',
-        GATEWAY_ADMIN_HOST: '127.0.0.1',
-        GATEWAY_ADMIN_PORT: '0',
-        ADMIN_TOKEN: TOKEN,
-        PRESENCE_INTERVAL_MS: String(INTERVAL_MS),
-        GATEWAY_MAX_QUEUE_BYTES: String(64 * 1024),
-        HISTORY_SIZE: '5000',
-      });
-      gateways.push(await startGateway({ config, logger: logger.child({ node: name }), identify }));
-    }
-    const config = readGatewayConfig({ REDIS_URL: redis.url });
-    publisher = await RedisBus.create(config.bus, { history: historyPolicyFor(config.namespaces), logger });
+    cluster = await OperatorCluster.start({ token: TOKEN, intervalMs: INTERVAL_MS });
+    gateways = cluster.gateways;
   });
 
   after(async () => {
-    for (const c of clients) c.terminate();
-    for (const gw of gateways) await gw.close();
-    await publisher?.close();
-    await redis?.close();
+    await cluster?.close();
   });
 
   test('channel counts agree across both gateways within the reporting interval, for the API and the presence command', async () => {
@@ -106,8 +67,7 @@ describe('operators see and steer two gateways on one Redis', { timeout: 120_000
     await keeping.subscribe('cmd:flood');
     await stalled.subscribe('cmd:flood');
     stalled.stall(true);
-    const pad = 'x'.repeat(10_000);
-    for (let i = 1; i <= 600; i++) await publisher.publish('cmd:flood', JSON.stringify({ i, pad }));
+    await cluster.flood('cmd:flood', 600);
     await waitFor('the reading client got everything', () => keeping.messages.filter((m) => m.op === 'message').length === 600, { timeoutMs: 30_000 });
     const rows = (await admin(gw1, 'GET', '/v1/connections?sort=lag&limit=3')).body as Row[];
     assert.equal(rows[0]!.id, stalled.session);
