@@ -8,15 +8,13 @@ import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { rawSend, rawWebSocket, exchange, wsFrame, UPGRADE_HEAD } from '../src/abuse/raw.js';
 import { ABUSE_TOKEN, Stack } from '../src/abuse/stack.js';
-import { Watcher } from '../src/abuse/watcher.js';
+import { LATENCY_SLACK_MS, Watcher } from '../src/abuse/watcher.js';
 
 const SEED = Number(process.env.ABUSE_SEED ?? Date.now() % 2 ** 31);
 const BATCHES = 5;
 const MiB = 1024 * 1024;
 /** RSS may grow this much over the run (allocator and heap growth under load; no per-input state). */
 const RSS_BAND = 96 * MiB;
-/** The watcher's p99 latency per batch may be this much above its p99 before the run (a shared machine is noisy). */
-const LATENCY_SLACK_MS = 750;
 
 // ---- generators -------------------------------------------------------------------------------
 

@@ -1,12 +1,13 @@
-// Abuse scenarios for issue 9, findings 6 and 7, each against `npm start` as a child process
-// with one healthy client watching throughout; each asserts its bound and prints its number.
+// Abuse scenarios for issue 9, findings 6 and 7, and the per-connection channel bound, each against
+// `npm start` as a child process with one healthy client watching throughout; each asserts its
+// bound and the watcher's latency against its baseline, and prints its numbers.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { waitFor } from '../src/cluster/wait.js';
 import { CommandClient, slowLoris } from '../src/abuse/clients.js';
 import { Stack } from '../src/abuse/stack.js';
-import { Watcher } from '../src/abuse/watcher.js';
+import { Watcher, type Health } from '../src/abuse/watcher.js';
 
 const MiB = 1024 * 1024;
 
@@ -22,12 +23,13 @@ describe('abuse: one gateway, one process', () => {
     await stack?.stop();
   });
 
-  async function healthy(): Promise<void> {
-    const h = await watcher.check();
-    assert.ok(h.open && h.consecutive && h.got >= 5, `the watcher is unaffected: ${JSON.stringify(h)}\n${stack.tail()}`);
+  /** Asserts the watcher unaffected since `baseline` and prints its figures. */
+  async function unaffected(finding: string, baseline: Health): Promise<void> {
+    console.log(`${finding}: ${await watcher.assertUnaffected(baseline, stack.tail())}`);
   }
 
   it('finding 1: one connection touches at most GATEWAY_MAX_CHANNELS_PER_MINUTE (300) channels a minute', async () => {
+    const baseline = await watcher.baseline();
     const c = await CommandClient.connect(stack.ws);
     const pairs = Array.from({ length: 400 }, (_, i) => [
       { op: 'subscribe', id: i, channel: `touch:n${i}` },
@@ -41,10 +43,11 @@ describe('abuse: one gateway, one process', () => {
     assert.ok(c.n('subscribed') >= 300 && c.n('subscribed') <= bound, `${c.n('subscribed')} subscribed`);
     assert.equal(c.n('subscribed') + (c.errors.get('rate_limited') ?? 0), 400);
     c.close();
-    await healthy();
+    await unaffected('finding 1', baseline);
   });
 
   it('finding 6: publications in 1,000 namespaces add no metric series beyond the configured namespaces and "other"', async () => {
+    const baseline = await watcher.baseline();
     const NAMESPACES = 1000;
     const channels = Array.from({ length: NAMESPACES }, (_, i) => `label${i}:x`);
     const clients = await Promise.all(Array.from({ length: NAMESPACES / 100 }, () => CommandClient.connect(stack.ws)));
@@ -60,10 +63,11 @@ describe('abuse: one gateway, one process', () => {
     assert.ok([...namespaces].every((n) => ['', 'cmd', 'other'].includes(n)), JSON.stringify([...namespaces]));
     assert.ok(series.length <= 6, `${series.length} series`);
     for (const c of clients) c.close();
-    await healthy();
+    await unaffected('finding 6', baseline);
   });
 
   it('finding 7: deeply nested data is a 400, slow headers a 408 on every port, and no subprotocol is echoed', async () => {
+    const baseline = await watcher.baseline();
     const deep = 100_000;
     const t0 = Date.now();
     const r = await stack.publish(`{"channel":"deep","data":${'['.repeat(deep)}${']'.repeat(deep)}}`);
@@ -90,6 +94,6 @@ describe('abuse: one gateway, one process', () => {
     console.log(
       `finding 7: 100,000-deep data → 400 in ${deepMs} ms, no stack logged; slow headers closed with 408 after ${loris.map((l) => l.closedAfterMs).join(' / ')} ms (public / admin / api / api admin; bound 14,000: the 10 s deadline, checked every second, on a loaded machine); offered subprotocol not echoed`,
     );
-    await healthy();
+    await unaffected('finding 7', baseline);
   });
 });
