@@ -1,6 +1,7 @@
 import type { ClientCommand, ServerMessage, StreamPosition } from '@megaphone/protocol';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { realClock, type Clock } from './clock.js';
+import { Retries } from './retries.js';
 import { closeAction } from './close-policy.js';
 import { Emitter } from './emitter.js';
 import { IdleWatch } from './idle-watch.js';
@@ -44,6 +45,8 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
   private currentNode: string | undefined;
   private nextId = 1;
   private reconnectTimer: unknown;
+  /** Subscribes a busy server refused, waiting to be sent again. */
+  private readonly retries: Retries<Subscription>;
   private readonly clock: Clock;
   private readonly idle: IdleWatch;
   private wanted = false;
@@ -61,6 +64,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
     this.backoff = new Backoff(options.backoff);
     this.idleTimeoutOverride = options.idleTimeoutMs;
     this.clock = options.clock ?? realClock;
+    this.retries = new Retries(this.clock);
     this.idle = new IdleWatch(this.clock, () => this.send({ op: 'ping', id: this.nextId++ }), () => this.dropDeadSocket());
     this.tokens = new TokenKeeper(options, this.clock, () => this.refreshToken());
   }
@@ -138,6 +142,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
       if (this.subs.get(channel) !== sub) return;
       this.subs.delete(channel);
       this.byId.delete(sub.commandId);
+      this.retries.cancel(sub);
       if (this.isOpen()) this.send({ op: 'unsubscribe', id: this.nextId++, channel });
     };
   }
@@ -267,9 +272,9 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
         if (RETRYABLE_ERRORS.has(msg.code)) {
           // A busy server's hint is a floor; the jitter spreads the clients it refused at once.
           const floor = msg.retryAfterMs ?? 500;
-          this.clock.setTimeout(() => {
+          this.retries.arm(sub, floor + Math.random() * Math.max(1500, floor / 2), () => {
             if (this.subs.get(sub.channel) === sub && !sub.live && this.isOpen()) this.sendSubscribe(sub);
-          }, floor + Math.random() * Math.max(1500, floor / 2));
+          });
         } else {
           this.subs.delete(sub.channel);
         }
@@ -354,6 +359,7 @@ export class MegaphoneClient extends Emitter<ClientEvents> {
 
   /** Forgets a socket: no event of it reaches the state machine any more. */
   private detach(socket: WebSocketLike): void {
+    this.retries.cancelAll();
     socket.onopen = null;
     socket.onmessage = null;
     socket.onclose = null;
