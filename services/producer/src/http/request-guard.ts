@@ -17,7 +17,9 @@ function isJsonType(contentType: string | undefined): boolean {
  * page elsewhere may drive the API: there is no CORS allowance), and a POST says
  * `application/json` — the one content type a cross-site form or `no-cors` fetch cannot send
  * without a preflight, so a page cannot start a job or forge a publication even from a loopback
- * browser.
+ * browser. Both schemes count as the producer's own: it has no trusted-proxy setting to learn
+ * the scheme a TLS-terminating proxy in front of it was reached with, and no other page can be
+ * served from its own host and port.
  */
 export function guardRequest(req: IncomingMessage, hosts: HostPolicy): void {
   if (!hostAllowed(hosts, req.headers.host)) throw new HttpError('forbidden', 'this producer does not serve that host name (PRODUCER_ALLOWED_HOSTS)');
