@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_SECRET, jwksOf, mintHs256, mintWith, testKeyPair } from '@megaphone/auth/testing';
 import type { ErrorMessage, UnsubscribedMessage } from '@megaphone/protocol';
+import { waitFor } from '@megaphone/testing';
 import { TestClient, isOp, startTestGateway, upgradeStatus } from './helpers.js';
 
 const AUTH = { AUTH_JWT_SECRET: TEST_SECRET, AUTH_PUBLIC_CHANNELS: 'uptime' };
@@ -201,6 +202,46 @@ test('tokens signed by an issuer whose public keys are in AUTH_JWKS_FILE work; a
     d.send({ op: 'auth', id: 1, token: await mintHs256({ sub: 'mallory', channels: ['*'] }) });
     assert.equal((await d.closed).code, 4401);
   } finally {
+    await t.close();
+  }
+});
+
+test('token deadlines share one timer: 40 connections due at 40 different times hold one long timer, none once closed', async () => {
+  const t = await startTestGateway(AUTH);
+  // Every timer of a minute or more armed in this process while the connections come and go:
+  // the expiry heap keeps one for the earliest deadline; a timer per connection would keep 40.
+  const long = new Set<unknown>();
+  const realSetTimeout = globalThis.setTimeout;
+  const realClearTimeout = globalThis.clearTimeout;
+  globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const handle = realSetTimeout(() => {
+      long.delete(handle);
+      fn(...args);
+    }, ms);
+    if ((ms ?? 0) >= 60_000) long.add(handle);
+    return handle;
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((handle?: Parameters<typeof clearTimeout>[0]) => {
+    long.delete(handle);
+    realClearTimeout(handle);
+  }) as typeof clearTimeout;
+  const clients: TestClient[] = [];
+  try {
+    // Each later connection is due earlier than every one before it, so the heap re-arms each time.
+    for (let i = 0; i < 40; i++) {
+      const token = await mintHs256({ sub: `user-${i}`, channels: ['cmd:*'] }, { expiresIn: 3600 - i * 30 });
+      clients.push(await TestClient.connect(t.ws, { headers: { authorization: `Bearer ${token}` } }));
+    }
+    for (const c of clients) {
+      c.send({ op: 'ping', id: 1 });
+      await c.next(isOp('pong', 1));
+    }
+    assert.equal(long.size, 1, `timers of a minute or more armed for 40 token deadlines: ${long.size}`);
+    await Promise.all(clients.map((c) => c.close()));
+    await waitFor('the last deadline gone', () => long.size === 0);
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    globalThis.clearTimeout = realClearTimeout;
     await t.close();
   }
 });
