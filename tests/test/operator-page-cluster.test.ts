@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { CloseCode } from '@megaphone/protocol';
-import { launchChromium } from '../src/console/browser.js';
+import { launchChromium, openOperatorPage } from '../src/console/browser.js';
 import { OperatorCluster } from '../src/cluster/operator-cluster.js';
 import { waitFor } from '../src/cluster/wait.js';
 
@@ -38,13 +38,7 @@ test('on two gateways, the page lists the stalled client first with its lag, cut
   await cluster.flood('cmd:page', PUBLICATIONS);
   await waitFor('the reading client got everything', () => keeping.messages.filter((m) => m.op === 'message').length === PUBLICATIONS, { timeoutMs: 30_000 });
 
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(String(err)));
-  await page.goto(`http://127.0.0.1:${gw1.adminPort}/`);
-  await page.waitForSelector('[data-testid="login"]:not([hidden])');
-  await page.fill('[data-testid="token"]', TOKEN);
-  await page.click('[data-testid="login-submit"]');
+  const { page, errors } = await openOperatorPage(browser, gw1.adminPort, TOKEN);
 
   const ids = await waitFor('gw-1 lists its three connections', async () => {
     const listed = await page.$$eval('[data-testid="connections"] tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.id ?? ''));

@@ -10,7 +10,7 @@ import { MemoryBus } from '@megaphone/bus';
 import { readGatewayConfig, startGateway, type GatewayHandle } from '@megaphone/gateway';
 import { CloseCode } from '@megaphone/protocol';
 import { createLogger, historyPolicyFor } from '@megaphone/runtime';
-import { launchChromium } from '../src/console/browser.js';
+import { launchChromium, openOperatorPage } from '../src/console/browser.js';
 import { waitFor } from '@megaphone/testing';
 
 const TOKEN = 'operator-page-token-0123456789';
@@ -79,13 +79,7 @@ test('the operator page asks for the token, lists the stalled connection first, 
     if (i % 4 === 0) await new Promise((r) => setImmediate(r));
   }
 
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(String(err)));
-  await page.goto(`http://127.0.0.1:${gw.adminPort}/`);
-  await page.waitForSelector('[data-testid="login"]:not([hidden])');
-  await page.fill('[data-testid="token"]', TOKEN);
-  await page.click('[data-testid="login-submit"]');
+  const { page, errors } = await openOperatorPage(browser, gw.adminPort, TOKEN);
 
   const firstId = await waitFor('three connections listed', async () => {
     const ids = await page.$$eval('[data-testid="connections"] tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.id ?? ''));
