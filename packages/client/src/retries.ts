@@ -2,7 +2,7 @@ import type { Clock } from './clock.js';
 
 /**
  * Retries waiting on the client's clock, at most one per key (a subscription a busy server refused
- * with `rate_limited` or `history_unavailable`). The client cancels a key's retry when it
+ * with `rate_limited`, `history_unavailable` or `internal`). The client cancels a key's retry when it
  * unsubscribes and all of them when its connection ends (a reconnect subscribes everything again,
  * so a late retry would only send a second subscribe) or when it is closed: a closed client holds
  * no timer.
