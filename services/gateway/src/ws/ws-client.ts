@@ -8,6 +8,7 @@ import type { ClientConnection } from '../connections/connections.js';
 import type { ExpiryEntry } from '../connections/expiry-queue.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { CommandRateLimiter } from '../connections/rate-limit.js';
+import { BUSY, directWrites, QUEUED, WROTE, type DirectWriteOwner, type DirectWrites } from './direct-write.js';
 import { frameHeader, textFrame, wsFraming } from './ws-frame.js';
 import { pingPayload, type GatewayWebSocket, type WsEvents } from './ws-socket.js';
 
@@ -47,7 +48,7 @@ const CLOSE_GRACE_MS = 5000;
  * One WebSocket client: turns frames into hub commands and is the hub's sink for this connection.
  * Knows nothing of channels or queues; the hub does.
  */
-export class WsClient implements ClientConnection, Sink, WsEvents {
+export class WsClient implements ClientConnection, Sink, WsEvents, DirectWriteOwner {
   readonly conn: HubConnection;
   /**
    * The payload of the ping waiting for its pong (0: none). A pong counts only when it echoes it,
@@ -68,6 +69,10 @@ export class WsClient implements ClientConnection, Sink, WsEvents {
   private closeTimer: NodeJS.Timeout | undefined;
   /** A one-off 'drain' listener is on the socket (see `write`). */
   private drainArmed = false;
+  /** Frames may go to the socket's handle directly (a plain TCP socket; ./direct-write.ts). */
+  private readonly direct: DirectWrites | undefined;
+  /** Bytes of a direct write the kernel did not take at once, until libuv has written them. */
+  private directQueued = 0;
   private readonly limiter: CommandRateLimiter;
   expiry: ExpiryEntry<ClientConnection> | undefined;
   /** Commands that arrived while an `auth` was being verified: they run after it, in order. */
@@ -83,6 +88,7 @@ export class WsClient implements ClientConnection, Sink, WsEvents {
     /** From `Authorization` on the upgrade, then from `auth` commands. */
     public principal: Principal | undefined,
   ) {
+    this.direct = directWrites?.eligible(socket) === true ? directWrites : undefined;
     this.limiter = new CommandRateLimiter(shared.maxCommandsPerSecond, Date.now, shared.maxChannelsPerMinute);
     if (principal !== undefined) this.sub = principal.sub;
     this.conn = shared.hub.connect(this);
@@ -108,6 +114,16 @@ export class WsClient implements ClientConnection, Sink, WsEvents {
     const frame = textFrame(chunk);
     let flowing: boolean;
     if (frame !== undefined) {
+      if (this.direct !== undefined && this.directQueued === 0) {
+        const result = this.direct.write(this.socket, frame, this);
+        if (result === WROTE) return;
+        if (result === QUEUED) {
+          this.directQueued = frame.length;
+          return;
+        }
+        // FAILED destroyed the socket (ws closes the client); BUSY: Node's stream holds data.
+        if (result !== BUSY) return;
+      }
       flowing = this.socket.write(frame);
     } else {
       this.socket.cork();
@@ -134,8 +150,19 @@ export class WsClient implements ClientConnection, Sink, WsEvents {
     });
   }
 
+  /** A direct write that had to be queued is out (or failed: the socket is then destroyed). */
+  directWriteDone(status: number): void {
+    this.directQueued = 0;
+    if (status < 0) {
+      // Cancelled by the socket's destruction, or the peer went away: as Node does, drop it.
+      if (!this.socket.destroyed) this.socket.destroy();
+      return;
+    }
+    this.conn.drained();
+  }
+
   bufferedBytes(): number {
-    return this.ws.bufferedAmount;
+    return this.ws.bufferedAmount + this.directQueued;
   }
 
   /** Sends the close frame (after whatever is queued); a peer that never answers is dropped. */
@@ -310,7 +337,7 @@ export class WsClient implements ClientConnection, Sink, WsEvents {
   // ---- ClientConnection (called by the gateway) -----------------------------------------------
 
   queuedBytes(): number {
-    return this.ws.bufferedAmount;
+    return this.ws.bufferedAmount + this.directQueued;
   }
 
   remote(): string {
