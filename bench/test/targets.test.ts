@@ -36,6 +36,22 @@ test('saturation targets compare the best complete Megaphone step with the peers
   assert.equal(met('within 10 ms'), true); // 30 ms ≤ 20 + 10 ms
 });
 
+test('with both gateway cores full, the rework target compares CPU per written frame, not per delivery', () => {
+  // Both deliver all 3M/s on a full core (0.33 µs each), but Megaphone needs 20 publications per
+  // frame where the floor needs 23: ×0.87 per write.
+  const sat = (mpBusy: number): ScenarioResult => ({
+    id: 'fanout-5k', title: 'fan-out', systems: [
+      sys('megaphone', [step('600 msg/s', 3e6, 0.33, 80, { deliveriesPerFrame: 20, serverCoreBusy: mpBusy })]),
+      sys('floor', [step('600 msg/s', 3e6, 0.33, 80, { deliveriesPerFrame: 23, serverCoreBusy: 0.98 })]),
+    ],
+  });
+  const full = checkTargets([sat(0.99)], false).find((x) => x.target.includes('before the hub rework'))!;
+  assert.equal(full.met, true);
+  assert.match(full.detail, /per delivery ×1\.00 .*per written frame 6\.60 vs 7\.59 µs \(×0\.87\)/);
+  // A gateway with room left is judged per delivery (×1.00 > ×0.96).
+  assert.equal(checkTargets([sat(0.8)], false).find((x) => x.target.includes('before the hub rework'))!.met, false);
+});
+
 test('low-rate targets are met at or below the floor CPU and within 10 ms of its p99', () => {
   const fast: ScenarioResult = {
     ...fanout,

@@ -31,12 +31,20 @@ async function publishVia(req: PublisherRequest): Promise<PublishStats> {
     publisher = fork(new URL('./publisher-main.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   }
   const child = publisher;
-  const answer = once(child, 'message') as Promise<[PublisherReply]>;
-  const exited = once(child, 'exit').then(([code]) => {
+  // Both waits end with the step (the loser is aborted): the publisher lives for many steps, and a
+  // pending once() per step would pile listeners on it.
+  const done = new AbortController();
+  const answer = once(child, 'message', { signal: done.signal }) as Promise<[PublisherReply]>;
+  const exited = once(child, 'exit', { signal: done.signal }).then(([code]) => {
     throw new Error(`the publisher exited (${String(code)})`);
   });
   child.send(req);
-  const [msg] = await Promise.race([answer, exited]);
+  let msg: PublisherReply;
+  try {
+    [msg] = await Promise.race([answer, exited]);
+  } finally {
+    done.abort(); // Promise.race already handles the loser's AbortError
+  }
   if (msg.type === 'error') throw new Error(`publisher: ${msg.message}`);
   return { published: msg.published, errors: msg.errors, ...(msg.firstError !== undefined ? { firstError: msg.firstError } : {}), perChannel: new Map(msg.perChannel) };
 }
