@@ -1,7 +1,7 @@
 export { startRedis } from './redis-server.js';
 export { setSchedulingBoost, killTrackedChildren } from './processes.js';
 export type { RedisHandle } from './redis-server.js';
-export { runScenarioOn, stepResult, channelsFor, LOADGEN_CPU_LIMIT } from './run-scenario.js';
+export { runScenarioOn, stepResult, channelsFor, alternatingChannels, LOADGEN_CPU_LIMIT } from './run-scenario.js';
 export type { RunOptions } from './run-scenario.js';
 export { scenarios } from './scenarios.js';
 export type { ScenarioSpec, StepSpec } from './scenarios.js';

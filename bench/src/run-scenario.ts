@@ -157,6 +157,18 @@ export function fmtRate(n: number): string {
 }
 
 /**
+ * The channels one system's clients use while every system is up at once. The peers that take
+ * plain Redis `PUBLISH <channel>` (naive, batched, floor) all subscribe to the channel by its name
+ * on the same Redis: under one name, every round of one of them would also be a round of the
+ * others, on the same server core. Those get a channel of their own; Megaphone and Socket.IO
+ * publish in their own formats (their rounds never reach anyone else) and keep the scenario's.
+ */
+export function alternatingChannels(spec: ScenarioSpec, system: { name: SystemName; publishVia: { kind: string } }): string[] {
+  const channels = channelsFor(spec);
+  return system.publishVia.kind === 'redis-plain' ? channels.map((c) => `${c}.${system.name}`) : channels;
+}
+
+/**
  * Runs the same step on several systems in alternation (A B C D, B C D A, …), all started and
  * connected up front, after one unrecorded warm-up round each, and reports each system's median
  * round. On a shared machine the load drifts over minutes; alternating puts every system under the
@@ -175,7 +187,7 @@ export async function runAlternating(names: readonly SystemName[], spec: Scenari
       const conn = await loadgen.connect({
         protocol: system.protocol, port: system.port, pathTemplate: system.pathTemplate, clients: spec.clients,
         ...(system.token !== undefined ? { token: system.token } : {}),
-        channels: channelsFor(spec), sampleEvery: spec.sampleEvery, concurrency: 50,
+        channels: alternatingChannels(spec, system), sampleEvery: spec.sampleEvery, concurrency: 50,
       });
       result.clients = conn.clients;
       result.connectFailed = conn.failed;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkTargets, peakDelivered, renderText, type ScenarioResult, type StepResult, type SystemResult, type BenchReport } from '../src/index.js';
+import { alternatingChannels, checkTargets, peakDelivered, renderText, type ScenarioResult, type StepResult, type SystemResult, type BenchReport } from '../src/index.js';
 import type { SystemName } from '../src/index.js';
 
 function step(label: string, deliveredPerSec: number, cpuUsPerDelivery: number, p99Ms: number, over: Partial<StepResult> = {}): StepResult {
@@ -92,4 +92,16 @@ test('the text report names every system and flags invalid steps', () => {
   const text = renderText(report);
   assert.match(text, /floor/);
   assert.match(text, /INVALID/);
+});
+
+test('systems up at once that share plain Redis channel names each get channels of their own', () => {
+  const spec = { clients: 1000, channels: 1 } as Parameters<typeof alternatingChannels>[0];
+  const plain = { kind: 'redis-plain' };
+  const floor = alternatingChannels(spec, { name: 'floor', publishVia: plain });
+  const naive = alternatingChannels(spec, { name: 'naive', publishVia: plain });
+  assert.deepEqual(floor, ['bench.floor']);
+  assert.deepEqual(naive, ['bench.naive']);
+  // Megaphone's and Socket.IO's publications are in their own formats: the scenario's name stays.
+  assert.deepEqual(alternatingChannels(spec, { name: 'megaphone', publishVia: { kind: 'bus' } }), ['bench']);
+  assert.deepEqual(alternatingChannels(spec, { name: 'socketio', publishVia: { kind: 'redis-socketio' } }), ['bench']);
 });
