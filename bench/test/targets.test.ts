@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alternatingChannels, checkTargets, peakDelivered, renderText, type ScenarioResult, type StepResult, type SystemResult, type BenchReport } from '../src/index.js';
+import { alternatingChannels, checkTargets, scenarios, peakDelivered, renderText, type ScenarioResult, type StepResult, type SystemResult, type BenchReport } from '../src/index.js';
 import type { SystemName } from '../src/index.js';
 
 function step(label: string, deliveredPerSec: number, cpuUsPerDelivery: number, p99Ms: number, over: Partial<StepResult> = {}): StepResult {
@@ -95,7 +95,7 @@ test('the text report names every system and flags invalid steps', () => {
 });
 
 test('systems up at once that share plain Redis channel names each get channels of their own', () => {
-  const spec = { clients: 1000, channels: 1 } as Parameters<typeof alternatingChannels>[0];
+  const spec = scenarios(false).find((x) => x.id === 'low-rate-ab')!;
   const plain = { kind: 'redis-plain' };
   const floor = alternatingChannels(spec, { name: 'floor', publishVia: plain });
   const naive = alternatingChannels(spec, { name: 'naive', publishVia: plain });
