@@ -5,6 +5,8 @@ export type { StartGatewayOptions, GatewayHandle } from './gateway.js';
 export { GatewayMetrics } from './metrics.js';
 export { GATEWAY_NODE_FLAGS, GATEWAY_BIN } from './node-flags.js';
 export { wsFraming } from './ws/ws-frame.js';
+export { directWrites, DirectWrites, WROTE, BUSY, QUEUED, FAILED } from './ws/direct-write.js';
+export type { DirectWriteOwner, DirectWriteResult } from './ws/direct-write.js';
 export { sseFraming } from './sse/sse-frame.js';
 export { ClusterPresence, PRESENCE_TTL_INTERVALS } from './operator/presence.js';
 export type { ChannelPresence, PresenceOptions } from './operator/presence.js';
