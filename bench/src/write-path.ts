@@ -67,11 +67,14 @@ async function main(): Promise<void> {
   const owner: DirectWriteOwner = { directWriteDone: () => undefined };
   const frame = Buffer.alloc(size, 0x61);
   frame[0] = 0x81;
-  const write: Record<Way, (s: Socket, b: Buffer) => void> = {
-    'socket.write': (s, b) => void s.write(b),
-    direct: (s, b) => {
-      const r = direct.write(s, b, owner);
-      if (r === BUSY) s.write(b);
+  // As the gateway does, each socket's target is read once, when it opens.
+  const targets = accepted.map((s) => direct.target(s)!);
+  const write: Record<Way, (i: number, b: Buffer) => void> = {
+    'socket.write': (i, b) => void accepted[i]!.write(b),
+    direct: (i, b) => {
+      const t = targets[i]!;
+      const r = direct.write(t.handle, t.state, accepted[i]!, b, owner);
+      if (r === BUSY) accepted[i]!.write(b);
       else if (r === QUEUED) queued++;
     },
   };
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
           // As the hub does: the turn's writes run from setImmediate, one fresh buffer per turn.
           setImmediate(() => {
             const buf = Buffer.from(frame);
-            for (let i = 0; i < accepted.length; i++) f(accepted[i]!, buf);
+            for (let i = 0; i < accepted.length; i++) f(i, buf);
             writes += accepted.length;
           });
         }, 1000 / rate);

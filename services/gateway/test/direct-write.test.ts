@@ -13,6 +13,13 @@ import { BUSY, directWrites, FAILED, QUEUED, WROTE, type DirectWriteOwner } from
 
 const direct = directWrites!;
 
+/** Direct writes as the gateway makes them: the socket's target read once (when it opens), then written. */
+function writer(socket: Socket): (buf: Buffer, owner: DirectWriteOwner) => number {
+  const target = direct.target(socket);
+  assert.ok(target !== undefined, 'a plain TCP socket');
+  return (buf, owner) => direct.write(target.handle, target.state, socket, buf, owner);
+}
+
 interface Pair {
   server: Server;
   /** The accepted side, written to. */
@@ -67,11 +74,11 @@ class Owner implements DirectWriteOwner {
 }
 
 /** Writes `size`-byte buffers of `fill` until one is queued (the paused peer's buffers are full). */
-function fillUntilQueued(socket: Socket, owner: Owner, fill: number, size = 1 << 20): Buffer[] {
+function fillUntilQueued(write: ReturnType<typeof writer>, owner: Owner, fill: number, size = 1 << 20): Buffer[] {
   const written: Buffer[] = [];
   for (let i = 0; i < 256; i++) {
     const buf = Buffer.alloc(size, fill + i);
-    const result = direct.write(socket, buf, owner);
+    const result = write(buf, owner);
     assert.ok(result === WROTE || result === QUEUED, `a direct write to an idle socket goes out (got ${result})`);
     written.push(buf);
     if (result === QUEUED) return written;
@@ -83,10 +90,10 @@ test('this Node has the handle-level write, for plain TCP sockets only', async (
   assert.ok(directWrites !== undefined, 'process.binding("stream_wrap") and TCP.prototype.writeBuffer as expected');
   const p = await pair();
   t.after(() => close(p));
-  assert.equal(direct.eligible(p.socket), true, 'an accepted TCP socket');
+  assert.notEqual(direct.target(p.socket), undefined, 'an accepted TCP socket');
   const tls = new TLSSocket(p.peer);
   t.after(() => tls.destroy());
-  assert.equal(direct.eligible(tls), false, 'a TLS socket encrypts in its own handle');
+  assert.equal(direct.target(tls), undefined, 'a TLS socket encrypts in its own handle');
   const dir = mkdtempSync(join(tmpdir(), 'direct-write-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const pipeServer = createServer();
@@ -97,16 +104,17 @@ test('this Node has the handle-level write, for plain TCP sockets only', async (
     pipe.destroy();
     pipeServer.close();
   });
-  assert.equal(direct.eligible(pipe), false, 'a Unix socket is not TCP');
+  assert.equal(direct.target(pipe), undefined, 'a Unix socket is not TCP');
 });
 
 test('a frame the kernel takes whole is written at once, with no completion to wait for', async (t) => {
   const p = await pair();
   t.after(() => close(p));
+  const write = writer(p.socket);
   const owner = new Owner();
   const frames = ['one', 'two', 'three'].map((s) => Buffer.from(s));
   const reading = readAll(p.peer, 11);
-  for (const f of frames) assert.equal(direct.write(p.socket, f, owner), WROTE);
+  for (const f of frames) assert.equal(write(f, owner), WROTE);
   assert.equal(p.socket.writableLength, 0, "Node's stream never saw the bytes");
   assert.equal((await reading).toString(), 'onetwothree');
   assert.deepEqual(owner.done, [], 'nothing was queued, so nothing completes later');
@@ -115,31 +123,33 @@ test('a frame the kernel takes whole is written at once, with no completion to w
 test('queued direct writes and socket.write reach the peer in call order', async (t) => {
   const p = await pair();
   t.after(() => close(p));
+  const write = writer(p.socket);
   p.peer.pause();
   const owner = new Owner();
-  const direct1 = fillUntilQueued(p.socket, owner, 1);
+  const direct1 = fillUntilQueued(write, owner, 1);
   // libuv holds the rest of the last buffer: Node's write goes behind it, and while Node's stream
   // is writing, a direct write steps aside.
   const viaNode = Buffer.alloc(100_000, 0xee);
   p.socket.write(viaNode);
-  assert.equal(direct.write(p.socket, Buffer.from('x'), owner), BUSY, "Node's stream holds data");
+  assert.equal(write(Buffer.from('x'), owner), BUSY, "Node's stream holds data");
   const total = direct1.reduce((a, b) => a + b.length, 0) + viaNode.length;
   const got = await readAll(p.peer, total);
   assert.equal(got.length, total);
   assert.ok(got.equals(Buffer.concat([...direct1, viaNode])), 'byte for byte, in call order');
   assert.equal(await owner.next(), 0, 'the queued write completed');
   await new Promise<void>((r) => (p.socket.writableLength === 0 ? r() : p.socket.once('drain', r)));
-  assert.equal(direct.write(p.socket, Buffer.from('after'), owner), WROTE, 'idle again: direct');
+  assert.equal(write(Buffer.from('after'), owner), WROTE, 'idle again: direct');
 });
 
 test('end() after a queued direct write delivers every byte before the FIN', async (t) => {
   const p = await pair();
   t.after(() => close(p));
+  const write = writer(p.socket);
   p.peer.pause();
   const owner = new Owner();
-  const written = fillUntilQueued(p.socket, owner, 7);
+  const written = fillUntilQueued(write, owner, 7);
   p.socket.end(Buffer.from('last'));
-  assert.equal(direct.write(p.socket, Buffer.from('x'), owner), BUSY, 'an ending socket is left to Node');
+  assert.equal(write(Buffer.from('x'), owner), BUSY, 'an ending socket is left to Node');
   const got = await readAll(p.peer, Infinity);
   assert.ok(got.equals(Buffer.concat([...written, Buffer.from('last')])), 'all of it, then the end');
   assert.equal(await owner.next(), 0);
@@ -148,17 +158,19 @@ test('end() after a queued direct write delivers every byte before the FIN', asy
 test("a queued direct write cancelled by the socket's destruction completes with an error status", async (t) => {
   const p = await pair();
   t.after(() => close(p));
+  const write = writer(p.socket);
   p.peer.pause();
   const owner = new Owner();
-  fillUntilQueued(p.socket, owner, 3);
+  fillUntilQueued(write, owner, 3);
   p.socket.destroy();
   assert.ok((await owner.next()) < 0, 'cancelled');
-  assert.equal(direct.write(p.socket, Buffer.from('x'), owner), BUSY, 'a destroyed socket is left to Node');
+  assert.equal(write(Buffer.from('x'), owner), BUSY, 'a destroyed socket is left to Node');
 });
 
 test('a write to a reset connection fails and destroys the socket with the error', async (t) => {
   const p = await pair();
   t.after(() => close(p));
+  const write = writer(p.socket);
   // Not reading: the reset is seen by the write, not by a read.
   p.socket.pause();
   const errors: NodeJS.ErrnoException[] = [];
@@ -168,7 +180,7 @@ test('a write to a reset connection fails and destroys the socket with the error
   const owner = new Owner();
   let result: number = WROTE;
   for (let i = 0; i < 100 && result === WROTE; i++) {
-    result = direct.write(p.socket, Buffer.from('after the reset'), owner);
+    result = write(Buffer.from('after the reset'), owner);
     if (result === WROTE) await new Promise((r) => setTimeout(r, 10)); // retry: the RST is in flight
   }
   assert.equal(result, FAILED);

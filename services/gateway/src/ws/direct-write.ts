@@ -52,11 +52,25 @@ interface StreamHandle {
   writeBuffer(req: WriteReq, data: Buffer): number;
 }
 
+type WritableStateView = { length: number; writing: boolean; corked: number; ending: boolean; destroyed: boolean };
+
 /** What this reads of Node's internals on a socket. */
 interface SocketInternals {
   /** A `TCP` for plain TCP sockets; null once closed. */
   _handle: StreamHandle | null;
-  _writableState: { length: number; writing: boolean; corked: number; ending: boolean; destroyed: boolean };
+  _writableState: WritableStateView;
+}
+
+declare const opaque: unique symbol;
+/**
+ * A socket's handle and stream state, read once when the connection opens: `socket._handle` is an
+ * accessor, and the socket object is one more cache line per delivery. Both stay the socket's for
+ * its life; the handle is closed only after `destroy()` has marked the state destroyed, which every
+ * write checks first.
+ */
+export interface DirectTarget {
+  readonly handle: { readonly [opaque]: 'handle' };
+  readonly state: { readonly [opaque]: 'state' };
 }
 
 /** Written whole (the kernel took it). */
@@ -90,20 +104,23 @@ export class DirectWrites {
     this.req = this.newReq();
   }
 
-  /** Whether `socket` may be written directly: a plain TCP socket, not TLS, not a pipe. */
-  eligible(socket: Socket): boolean {
-    const handle = (socket as unknown as SocketInternals)._handle;
-    return handle !== null && handle instanceof this.Tcp && typeof handle.writeBuffer === 'function';
-  }
-
-  /** Writes `buf` (immutable until the write is out) to an eligible socket. */
-  write(socket: Socket, buf: Buffer, owner: DirectWriteOwner): DirectWriteResult {
+  /** What a direct write needs of `socket`; undefined unless it is a plain TCP socket (not TLS, not a pipe). */
+  target(socket: Socket): DirectTarget | undefined {
     const internals = socket as unknown as SocketInternals;
     const handle = internals._handle;
-    const st = internals._writableState;
-    if (handle === null || st.length !== 0 || st.writing || st.corked !== 0 || st.ending || st.destroyed) return BUSY;
+    if (handle === null || !(handle instanceof this.Tcp) || typeof handle.writeBuffer !== 'function') return undefined;
+    return { handle, state: internals._writableState } as unknown as DirectTarget;
+  }
+
+  /**
+   * Writes `buf` (immutable until the write is out) to the socket `handle` and `state` came from
+   * (`target(socket)`); `socket` is touched only when the write fails.
+   */
+  write(handle: DirectTarget['handle'], state: DirectTarget['state'], socket: Socket, buf: Buffer, owner: DirectWriteOwner): DirectWriteResult {
+    const st = state as unknown as WritableStateView;
+    if (st.length !== 0 || st.writing || st.corked !== 0 || st.ending || st.destroyed) return BUSY;
     const req = this.req;
-    const err = handle.writeBuffer(req, buf);
+    const err = (handle as unknown as StreamHandle).writeBuffer(req, buf);
     if (err !== 0) {
       socket.destroy(writeError(err));
       return FAILED;

@@ -8,7 +8,7 @@ import type { ClientConnection } from '../connections/connections.js';
 import type { ExpiryEntry } from '../connections/expiry-queue.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { CommandRateLimiter } from '../connections/rate-limit.js';
-import { BUSY, directWrites, QUEUED, WROTE, type DirectWriteOwner, type DirectWrites } from './direct-write.js';
+import { BUSY, directWrites, QUEUED, WROTE, type DirectTarget, type DirectWriteOwner } from './direct-write.js';
 import { frameHeader, textFrame, wsFraming } from './ws-frame.js';
 import { pingPayload, type GatewayWebSocket, type WsEvents } from './ws-socket.js';
 
@@ -69,8 +69,9 @@ export class WsClient implements ClientConnection, Sink, WsEvents, DirectWriteOw
   private closeTimer: NodeJS.Timeout | undefined;
   /** A one-off 'drain' listener is on the socket (see `write`). */
   private drainArmed = false;
-  /** Frames may go to the socket's handle directly (a plain TCP socket; ./direct-write.ts). */
-  private readonly direct: DirectWrites | undefined;
+  /** Set when frames may go to the socket's handle directly (a plain TCP socket; ./direct-write.ts). */
+  private readonly directHandle: DirectTarget['handle'] | undefined;
+  private readonly directState: DirectTarget['state'] | undefined;
   /** Bytes of a direct write the kernel did not take at once, until libuv has written them. */
   private directQueued = 0;
   private readonly limiter: CommandRateLimiter;
@@ -88,7 +89,9 @@ export class WsClient implements ClientConnection, Sink, WsEvents, DirectWriteOw
     /** From `Authorization` on the upgrade, then from `auth` commands. */
     public principal: Principal | undefined,
   ) {
-    this.direct = directWrites?.eligible(socket) === true ? directWrites : undefined;
+    const target = directWrites?.target(socket);
+    this.directHandle = target?.handle;
+    this.directState = target?.state;
     this.limiter = new CommandRateLimiter(shared.maxCommandsPerSecond, Date.now, shared.maxChannelsPerMinute);
     if (principal !== undefined) this.sub = principal.sub;
     this.conn = shared.hub.connect(this);
@@ -114,8 +117,8 @@ export class WsClient implements ClientConnection, Sink, WsEvents, DirectWriteOw
     const frame = textFrame(chunk);
     let flowing: boolean;
     if (frame !== undefined) {
-      if (this.direct !== undefined && this.directQueued === 0) {
-        const result = this.direct.write(this.socket, frame, this);
+      if (this.directHandle !== undefined && this.directQueued === 0) {
+        const result = directWrites!.write(this.directHandle, this.directState!, this.socket, frame, this);
         if (result === WROTE) return;
         if (result === QUEUED) {
           this.directQueued = frame.length;
