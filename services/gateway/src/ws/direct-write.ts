@@ -24,6 +24,8 @@ import { getSystemErrorName } from 'node:util';
  * - **Errors.** A failed write destroys the socket, as Node does; a write cancelled by the socket's
  *   destruction completes with an error status that the caller ignores.
  * - **End.** `socket.end()` shuts the handle down through libuv, which waits for queued writes.
+ * - **Not counted by Node.** `socket.bytesWritten` and `writableLength` do not see these bytes; the
+ *   gateway's own counters (`megaphone_bytes_written_total`, the connection's queue) do.
  *
  * Node does not document this layer (`process.binding('stream_wrap')` and `socket._handle`):
  * `directWrites` is undefined wherever it does not look as expected, and TLS or non-TCP sockets are
