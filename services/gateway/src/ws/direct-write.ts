@@ -7,10 +7,10 @@ import { getSystemErrorName } from 'node:util';
  * `socket.write(buf)` on an idle socket runs the stream machinery (`Writable.write`,
  * `writeOrBuffer`, `_writeGeneric`, a new `WriteWrap` per call, a `process.nextTick` per socket for
  * `afterWrite`) around one call into the handle, which tries the kernel first (libuv's
- * `uv_try_write`). At one small frame per socket per publication that machinery is about half of
- * the user CPU of a write: 0.79 vs 0.37 µs per write on this host (1,000 loopback sockets, 50 writes
- * per second each, alternating in one process), and it is what separated the gateway from the
- * benchmark's floor at low rates. Here the same handle call is made directly, with one reused
+ * `uv_try_write`). At one small frame per socket per publication that machinery is over a third of
+ * the user CPU of a write: 1.28 vs 0.81 µs per write (`bench/src/write-path.ts`: 1,000 loopback
+ * sockets, 50 writes per second each, alternating in one process; docs/benchmarks.md), and it is
+ * what separated the gateway from the benchmark's floor at low rates. Here the same handle call is made directly, with one reused
  * request object while the kernel takes every frame at once.
  *
  * Why this is safe, each checked by test/direct-write.test.ts against the running Node:
@@ -20,7 +20,9 @@ import { getSystemErrorName } from 'node:util';
  *   own stream holds nothing (not writing, not corked, nothing buffered, not ending).
  * - **Backpressure.** When the kernel does not take the whole frame, libuv queues the rest and the
  *   write completes later: the caller counts those bytes as buffered until then (the hub's cap),
- *   keeps the buffer alive on the request, and hears of the completion.
+ *   keeps the buffer alive on the request, and hears of the completion. A connection has at most
+ *   one such write (and one request object) at a time: until it completes, its frames go through
+ *   `socket.write`, whose bytes ws's `bufferedAmount` counts.
  * - **Errors.** A failed write destroys the socket, as Node does; a write cancelled by the socket's
  *   destruction completes with an error status that the caller ignores.
  * - **End.** `socket.end()` shuts the handle down through libuv, which waits for queued writes.

@@ -340,7 +340,7 @@ export class WsClient implements ClientConnection, Sink, WsEvents, DirectWriteOw
   // ---- ClientConnection (called by the gateway) -----------------------------------------------
 
   queuedBytes(): number {
-    return this.ws.bufferedAmount + this.directQueued;
+    return this.bufferedBytes();
   }
 
   remote(): string {
